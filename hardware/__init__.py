@@ -1,0 +1,1 @@
+"""DYNAP-SE hardware: spec, design rules, mapping, biases, configuration, samna adapter, emulation."""

@@ -1,0 +1,1 @@
+"""Training, ternary quantization and ANN-to-SNN conversion of recurrent networks."""

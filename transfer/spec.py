@@ -1,0 +1,396 @@
+"""The `SpikingNetwork` spec: the single hand-off from `transfer` to `brian_models` and `hardware`.
+
+A spiking network is described by plain, frozen dataclasses:
+
+- :class:`Population`: a group of neurons of one model (``lif``, ``adex``, ``dpi``) with
+  scalar parameters in SI units (seconds, amperes, volts, farads) and an optional per-neuron
+  constant input current (the converted ANN bias).
+- :class:`Projection`: a connection between two populations (or from the input) with one
+  DYNAP-SE synapse type, a non-negative integer weight matrix ``[n_post, n_pre]`` (entry ``k``
+  means ``k`` identical synapses, as repeated CAM entries on the chip) and one shared
+  efficacy per projection (the per-core base weight of the chip).
+- :class:`InputEncoder`: how a sequence element ``x_t`` becomes spikes or current.
+- :class:`Readout`: how spike counts become class scores.
+
+Every stage writes the spec to ``network.json`` with :meth:`SpikingNetwork.save` and reads it
+back with :meth:`SpikingNetwork.load`; the round trip is exact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "NEURON_MODELS",
+    "SYNAPSE_TYPES",
+    "EXCITATORY",
+    "INHIBITORY",
+    "Population",
+    "Projection",
+    "InputEncoder",
+    "Readout",
+    "SpikingNetwork",
+    "SpecError",
+]
+
+NEURON_MODELS = ("lif", "adex", "dpi")
+#: The four DYNAP-SE synapse types (samna ``Dynapse1SynType`` names).
+SYNAPSE_TYPES = ("AMPA", "NMDA", "GABA_A", "GABA_B")
+EXCITATORY = ("AMPA", "NMDA")
+INHIBITORY = ("GABA_A", "GABA_B")
+INPUT = "input"
+
+
+class SpecError(ValueError):
+    """A SpikingNetwork spec is inconsistent (shapes, names, values)."""
+
+
+def _array_to_list(a: np.ndarray | None) -> list | None:
+    return None if a is None else np.asarray(a).tolist()
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A group of identical neurons.
+
+    Parameters
+    ----------
+    name : str
+        Unique name; ``"input"`` is reserved for the input encoder.
+    size : int
+        Number of neurons.
+    neuron : str
+        Neuron model, one of :data:`NEURON_MODELS`.
+    params : dict of str to float
+        Model parameters in SI units, named as in the model's parameter dataclass.
+    bias_current : ndarray of float, shape (size,), optional
+        Constant input current per neuron in amperes (the ANN bias, as DC input).
+    """
+
+    name: str
+    size: int
+    neuron: str
+    params: dict[str, float] = field(default_factory=dict)
+    bias_current: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.name == INPUT:
+            raise SpecError(f"population name {INPUT!r} is reserved for the input encoder")
+        if self.neuron not in NEURON_MODELS:
+            raise SpecError(
+                f"population {self.name!r}: unknown neuron model {self.neuron!r}; "
+                f"choose one of {', '.join(NEURON_MODELS)}"
+            )
+        if int(self.size) <= 0:
+            raise SpecError(f"population {self.name!r}: size must be positive, got {self.size}")
+        for key, value in self.params.items():
+            if not math.isfinite(float(value)):
+                raise SpecError(f"population {self.name!r}: parameter {key} is {value}")
+        if self.bias_current is not None:
+            b = np.asarray(self.bias_current, dtype=float)
+            if b.shape != (self.size,):
+                raise SpecError(
+                    f"population {self.name!r}: bias_current has shape {b.shape}, "
+                    f"needs ({self.size},)"
+                )
+            if not np.all(np.isfinite(b)):
+                raise SpecError(f"population {self.name!r}: bias_current holds NaN or inf")
+            object.__setattr__(self, "bias_current", b)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "size": int(self.size),
+            "neuron": self.neuron,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "bias_current": _array_to_list(self.bias_current),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Population":
+        bias = d.get("bias_current")
+        return cls(
+            name=d["name"],
+            size=int(d["size"]),
+            neuron=d["neuron"],
+            params=dict(d.get("params", {})),
+            bias_current=None if bias is None else np.asarray(bias, dtype=float),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses of one type from ``pre`` to ``post``.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, e.g. ``"rec_exc"``.
+    pre, post : str
+        Source population (or ``"input"``) and target population.
+    synapse : str
+        One of :data:`SYNAPSE_TYPES`.
+    weights : ndarray of int, shape (n_post, n_pre)
+        Non-negative synapse counts; 0 means no synapse.
+    efficacy : float
+        Shared weight of one synapse in amperes (the peak synaptic current one spike adds).
+    delay : float
+        Axonal delay in seconds (0 on DYNAP-SE).
+    """
+
+    name: str
+    pre: str
+    post: str
+    synapse: str
+    weights: np.ndarray
+    efficacy: float
+    delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.synapse not in SYNAPSE_TYPES:
+            raise SpecError(
+                f"projection {self.name!r}: unknown synapse type {self.synapse!r}; "
+                f"choose one of {', '.join(SYNAPSE_TYPES)}"
+            )
+        w = np.asarray(self.weights)
+        if w.ndim != 2:
+            raise SpecError(f"projection {self.name!r}: weights must be 2-D, got shape {w.shape}")
+        if w.dtype.kind == "f":
+            if not np.all(np.isfinite(w)):
+                raise SpecError(f"projection {self.name!r}: weights hold NaN or inf")
+            if not np.all(w == np.round(w)):
+                raise SpecError(f"projection {self.name!r}: weights must be integer synapse counts")
+        if np.any(w < 0):
+            raise SpecError(
+                f"projection {self.name!r}: weights must be non-negative counts; "
+                "put negative weights in an inhibitory projection"
+            )
+        object.__setattr__(self, "weights", w.astype(np.int64))
+        if not (math.isfinite(self.efficacy) and self.efficacy >= 0):
+            raise SpecError(f"projection {self.name!r}: efficacy must be finite and >= 0, got {self.efficacy}")
+        if not (math.isfinite(self.delay) and self.delay >= 0):
+            raise SpecError(f"projection {self.name!r}: delay must be >= 0, got {self.delay}")
+
+    @property
+    def sign(self) -> int:
+        """+1 for excitatory synapse types, -1 for inhibitory ones."""
+        return 1 if self.synapse in EXCITATORY else -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pre": self.pre,
+            "post": self.post,
+            "synapse": self.synapse,
+            "weights": self.weights.tolist(),
+            "efficacy": float(self.efficacy),
+            "delay": float(self.delay),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Projection":
+        return cls(
+            name=d["name"],
+            pre=d["pre"],
+            post=d["post"],
+            synapse=d["synapse"],
+            weights=np.asarray(d["weights"], dtype=np.int64).reshape(len(d["weights"]), -1),
+            efficacy=float(d["efficacy"]),
+            delay=float(d.get("delay", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class InputEncoder:
+    """How one sequence element ``x_t`` (features scaled to [0, 1]) drives the network.
+
+    Parameters
+    ----------
+    kind : {"rate", "current"}
+        ``"rate"``: each feature drives one spike generator at ``x * max_rate`` Hz
+        (``regular=True`` gives evenly spaced spikes, otherwise Poisson), connected through
+        projections with ``pre="input"``. ``"current"``: no input spikes; the input
+        projections' efficacies are read as amperes per unit of ``x`` and injected directly.
+    n_channels : int
+        Number of input features ``F``.
+    max_rate : float
+        Rate in Hz for ``x = 1`` (rate coding).
+    regular : bool
+        Regular instead of Poisson spike trains.
+    """
+
+    kind: str
+    n_channels: int
+    max_rate: float = 200.0
+    regular: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("rate", "current"):
+            raise SpecError(f"input encoder kind must be 'rate' or 'current', got {self.kind!r}")
+        if self.n_channels <= 0:
+            raise SpecError(f"input encoder needs a positive number of channels, got {self.n_channels}")
+        if not self.max_rate > 0:
+            raise SpecError(f"input encoder max_rate must be > 0 Hz, got {self.max_rate}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n_channels": int(self.n_channels),
+                "max_rate": float(self.max_rate), "regular": bool(self.regular)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "InputEncoder":
+        return cls(**d)
+
+
+@dataclass(frozen=True, eq=False)
+class Readout:
+    """Class scores from the spike counts of one population.
+
+    ``scores = weights @ (counts / (window * rate_scale)) + bias`` where ``counts`` are the
+    spikes of ``population`` in the last ``window`` seconds of the sequence and
+    ``rate_scale`` is the firing rate in Hz that stands for an ANN activation of 1.
+    """
+
+    population: str
+    weights: np.ndarray
+    bias: np.ndarray
+    rate_scale: float
+    window: float
+
+    def __post_init__(self) -> None:
+        w = np.asarray(self.weights, dtype=float)
+        b = np.asarray(self.bias, dtype=float)
+        if w.ndim != 2 or b.shape != (w.shape[0],):
+            raise SpecError(f"readout weights {w.shape} and bias {b.shape} do not match")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise SpecError("readout weights or bias hold NaN or inf")
+        if not (self.rate_scale > 0 and self.window > 0):
+            raise SpecError("readout rate_scale and window must be positive")
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "bias", b)
+
+    def scores(self, counts: np.ndarray) -> np.ndarray:
+        """Class scores ``[..., C]`` from spike counts ``[..., n]``."""
+        rates = np.asarray(counts, dtype=float) / (self.window * self.rate_scale)
+        return rates @ self.weights.T + self.bias
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"population": self.population, "weights": self.weights.tolist(),
+                "bias": self.bias.tolist(), "rate_scale": float(self.rate_scale),
+                "window": float(self.window)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Readout":
+        return cls(d["population"], np.asarray(d["weights"], float), np.asarray(d["bias"], float),
+                   float(d["rate_scale"]), float(d["window"]))
+
+
+@dataclass(frozen=True, eq=False)
+class SpikingNetwork:
+    """A complete spiking network: populations, projections, input encoder and readout.
+
+    Parameters
+    ----------
+    populations : tuple of Population
+    projections : tuple of Projection
+    encoder : InputEncoder
+    readout : Readout
+    step_duration : float
+        Seconds each sequence element is presented (e.g. 0.02).
+    metadata : dict
+        Free-form provenance (source checkpoint, calibration figures).
+    """
+
+    populations: tuple[Population, ...]
+    projections: tuple[Projection, ...]
+    encoder: InputEncoder
+    readout: Readout
+    step_duration: float = 0.02
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "populations", tuple(self.populations))
+        object.__setattr__(self, "projections", tuple(self.projections))
+        sizes = {p.name: p.size for p in self.populations}
+        if len(sizes) != len(self.populations):
+            raise SpecError("population names must be unique")
+        names = [p.name for p in self.projections]
+        if len(set(names)) != len(names):
+            raise SpecError("projection names must be unique")
+        sizes_in = dict(sizes, **{INPUT: self.encoder.n_channels})
+        for proj in self.projections:
+            if proj.pre not in sizes_in:
+                raise SpecError(f"projection {proj.name!r}: unknown pre population {proj.pre!r}")
+            if proj.post not in sizes:
+                raise SpecError(f"projection {proj.name!r}: unknown post population {proj.post!r}")
+            expected = (sizes[proj.post], sizes_in[proj.pre])
+            if proj.weights.shape != expected:
+                raise SpecError(
+                    f"projection {proj.name!r}: weights have shape {proj.weights.shape} but "
+                    f"{proj.post!r} x {proj.pre!r} needs {expected}"
+                )
+        if self.readout.population not in sizes:
+            raise SpecError(f"readout reads unknown population {self.readout.population!r}")
+        if self.readout.weights.shape[1] != sizes[self.readout.population]:
+            raise SpecError(
+                f"readout weights have {self.readout.weights.shape[1]} columns but population "
+                f"{self.readout.population!r} has {sizes[self.readout.population]} neurons"
+            )
+        if not self.step_duration > 0:
+            raise SpecError(f"step_duration must be positive, got {self.step_duration}")
+
+    def population(self, name: str) -> Population:
+        """The population called ``name``."""
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "rnn2dynapse.SpikingNetwork/1",
+            "populations": [p.to_dict() for p in self.populations],
+            "projections": [p.to_dict() for p in self.projections],
+            "encoder": self.encoder.to_dict(),
+            "readout": self.readout.to_dict(),
+            "step_duration": float(self.step_duration),
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SpikingNetwork":
+        return cls(
+            populations=tuple(Population.from_dict(p) for p in d["populations"]),
+            projections=tuple(Projection.from_dict(p) for p in d["projections"]),
+            encoder=InputEncoder.from_dict(d["encoder"]),
+            readout=Readout.from_dict(d["readout"]),
+            step_duration=float(d["step_duration"]),
+            metadata=dict(d.get("metadata", {})),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the spec as JSON (``path`` may be a directory: then ``network.json`` in it)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "network.json"
+        path.write_text(json.dumps(self.to_dict()))
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SpikingNetwork":
+        """Read a spec written by :meth:`save`."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "network.json"
+        if not path.exists():
+            raise FileNotFoundError(f"no spiking network spec at {path}")
+        return cls.from_dict(json.loads(path.read_text()))
