@@ -1,0 +1,145 @@
+"""The ``rnn2dynapse`` command line: one sub-command per pipeline stage.
+
+Each stage reads a run directory and writes a new one with a ``metrics.json``. Bad input
+ends the program with one line naming the problem and a non-zero exit code (2 for a
+network that does not fit the chip), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+__all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT"]
+
+EXIT_BAD_INPUT = 1
+EXIT_DOES_NOT_FIT = 2
+
+
+def _common(p: argparse.ArgumentParser, out: bool = True) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if out:
+        p.add_argument("--out", required=True, help="new run directory to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use N training samples")
+    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use N test samples")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnn2dynapse",
+        description="Train recurrent networks, quantize them to ternary weights, run them as "
+                    "Brian2 spiking networks and map them onto DYNAP-SE.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a float model with BPTT")
+    p.add_argument("--model", required=True, choices=["rnn", "lstm", "esn", "lsnn"])
+    p.add_argument("--dataset", required=True, help="digits, fashion, ecg or PATH.npz")
+    p.add_argument("--hidden", type=_positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, else 30)")
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
+    _limits(p)
+    _common(p)
+
+    p = sub.add_parser("quantize", help="ternary weights with quantization-aware fine-tuning")
+    p.add_argument("run_dir", help="a train run directory")
+    p.add_argument("--max-fan-in", type=int, default=64,
+                   help="most non-zero inputs per neuron (DYNAP-SE CAM: 64); 0 for no cap")
+    p.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 15)")
+    p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate (default: the training lr)")
+    p.add_argument("--measure-cap-cost", action="store_true",
+                   help="also fine-tune without the fan-in cap to report what the cap costs")
+    _common(p)
+
+    p = sub.add_parser("run", help="the whole chain on one dataset, one table at the end")
+    p.add_argument("--dataset", default="digits")
+    p.add_argument("--model", default="rnn", choices=["rnn", "lstm", "esn"])
+    p.add_argument("--hidden", type=_positive_int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    _limits(p)
+    _common(p)
+    return parser
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def print_metrics(metrics: dict[str, Any], keys: Sequence[str] | None = None) -> None:
+    """Print selected metrics as ``key: value`` lines."""
+    for key in keys or metrics:
+        if key in metrics and not isinstance(metrics[key], (dict, list)):
+            print(f"  {key:28s} {_fmt(metrics[key])}")
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import train_stage
+
+    return train_stage(args.model, args.dataset, args.out, hidden=args.hidden, epochs=args.epochs,
+                       seed=args.seed, limit_train=args.limit_train, limit_test=args.limit_test,
+                       lr=args.lr, batch_size=args.batch_size, device=args.device,
+                       progress=not args.quiet)
+
+
+def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import quantize_stage
+
+    return quantize_stage(args.run_dir, args.out, max_fan_in=args.max_fan_in or None,
+                          epochs=args.epochs, lr=args.lr, measure_cap_cost=args.measure_cap_cost,
+                          progress=not args.quiet)
+
+
+def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from .main_job import run_chain
+
+    return run_chain(args.dataset, Path(args.out), model=args.model, hidden=args.hidden,
+                     epochs=args.epochs, seed=args.seed, limit_train=args.limit_train,
+                     limit_test=args.limit_test, progress=not args.quiet)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "train": cmd_train,
+    "quantize": cmd_quantize,
+    "run": cmd_run,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rnn2dynapse`` console script."""
+    args = build_parser().parse_args(argv)
+    from hardware.errors import HardwareConstraintError  # noqa: PLC0415 (keeps --help fast)
+
+    try:
+        metrics = COMMANDS[args.command](args)
+    except HardwareConstraintError as err:
+        print(f"rnn2dynapse {args.command}: does not fit the chip: {err}", file=sys.stderr)
+        return EXIT_DOES_NOT_FIT
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"rnn2dynapse {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.command != "run":
+        print(f"{args.command}: wrote {args.out}")
+        print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
+        print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,386 @@
+"""Tests for `transfer.datasets`: shapes, splits, the shipped ECG record, npz files, errors."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import os
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transfer.datasets import (
+    ECG_BLOCK,
+    ECG_STEPS,
+    ECG_WINDOW,
+    FASHION_CLASSES,
+    FASHION_DIR,
+    FASHION_ENV,
+    Dataset,
+    DatasetError,
+    ecg_window_starts,
+    load_dataset,
+    score,
+)
+
+SPLITS = ("train", "val", "test")
+
+
+def _rows(X: np.ndarray, y: np.ndarray) -> list[bytes]:
+    """Each sample as bytes (pixels then label), sorted: a multiset to compare splits with."""
+    flat = np.concatenate([X.reshape(len(X), -1).astype(np.float64), y[:, None]], axis=1)
+    return sorted(row.tobytes() for row in flat)
+
+
+# --------------------------------------------------------------------------- digits
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset("digits", seed=0)
+
+
+def test_digits_shapes_dtype_range(digits: Dataset) -> None:
+    # 1797 images; test = round(0.2 * 1797) = 359; val = round(0.1 * 1438) = 144.
+    assert (len(digits.y_train), len(digits.y_val), len(digits.y_test)) == (1294, 144, 359)
+    for split in SPLITS:
+        X, y = getattr(digits, f"X_{split}"), getattr(digits, f"y_{split}")
+        assert X.shape[1:] == (8, 8) and X.dtype == np.float32 and y.dtype == np.int64
+        assert X.min() >= 0.0 and X.max() <= 1.0
+    assert digits.X_train.max() == 1.0  # pixel value 16 / 16
+    assert (digits.n_steps, digits.n_features, digits.n_classes) == (8, 8, 10)
+    assert digits.class_names == tuple("0123456789") and digits.metric == "accuracy"
+
+
+def test_digits_splits_partition_the_original_and_are_stratified(digits: Dataset) -> None:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # Reference: each image row is one step, pixels 0..16 scaled by 1/16.
+    reference = _rows(bunch.images / 16.0, bunch.target)
+    ours = _rows(np.concatenate([digits.X_train, digits.X_val, digits.X_test]),
+                 np.concatenate([digits.y_train, digits.y_val, digits.y_test]))
+    assert ours == reference  # every sample in exactly one split
+    counts = np.bincount(bunch.target)
+    assert np.all(np.abs(np.bincount(digits.y_test, minlength=10) - 0.2 * counts) < 1.0)
+
+
+def test_digits_split_is_determined_by_seed(digits: Dataset) -> None:
+    again = load_dataset("digits", seed=0)
+    other = load_dataset("digits", seed=1)
+    assert np.array_equal(again.X_test, digits.X_test)
+    assert np.array_equal(again.y_train, digits.y_train)
+    assert not np.array_equal(other.X_test, digits.X_test)
+
+
+# --------------------------------------------------------------------------- fashion
+@pytest.fixture(scope="module")
+def fashion() -> Dataset:
+    directory = os.environ.get(FASHION_ENV) or FASHION_DIR  # where the loader looks
+    if not Path(directory, "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"Debian package dataset-fashion-mnist not installed ({directory})")
+    return load_dataset("fashion", seed=0)
+
+
+def test_fashion_shapes_range_and_balance(fashion: Dataset) -> None:
+    assert fashion.X_train.shape == (54000, 28, 28) and fashion.X_val.shape == (6000, 28, 28)
+    assert fashion.X_test.shape == (10000, 28, 28) and fashion.X_test.dtype == np.float32
+    assert fashion.X_train.min() == 0.0 and fashion.X_train.max() == 1.0  # 0 and 255 / 255
+    assert np.array_equal(np.bincount(fashion.y_test), np.full(10, 1000))
+    assert np.array_equal(np.bincount(fashion.y_val), np.full(10, 600))  # stratified 10 %
+    # Golden value from the Fashion-MNIST README: the first t10k image is an ankle boot.
+    assert fashion.y_test[0] == 9 and fashion.class_names[9] == "Ankle boot"
+    assert fashion.class_names == FASHION_CLASSES
+
+
+def test_fashion_missing_files_names_directory_and_install_hint(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(FASHION_ENV, str(tmp_path))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("fashion")
+    assert str(tmp_path) in str(err.value)
+    assert "apt-get install dataset-fashion-mnist" in str(err.value)
+
+
+def _write_idx(directory: Path, magic: int, dims: tuple[int, ...], n_bytes: int) -> None:
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    body = header + bytes(n_bytes)
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
+        (directory / name).write_bytes(gzip.compress(body))
+    labels = (0x801).to_bytes(4, "big") + (2).to_bytes(4, "big") + bytes(2)
+    for name in ("train-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (directory / name).write_bytes(gzip.compress(labels))
+
+
+@pytest.mark.parametrize("magic, n_bytes, message", [
+    (0x801, 2 * 3 * 3, "magic number 0x00000801"),  # label magic in an image file
+    (0x803, 2 * 3 * 3 - 1, "truncated or corrupt"),  # one pixel short
+])
+def test_fashion_corrupt_idx_raises(tmp_path, monkeypatch, magic, n_bytes, message) -> None:
+    _write_idx(tmp_path, magic, (2, 3, 3), n_bytes)
+    monkeypatch.setenv(FASHION_ENV, str(tmp_path))
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset("fashion")
+    assert str(tmp_path / "train-images-idx3-ubyte.gz") in str(err.value)
+
+
+def test_fashion_not_gzip_raises(tmp_path, monkeypatch) -> None:
+    _write_idx(tmp_path, 0x803, (2, 3, 3), 18)
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    monkeypatch.setenv(FASHION_ENV, str(tmp_path))
+    with pytest.raises(DatasetError, match="not a readable gzip") as err:
+        load_dataset("fashion")
+    assert "train-labels-idx1-ubyte.gz" in str(err.value)
+
+
+def test_fashion_tiny_valid_idx_loads(tmp_path, monkeypatch) -> None:
+    _write_idx(tmp_path, 0x803, (2, 3, 3), 18)  # two black 3x3 images labelled 0
+    monkeypatch.setenv(FASHION_ENV, str(tmp_path))
+    data = load_dataset("fashion", val_fraction=0.5)
+    assert data.X_train.shape == (1, 3, 3) and data.X_val.shape == (1, 3, 3)
+    assert data.X_test.shape == (2, 3, 3) and data.source == str(tmp_path)
+
+
+# --------------------------------------------------------------------------- ecg
+@pytest.fixture(scope="module")
+def ecg() -> Dataset:
+    return load_dataset("ecg", seed=0)
+
+
+def _mitdb() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped record, parsed with the csv module (independent of the loader)."""
+    text = resources.files("transfer").joinpath("data").joinpath("mitdb.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    return (np.array([float(r["data"]) for r in rows]),
+            np.array([int(r["label"]) for r in rows]))
+
+
+def test_shipped_mitdb_matches_source_note() -> None:
+    data = resources.files("transfer").joinpath("data")
+    digest = hashlib.sha256(data.joinpath("mitdb.csv").read_bytes()).hexdigest()
+    note = data.joinpath("MITDB_SOURCE.txt").read_text()
+    assert re.search(r"sha256:\s*([0-9a-f]{64})", note).group(1) == digest
+    signal, labels = _mitdb()
+    # Golden values from the brief / sktime file: 7500 samples, anomaly at 6936..7287.
+    assert signal.size == 7500
+    assert np.array_equal(np.flatnonzero(labels), np.arange(6936, 7288))
+
+
+def test_ecg_shapes_and_classes(ecg: Dataset) -> None:
+    for split in SPLITS:
+        X = getattr(ecg, f"X_{split}")
+        assert X.shape[1:] == (ECG_STEPS, ECG_WINDOW // ECG_STEPS) == (16, 4)
+        assert X.dtype == np.float32 and X.min() >= 0.0 and X.max() <= 1.0
+    assert set(ecg.y_train) == {0, 1} and set(ecg.y_test) == {0, 1}
+    assert ecg.metric == "balanced_accuracy" and ecg.class_names == ("normal", "abnormal")
+    assert ecg.X_train.min() == 0.0 and ecg.X_train.max() == 1.0  # scaled by train min/max
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_ecg_window_counts_are_the_hand_derived_ones(seed: int) -> None:
+    data = load_dataset("ecg", seed=seed)
+    # 7500 // 256 = 29 whole blocks, (256 - 64) / 4 + 1 = 49 windows each: 1421 windows.
+    # Anomaly 6936..7287 spans block 27 (6912..7167: every window has >= 40 anomalous samples,
+    # 49 positives) and block 28 (7168..7423: window k holds 120 - 4k, >= 32 for k <= 22,
+    # 23 positives). One block goes to train, the other to test; validation has none.
+    assert sum(len(getattr(data, f"y_{s}")) for s in SPLITS) == 29 * 49
+    assert sorted([int(data.y_train.sum()), int(data.y_test.sum())]) == [23, 49]
+    assert data.y_val.sum() == 0
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_ecg_blocks_are_not_shared_and_windows_match_the_record(seed: int) -> None:
+    starts = ecg_window_starts(seed=seed)
+    blocks = {s: set((starts[s] // ECG_BLOCK).tolist()) for s in SPLITS}
+    for s in SPLITS:  # no window crosses a block boundary
+        assert np.array_equal(starts[s] // ECG_BLOCK, (starts[s] + ECG_WINDOW - 1) // ECG_BLOCK)
+    assert not (blocks["train"] & blocks["val"] or blocks["train"] & blocks["test"]
+                or blocks["val"] & blocks["test"])
+    assert {27, 28} & blocks["train"] and {27, 28} & blocks["test"]
+    assert len(blocks["val"]) == 3 and len(blocks["test"]) == 6  # 27 normal: 10 % / 20 %
+    signal, labels = _mitdb()
+    train_samples = np.concatenate([signal[s:s + ECG_WINDOW] for s in starts["train"]])
+    lo, hi = train_samples.min(), train_samples.max()
+    data = load_dataset("ecg", seed=seed)
+    for s in SPLITS:
+        windows = np.stack([signal[i:i + ECG_WINDOW] for i in starts[s]])
+        expected = np.clip((windows - lo) / (hi - lo), 0, 1).reshape(-1, 16, 4)
+        np.testing.assert_allclose(getattr(data, f"X_{s}"), expected, atol=1e-6)
+        votes = np.array([labels[i:i + ECG_WINDOW].sum() for i in starts[s]])
+        assert np.array_equal(getattr(data, f"y_{s}"), (votes >= ECG_WINDOW / 2).astype(int))
+
+
+# --------------------------------------------------------------------------- npz files
+def test_npz_round_trip(digits: Dataset, tmp_path) -> None:
+    path = digits.to_npz(tmp_path / "digits_copy")
+    assert path == tmp_path / "digits_copy.npz"
+    back = load_dataset(str(path), seed=5)
+    for split in SPLITS:
+        for k in ("X", "y"):
+            assert np.array_equal(getattr(back, f"{k}_{split}"), getattr(digits, f"{k}_{split}"))
+    assert (back.name, back.metric, back.class_names) == ("digits", "accuracy", digits.class_names)
+    assert back.source == str(path)
+
+
+def test_npz_user_file_gets_seeded_test_and_val_splits(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    X, y = rng.random((100, 5, 3)), np.repeat(np.arange(4), 25)
+    path = tmp_path / "mine.npz"
+    np.savez(path, X_train=X, y_train=y)
+    data = load_dataset(path)
+    # test = 20 of 100, val = round(0.1 * 80) = 8, train = 72, 5 test sequences per class.
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (72, 8, 20)
+    assert np.array_equal(np.bincount(data.y_test), [5, 5, 5, 5])
+    assert data.class_names == ("0", "1", "2", "3") and data.name == "mine"
+    assert _rows(np.concatenate([data.X_train, data.X_val, data.X_test]),
+                 np.concatenate([data.y_train, data.y_val, data.y_test])) \
+        == _rows(X.astype(np.float32), y)
+    assert np.array_equal(load_dataset(path).X_test, data.X_test)
+
+
+def _good() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {"X_train": rng.random((10, 5, 3)), "y_train": np.arange(10) % 2,
+            "X_test": rng.random((4, 5, 3)), "y_test": np.array([0, 1, 0, 1])}
+
+
+def _with(**changes) -> dict[str, np.ndarray]:
+    arrays = _good()
+    arrays.update(changes)
+    return {k: v for k, v in arrays.items() if v is not None}
+
+
+BAD_NPZ = {
+    "no X_train": (_with(X_train=None), "no array 'X_train'"),
+    "no y_train": (_with(y_train=None), "no array 'y_train'"),
+    "X_test without y_test": (_with(y_test=None), "has X_test but no y_test"),
+    "rank 2 X": (_with(X_train=np.zeros((10, 28))),
+                 "has X_train of shape (10, 28) but needs (N, T, F)"),
+    "rank 2 y": (_with(y_train=np.zeros((10, 2), int)), "y_train of shape (10, 2) but needs (N,)"),
+    "string X": (_with(X_train=np.full((10, 5, 3), "a")), "needs a real numeric dtype"),
+    "complex X": (_with(X_test=np.zeros((4, 5, 3), complex)), "needs a real numeric dtype"),
+    "NaN": (_with(X_train=np.full((10, 5, 3), np.nan)), "150 non-finite values"),
+    "inf": (_with(X_test=np.full((4, 5, 3), np.inf)), "non-finite values"),
+    "fractional labels": (_with(y_train=np.linspace(0, 1, 10)), "non-integer labels"),
+    "string labels": (_with(y_train=np.array(list("ababababab"))), "labels must be integers"),
+    "negative label": (_with(y_test=np.array([0, 1, -1, 1])), "label -1 in y_test"),
+    "label beyond class_names": (_with(class_names=np.array(["only"])),
+                                 "label 1 in y_train but labels must be integers in 0..0"),
+    "length mismatch": (_with(y_train=np.zeros(9, int)),
+                        "10 sequences in X_train but 9 labels in y_train"),
+    "empty train": (_with(X_train=np.zeros((0, 5, 3)), y_train=np.zeros(0, int)),
+                    "empty train split"),
+    "empty test": (_with(X_test=np.zeros((0, 5, 3)), y_test=np.zeros(0, int)),
+                   "empty test split"),
+    "T mismatch": (_with(X_test=np.zeros((4, 6, 3))),
+                   "X_test with (T, F) = (6, 3) but X_train has (T, F) = (5, 3)"),
+    "too few to split": (_with(X_train=np.zeros((1, 5, 3)), y_train=np.zeros(1, int)),
+                         "too few to carve a validation split"),
+    "2-D class_names": (_with(class_names=np.array([["a", "b"]])), "class_names of shape (1, 2)"),
+    "unknown metric": (_with(metric=np.array("f1")), "metric 'f1'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_NPZ))
+def test_bad_npz_raises_naming_the_file(case: str, tmp_path) -> None:
+    arrays, message = BAD_NPZ[case]
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(str(path))
+    assert f"dataset file {path}" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_unreadable_or_missing_npz_raises(tmp_path) -> None:
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a zip archive")
+    with pytest.raises(DatasetError, match="not a readable .npz") as err:
+        load_dataset(garbage)
+    assert str(garbage) in str(err.value)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **_good(), class_names=np.array(["a", "b"], dtype=object))
+    with pytest.raises(DatasetError, match="no object arrays"):
+        load_dataset(pickled)
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(DatasetError, match="does not exist") as err:
+        load_dataset(missing)
+    assert str(missing) in str(err.value)
+
+
+def test_unknown_name_lists_valid_names() -> None:
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist")
+    assert "'mnist'" in str(err.value)
+    assert all(name in str(err.value) for name in ("digits", "fashion", "ecg", ".npz"))
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_bad_val_fraction_raises(fraction: float) -> None:
+    with pytest.raises(DatasetError, match="val_fraction"):
+        load_dataset("digits", val_fraction=fraction)
+
+
+def test_dataset_rejects_wrong_dtype(digits: Dataset) -> None:
+    import dataclasses
+
+    with pytest.raises(DatasetError, match="X_train of type float64"):
+        dataclasses.replace(digits, X_train=digits.X_train.astype(np.float64))
+
+
+# --------------------------------------------------------------------------- score
+def test_score_hand_computed() -> None:
+    y_true, y_pred = [0, 0, 0, 1], [0, 0, 1, 1]
+    assert score(y_true, y_pred, "accuracy") == pytest.approx(3 / 4)
+    assert score(y_true, y_pred, "balanced_accuracy") == pytest.approx((2 / 3 + 1) / 2)
+    # 3 classes: recalls 1/2, 0, 1 -> 1/2; accuracy 3/6.
+    y_true, y_pred = [0, 0, 1, 1, 2, 2], [0, 2, 0, 2, 2, 2]
+    assert score(y_true, y_pred, "balanced_accuracy") == pytest.approx(0.5)
+    assert score(y_true, y_pred, "accuracy") == pytest.approx(0.5)
+    with pytest.raises(DatasetError, match="unknown metric"):
+        score([0], [0], "f1")
+    with pytest.raises(DatasetError, match="same shape"):
+        score([0, 1], [0], "accuracy")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=40))
+def test_score_matches_sklearn(pairs: list[tuple[int, int]]) -> None:
+    import warnings
+
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    y_true, y_pred = np.array(pairs).T
+    with warnings.catch_warnings():  # sklearn warns when y_pred has classes absent in y_true
+        warnings.simplefilter("ignore")
+        expected = balanced_accuracy_score(y_true, y_pred)
+    assert score(y_true, y_pred, "balanced_accuracy") == pytest.approx(expected)
+    assert score(y_true, y_pred, "accuracy") == pytest.approx(accuracy_score(y_true, y_pred))
+
+
+# --------------------------------------------------------------------------- subset
+def test_subset_sizes_stratification_and_determinism(digits: Dataset) -> None:
+    small = digits.subset(limit_train=200, limit_test=50, seed=3)
+    # val shrinks like train: round(144 * 200 / 1294) = 22.
+    assert (len(small.y_train), len(small.y_val), len(small.y_test)) == (200, 22, 50)
+    assert np.array_equal(np.bincount(small.y_train, minlength=10), np.full(10, 20))
+    assert np.array_equal(np.bincount(small.y_test, minlength=10), np.full(10, 5))
+    again = digits.subset(limit_train=200, limit_test=50, seed=3)
+    assert np.array_equal(again.X_train, small.X_train)
+    assert np.array_equal(again.X_test, small.X_test)
+    assert not np.array_equal(digits.subset(limit_train=200, seed=4).X_train, small.X_train)
+    assert set(_rows(small.X_train, small.y_train)) <= set(_rows(digits.X_train,
+                                                                 digits.y_train))
+
+
+def test_subset_none_keeps_all_and_limits_are_checked(digits: Dataset) -> None:
+    whole = digits.subset()
+    assert whole.X_train is digits.X_train and whole.X_test is digits.X_test
+    only_test = digits.subset(limit_test=10)
+    assert len(only_test.y_train) == 1294 and len(only_test.y_test) == 10
+    assert len(digits.subset(limit_train=10_000).y_train) == 1294
+    with pytest.raises(DatasetError, match="limit_train must be a positive integer"):
+        digits.subset(limit_train=0)

@@ -1,0 +1,268 @@
+"""Conversion-friendly recurrent classifiers: vanilla RNN, LSTM and echo-state network.
+
+All models read a batch ``x [B, T, F]`` and return class scores ``[B, C]``. Their hidden
+activations are what spiking neurons will later carry as firing rates, so they are built
+to be convertible:
+
+- :class:`RNNClassifier`: ``h_t = clip(W_in x_t + W_rec h_{t-1} + b, 0, 1)`` (clipped
+  ReLU: a rate is non-negative and bounded by the neuron's maximum rate); class scores
+  ``W_out h_T + b_out``.
+- :class:`LSTMClassifier`: gates ``hardsigmoid``, candidate and output ``hardtanh``
+  (piecewise-linear, so spiking populations with bounded rates can realise them).
+- :class:`ESNClassifier`: a fixed sparse random reservoir with spectral radius ``rho`` and
+  leak ``alpha``, ``h_t = (1-alpha) h_{t-1} + alpha clip(W_in x_t + W h_{t-1} + b, 0, 1)``,
+  and a ridge-regression readout on the time-averaged state (Jaeger 2001; He et al. 2019).
+
+Every model exposes ``weight_matrices()`` (the matrices that quantization turns ternary)
+and ``forward(x, return_states=True)`` for the hidden trajectory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "ModelConfig",
+    "RNNClassifier",
+    "LSTMClassifier",
+    "ESNClassifier",
+    "build_model",
+    "MODEL_TYPES",
+]
+
+MODEL_TYPES = ("rnn", "lstm", "esn", "lsnn")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a recurrent classifier.
+
+    Parameters
+    ----------
+    kind : {"rnn", "lstm", "esn", "lsnn"}
+    n_inputs, n_hidden, n_classes : int
+    spectral_radius, leak, input_scale, density : float
+        Reservoir settings (ESN only).
+    ridge : float
+        Ridge penalty of the ESN readout.
+    extra : dict
+        Model-specific settings (e.g. LSNN adaptation).
+    """
+
+    kind: str
+    n_inputs: int
+    n_hidden: int
+    n_classes: int
+    spectral_radius: float = 0.9
+    leak: float = 0.3
+    input_scale: float = 1.0
+    density: float = 0.1
+    ridge: float = 1e-2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_TYPES:
+            raise ValueError(f"unknown model {self.kind!r}; choose one of {', '.join(MODEL_TYPES)}")
+        for name in ("n_inputs", "n_hidden", "n_classes"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"model config: {name} must be positive, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        return cls(**d)
+
+
+def _check_input(x: torch.Tensor, n_inputs: int) -> None:
+    if x.ndim != 3 or x.shape[2] != n_inputs:
+        raise ValueError(f"model input must have shape (B, T, {n_inputs}), got {tuple(x.shape)}")
+
+
+def clip01(x: torch.Tensor) -> torch.Tensor:
+    """Clipped ReLU: ``min(max(x, 0), 1)``."""
+    return torch.clamp(x, 0.0, 1.0)
+
+
+class RNNClassifier(nn.Module):
+    """Elman RNN with clipped-ReLU units and a linear readout of the last state."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        H, F, C = config.n_hidden, config.n_inputs, config.n_classes
+        self.w_in = nn.Parameter(torch.empty(H, F))
+        self.w_rec = nn.Parameter(torch.empty(H, H))
+        self.b = nn.Parameter(torch.zeros(H))
+        self.w_out = nn.Parameter(torch.empty(C, H))
+        self.b_out = nn.Parameter(torch.zeros(C))
+        nn.init.xavier_uniform_(self.w_in)
+        nn.init.orthogonal_(self.w_rec, gain=0.5)
+        nn.init.xavier_uniform_(self.w_out)
+        # Small positive bias keeps units inside the linear range at the start.
+        nn.init.constant_(self.b, 0.1)
+
+    def weight_matrices(self) -> dict[str, nn.Parameter]:
+        return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
+                return_states: bool = False):
+        _check_input(x, self.config.n_inputs)
+        w = weights or self.weight_matrices()
+        B, T, _ = x.shape
+        h = x.new_zeros(B, self.config.n_hidden)
+        drive_in = x @ w["w_in"].T + self.b  # [B, T, H]
+        states = []
+        for t in range(T):
+            h = clip01(drive_in[:, t] + h @ w["w_rec"].T)
+            states.append(h)
+        out = h @ w["w_out"].T + self.b_out
+        return (out, torch.stack(states, 1)) if return_states else out
+
+
+def hardsigmoid(x: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear sigmoid ``clip(x/6 + 1/2, 0, 1)`` (torch's hardsigmoid)."""
+    return torch.clamp(x / 6.0 + 0.5, 0.0, 1.0)
+
+
+class LSTMClassifier(nn.Module):
+    """LSTM with hard-sigmoid gates and hard-tanh candidate/output (conversion-friendly)."""
+
+    GATES = ("i", "f", "g", "o")
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        H, F, C = config.n_hidden, config.n_inputs, config.n_classes
+        self.w_in = nn.Parameter(torch.empty(4 * H, F))
+        self.w_rec = nn.Parameter(torch.empty(4 * H, H))
+        self.b = nn.Parameter(torch.zeros(4 * H))
+        self.w_out = nn.Parameter(torch.empty(C, H))
+        self.b_out = nn.Parameter(torch.zeros(C))
+        nn.init.xavier_uniform_(self.w_in)
+        for k in range(4):
+            nn.init.orthogonal_(self.w_rec.data[k * H:(k + 1) * H])
+        nn.init.xavier_uniform_(self.w_out)
+        with torch.no_grad():
+            self.b[H:2 * H] = 1.0  # forget-gate bias: remember by default
+
+    def weight_matrices(self) -> dict[str, nn.Parameter]:
+        return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
+                return_states: bool = False):
+        _check_input(x, self.config.n_inputs)
+        w = weights or self.weight_matrices()
+        B, T, _ = x.shape
+        H = self.config.n_hidden
+        h = x.new_zeros(B, H)
+        c = x.new_zeros(B, H)
+        drive_in = x @ w["w_in"].T + self.b
+        states = []
+        for t in range(T):
+            z = drive_in[:, t] + h @ w["w_rec"].T
+            i, f, g, o = z[:, :H], z[:, H:2 * H], z[:, 2 * H:3 * H], z[:, 3 * H:]
+            c = hardsigmoid(f) * c + hardsigmoid(i) * torch.clamp(g, -1.0, 1.0)
+            h = hardsigmoid(o) * torch.clamp(c, -1.0, 1.0)
+            states.append(h)
+        out = h @ w["w_out"].T + self.b_out
+        return (out, torch.stack(states, 1)) if return_states else out
+
+
+def _sparse_reservoir(n: int, density: float, rho: float, rng: np.random.Generator) -> np.ndarray:
+    """Random sparse matrix (exactly ``round(density*n)`` inputs per row) scaled to spectral radius ``rho``."""
+    k = max(1, int(round(density * n)))
+    w = np.zeros((n, n))
+    for row in range(n):
+        cols = rng.choice(n, size=k, replace=False)
+        w[row, cols] = rng.choice([-1.0, 1.0], size=k) * rng.uniform(0.5, 1.0, size=k)
+    radius = np.max(np.abs(np.linalg.eigvals(w)))
+    return w * (rho / radius)
+
+
+class ESNClassifier(nn.Module):
+    """Echo-state network: fixed leaky clipped-ReLU reservoir and ridge readout.
+
+    The readout reads the time-average of the reservoir state; it is fitted in closed form
+    by :meth:`fit_readout` and stays a float, host-side readout: the chip holds the
+    reservoir (``w_in``, ``w_rec``), which is what ternary quantization applies to, as in
+    He et al. 2019.
+    """
+
+    def __init__(self, config: ModelConfig, seed: int = 0):
+        super().__init__()
+        self.config = config
+        rng = np.random.default_rng(seed)
+        H, F, C = config.n_hidden, config.n_inputs, config.n_classes
+        w_rec = _sparse_reservoir(H, config.density, config.spectral_radius, rng)
+        w_in = rng.choice([-1.0, 0.0, 1.0], size=(H, F), p=[0.25, 0.5, 0.25]) * config.input_scale
+        b = rng.uniform(0.0, 0.2, size=H)
+        self.w_in = nn.Parameter(torch.tensor(w_in, dtype=torch.float32), requires_grad=False)
+        self.w_rec = nn.Parameter(torch.tensor(w_rec, dtype=torch.float32), requires_grad=False)
+        self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32), requires_grad=False)
+        self.w_out = nn.Parameter(torch.zeros(C, H), requires_grad=False)
+        self.b_out = nn.Parameter(torch.zeros(C), requires_grad=False)
+
+    def weight_matrices(self) -> dict[str, nn.Parameter]:
+        return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    #: Matrices quantization turns ternary (the readout is host-side and fitted in closed form).
+    quantized = ("w_in", "w_rec")
+
+    def states(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Reservoir trajectory ``[B, T, H]``."""
+        _check_input(x, self.config.n_inputs)
+        w = weights or self.weight_matrices()
+        a = self.config.leak
+        B, T, _ = x.shape
+        h = x.new_zeros(B, self.config.n_hidden)
+        drive_in = x @ w["w_in"].T + self.b
+        out = []
+        for t in range(T):
+            h = (1 - a) * h + a * clip01(drive_in[:, t] + h @ w["w_rec"].T)
+            out.append(h)
+        return torch.stack(out, 1)
+
+    def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
+                return_states: bool = False):
+        w = weights or self.weight_matrices()
+        s = self.states(x, w)
+        out = s.mean(1) @ w["w_out"].T + self.b_out
+        return (out, s) if return_states else out
+
+    @torch.no_grad()
+    def fit_readout(self, x: torch.Tensor, y: torch.Tensor,
+                    weights: dict[str, torch.Tensor] | None = None, batch: int = 2048) -> None:
+        """Fit ``w_out``/``b_out`` by ridge regression on one-hot targets (class-balanced)."""
+        feats = torch.cat([self.states(x[i:i + batch], weights).mean(1)
+                           for i in range(0, len(x), batch)]).double()
+        C = self.config.n_classes
+        targets = torch.nn.functional.one_hot(y, C).double()
+        counts = torch.bincount(y, minlength=C).double().clamp(min=1)
+        sample_w = (len(y) / (C * counts))[y].unsqueeze(1)  # balance rare classes (ECG anomalies)
+        phi = torch.cat([feats, torch.ones(len(feats), 1, dtype=feats.dtype)], 1)
+        gram = phi.T @ (phi * sample_w) + self.config.ridge * torch.eye(phi.shape[1], dtype=phi.dtype)
+        sol = torch.linalg.solve(gram, phi.T @ (targets * sample_w))
+        self.w_out.copy_(sol[:-1].T.float())
+        self.b_out.copy_(sol[-1].float())
+
+
+def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:
+    """Instantiate the model described by ``config`` (seeded)."""
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching global state
+        torch.manual_seed(seed)
+        if config.kind == "rnn":
+            return RNNClassifier(config)
+        if config.kind == "lstm":
+            return LSTMClassifier(config)
+        if config.kind == "esn":
+            return ESNClassifier(config, seed=seed)
+        from .lsnn import LSNNClassifier  # noqa: PLC0415 (imported on demand)
+
+        return LSNNClassifier(config)

@@ -1,0 +1,167 @@
+"""Backpropagation-through-time training with Adam, gradient clipping and early stopping.
+
+:func:`fit` trains any model of :mod:`transfer.models` (the ESN fits its ridge readout in
+closed form instead). A ``weights_fn`` maps the model's latent weights to the weights the
+forward pass uses; quantization-aware fine-tuning passes its ternarizer (with a
+straight-through estimator) here, so one loop serves both float training and QAT.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .datasets import Dataset, score
+
+__all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device"]
+
+WeightsFn = Callable[[nn.Module], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one BPTT run.
+
+    Parameters
+    ----------
+    epochs : int
+        Maximum number of epochs.
+    batch_size : int
+    lr : float
+        Adam learning rate.
+    clip_grad : float
+        Maximum global gradient norm.
+    patience : int
+        Stop after this many epochs without a better validation score; the best epoch's
+        weights are restored.
+    seed : int
+    device : str
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 2e-3
+    clip_grad: float = 1.0
+    patience: int = 6
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
+            raise ValueError(f"invalid training settings: {self}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run measured."""
+
+    best_val: float
+    epochs_run: int
+    train_seconds: float
+    history: list[dict[str, float]]
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.train_seconds / max(1, self.epochs_run)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """CUDA when asked for (or ``auto`` and present), CPU otherwise."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def _tensor(a: np.ndarray, device: torch.device, dtype=torch.float32) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, X: np.ndarray, weights_fn: WeightsFn | None = None,
+            batch: int = 2048) -> np.ndarray:
+    """Predicted classes for ``X [N, T, F]``."""
+    model.eval()
+    device = next(model.parameters()).device
+    weights = weights_fn(model) if weights_fn else None
+    preds = [model(_tensor(X[i:i + batch], device), weights).argmax(1).cpu()
+             for i in range(0, len(X), batch)]
+    return torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
+
+
+def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, metric: str = "accuracy",
+             weights_fn: WeightsFn | None = None) -> float:
+    """The dataset's metric (accuracy or balanced accuracy) of ``model`` on ``(X, y)``."""
+    return score(y, predict(model, X, weights_fn), metric)
+
+
+def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: WeightsFn | None = None,
+        progress: bool = True, desc: str = "train") -> TrainResult:
+    """Train ``model`` in place on ``data`` with BPTT; restore the best validation epoch.
+
+    For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
+    states of the reservoir that ``weights_fn`` gives (the ternary one during fine-tuning).
+    """
+    device = pick_device(config.device)
+    model.to(device)
+    t0 = time.perf_counter()
+    if hasattr(model, "fit_readout"):
+        weights = weights_fn(model) if weights_fn else None
+        model.fit_readout(_tensor(data.X_train, device), _tensor(data.y_train, device, torch.long), weights)
+        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn)
+        return TrainResult(val, 1, time.perf_counter() - t0, [{"epoch": 1, "val": val}])
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs))
+    gen = torch.Generator().manual_seed(config.seed)
+    X = _tensor(data.X_train, device)
+    y = _tensor(data.y_train, device, torch.long)
+    loss_fn = nn.CrossEntropyLoss()
+    best_val, best_state, since_best = -np.inf, copy.deepcopy(model.state_dict()), 0
+    history: list[dict[str, float]] = []
+    epochs_run = 0
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(X), generator=gen).to(device)
+        total, n = 0.0, 0
+        for i in range(0, len(X), config.batch_size):
+            idx = order[i:i + config.batch_size]
+            weights = weights_fn(model) if weights_fn else None
+            loss = loss_fn(model(X[idx], weights), y[idx])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); "
+                                         "lower --lr")
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, config.clip_grad)
+            opt.step()
+            total += loss.item() * len(idx)
+            n += len(idx)
+        sched.step()
+        epochs_run += 1
+        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn)
+        history.append({"epoch": epoch + 1, "loss": total / max(1, n), "val": val})
+        bar.set_postfix(loss=f"{total / max(1, n):.3f}", val=f"{val:.3f}")
+        if val > best_val:
+            best_val, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
+        else:
+            since_best += 1
+            if since_best >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(float(best_val), epochs_run, time.perf_counter() - t0, history)
