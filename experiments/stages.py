@@ -50,7 +50,8 @@ def _common(stage: str, data: Dataset, kind: str, seed: int, accuracy: float) ->
 def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None = None,
                 epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
                 limit_test: int | None = None, lr: float = 3e-3, batch_size: int = 128,
-                device: str = "auto", progress: bool = True) -> dict[str, Any]:
+                device: str = "auto", act_penalty: float = 1.0,
+                progress: bool = True) -> dict[str, Any]:
     """Train a float model and write its checkpoint directory to ``out``."""
     data = load_stage_data(dataset, seed, limit_train, limit_test)
     n_hidden = hidden or DEFAULT_HIDDEN.get(data.name, 128)
@@ -58,7 +59,8 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
                          n_classes=data.n_classes)
     net = build_model(config, seed=seed)
     tcfg = TrainConfig(epochs=DEFAULT_EPOCHS.get(data.name, 30) if epochs is None else epochs,
-                       lr=lr, batch_size=batch_size, seed=seed, device=device, patience=10)
+                       lr=lr, batch_size=batch_size, seed=seed, device=device, patience=10,
+                       act_penalty=act_penalty if model == "rnn" and config.act_max is None else 0.0)
     result = fit(net, data, tcfg, progress=progress, desc=f"train {model}/{data.name}")
     net.cpu()
     acc = evaluate(net, data.X_test, data.y_test, data.metric)

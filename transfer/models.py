@@ -50,6 +50,8 @@ class ModelConfig:
         Reservoir settings (ESN only).
     ridge : float
         Ridge penalty of the ESN readout.
+    act_max : float or None
+        Upper clip of the RNN/ESN activation (``None``: plain ReLU, unbounded).
     extra : dict
         Model-specific settings (e.g. LSNN adaptation).
     """
@@ -63,6 +65,7 @@ class ModelConfig:
     input_scale: float = 1.0
     density: float = 0.1
     ridge: float = 1e-2
+    act_max: float | None = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,7 +123,7 @@ class RNNClassifier(nn.Module):
         drive_in = x @ w["w_in"].T + self.b  # [B, T, H]
         states = []
         for t in range(T):
-            h = clip01(drive_in[:, t] + h @ w["w_rec"].T)
+            h = torch.clamp(drive_in[:, t] + h @ w["w_rec"].T, 0.0, self.config.act_max)
             states.append(h)
         out = h @ w["w_out"].T + self.b_out
         return (out, torch.stack(states, 1)) if return_states else out

@@ -44,6 +44,9 @@ class TrainConfig:
     seed : int
     device : str
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
+    act_penalty : float
+        Weight of ``mean(relu(h - 1)**2)`` over all hidden activations: keeps ReLU
+        activations (firing rates) mostly below 1, the rate that conversion normalises to.
     """
 
     epochs: int = 30
@@ -53,6 +56,7 @@ class TrainConfig:
     patience: int = 6
     seed: int = 0
     device: str = "auto"
+    act_penalty: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
@@ -141,7 +145,11 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
         for i in range(0, len(X), config.batch_size):
             idx = order[i:i + config.batch_size]
             weights = weights_fn(model) if weights_fn else None
-            loss = loss_fn(model(X[idx], weights), y[idx])
+            if config.act_penalty > 0:
+                out, states = model(X[idx], weights, return_states=True)
+                loss = loss_fn(out, y[idx]) + config.act_penalty * torch.relu(states - 1).pow(2).mean()
+            else:
+                loss = loss_fn(model(X[idx], weights), y[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); "
                                          "lower --lr")

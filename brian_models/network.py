@@ -1,0 +1,319 @@
+"""Build a Brian2 network from a :class:`~transfer.spec.SpikingNetwork`, for a batch of samples.
+
+Batching: ``B`` samples run as ``B`` copies of the network inside one set of Brian2 groups
+(copy ``b`` of population neuron ``k`` is neuron ``b * n + k``; synapses are
+block-diagonal), so one ``run()`` evaluates ``B`` samples. Device mismatch is a frozen
+property of one chip: every copy gets the *same* mismatch factors.
+
+Input: a 2-D :class:`brian2.TimedArray` ``stim[t, channel]`` with one row per sequence
+element. Rate coding drives a generator group with ``x * max_rate`` Hz (regular spikes
+from a phase accumulator, or Poisson); current coding drives each neuron's ``I_inp`` with
+the input projections' currents, computed from ``x`` and the efficacies.
+
+Devices: ``runtime`` (numpy or cython code generation) builds the objects for each batch;
+``cpp_standalone`` builds and compiles once, then re-runs the binary with
+``device.run(run_args={stim: ...})`` for every new batch, without recompiling.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from brian2 import (Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, amp, device,
+                    prefs, second, set_device)
+
+from brian_models.neuron import make_model, build_group
+from brian_models.noise import NoiseParams
+from brian_models.synapses import SYNAPSE_MODEL, on_pre
+from transfer.spec import INPUT, SpikingNetwork
+
+__all__ = ["SimulationSettings", "BatchNetwork", "input_currents", "DEVICES", "PHASE_VARIABLE"]
+
+#: The state variable that sets where a neuron is in its firing cycle, with the per-neuron
+#: parameters bounding it and whether to draw it on a log scale.
+PHASE_VARIABLE = {
+    "lif": ("v", "v_reset", "v_thresh", False),
+    "adex": ("v", "V_r", "V_T", False),
+    "dpi": ("I_mem", "I_reset", "I_spkthr", True),
+}
+
+DEVICES = ("runtime", "cpp_standalone")
+TARGETS = ("numpy", "cython")
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """How to simulate a spiking network.
+
+    Parameters
+    ----------
+    device : {"runtime", "cpp_standalone"}
+    target : {"numpy", "cython"}
+        Code generation target of the runtime device.
+    dt : float or None
+        Integration step in seconds; default: the smallest ``recommended_dt`` of the models.
+    batch_size : int
+        Samples simulated together as copies of the network.
+    mismatch : float
+        Coefficient of variation of device mismatch (0: none).
+    mismatch_seed : int
+        Seed of the frozen mismatch draw (one chip).
+    noise : float
+        Standard deviation of the membrane noise current in amperes (0: none).
+    noise_tau : float
+        Correlation time of the Ornstein-Uhlenbeck noise in seconds.
+    seed : int
+        Seed of Brian2's random numbers (Poisson input, noise) and of the initial phases.
+    random_phase : bool
+        Start each neuron at a random point of its firing cycle (between reset and
+        threshold) instead of at rest, so that spike counts in a window are unbiased
+        estimates of rate x window (the same draw for every batch copy).
+    build_dir : str or None
+        Where standalone code and Brian2's files go (default: a new temporary folder).
+    """
+
+    device: str = "runtime"
+    target: str = "numpy"
+    dt: float | None = None
+    batch_size: int = 64
+    mismatch: float = 0.0
+    mismatch_seed: int = 0
+    noise: float = 0.0
+    noise_tau: float = 5e-3
+    seed: int = 0
+    random_phase: bool = True
+    build_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown code generation target {self.target!r}; choose one of {', '.join(TARGETS)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if not (0 <= self.mismatch < 1):
+            raise ValueError(f"mismatch CV must lie in [0, 1), got {self.mismatch}")
+        if not self.noise >= 0 or not self.noise_tau > 0:
+            raise ValueError(f"noise must be >= 0 A and noise_tau > 0 s, got {self.noise}, {self.noise_tau}")
+        if self.dt is not None and not self.dt > 0:
+            raise ValueError(f"dt must be positive, got {self.dt}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def input_currents(net: SpikingNetwork, X: np.ndarray) -> dict[str, np.ndarray]:
+    """Current-coded input: ``{population: I [N, T, n] in amperes}`` from ``X [N, T, F]``."""
+    out: dict[str, np.ndarray] = {}
+    for proj in net.projections:
+        if proj.pre != INPUT:
+            continue
+        contrib = proj.sign * proj.efficacy * np.einsum("ntf,kf->ntk", X, proj.weights)
+        out[proj.post] = out.get(proj.post, 0.0) + contrib
+    return out
+
+
+def _check_input(net: SpikingNetwork, X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 3 or X.shape[2] != net.encoder.n_channels:
+        raise ValueError(f"spiking input must have shape (N, T, {net.encoder.n_channels}), got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("spiking input holds NaN or inf")
+    if X.min() < 0 or X.max() > 1 + 1e-6:
+        raise ValueError(f"spiking input must be scaled to [0, 1], got [{X.min():.3g}, {X.max():.3g}]")
+    return X
+
+
+class BatchNetwork:
+    """Brian2 objects for ``batch_size`` copies of a spiking network.
+
+    Use :meth:`run` to simulate one batch ``X [B', T, F]`` (``B' <= batch_size``) and get
+    spike counts per population, time window and neuron. Create one per network and
+    settings; call :meth:`close` (or use it as a context manager) to release a standalone
+    device.
+    """
+
+    def __init__(self, net: SpikingNetwork, n_steps: int, settings: SimulationSettings = SimulationSettings()):
+        self.net = net
+        self.settings = settings
+        self.n_steps = int(n_steps)
+        self.B = settings.batch_size
+        self.models = {}
+        noise = NoiseParams(sigma=settings.noise, tau_noise=settings.noise_tau) if settings.noise > 0 else None
+        for pop in net.populations:
+            self.models[pop.name] = make_model(pop.neuron, pop.params, noise=noise)
+        self.dt = settings.dt or min(m.recommended_dt for m in self.models.values())
+        steps_per_window = net.step_duration / self.dt
+        if abs(steps_per_window - round(steps_per_window)) > 1e-6:
+            raise ValueError(f"step_duration {net.step_duration} s is not a multiple of dt {self.dt} s")
+        self._window_steps = int(round(steps_per_window))
+        self._neuron_factors: dict[str, dict[str, np.ndarray]] = {p.name: {} for p in net.populations}
+        self._synapse_factors: dict[str, np.ndarray | None] = {p.name: None for p in net.projections}
+        if settings.mismatch > 0:
+            self._draw_mismatch()
+        self.build_dir = Path(settings.build_dir or tempfile.mkdtemp(prefix="rnn2dynapse_brian_"))
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.compile_seconds = 0.0
+        self._standalone = settings.device == "cpp_standalone"
+        self._compiled = False
+        if self._standalone:
+            set_device("cpp_standalone", build_on_run=False, directory=str(self.build_dir / "standalone"))
+        else:
+            set_device("runtime")
+            prefs.codegen.target = settings.target
+        prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O2"]
+
+    def _draw_mismatch(self) -> None:
+        """One frozen chip: per-neuron and per-synapse factors, shared by every batch copy."""
+        from brian_models.mismatch import draw_mismatch, draw_synapse_mismatch  # noqa: PLC0415
+
+        rng = np.random.default_rng(self.settings.mismatch_seed)
+        cv = self.settings.mismatch
+        for pop in self.net.populations:
+            self._neuron_factors[pop.name] = draw_mismatch(pop.size, self.models[pop.name].mismatch_keys, cv, rng)
+        for proj in self.net.projections:
+            self._synapse_factors[proj.name] = draw_synapse_mismatch(int(np.count_nonzero(proj.weights)), cv, rng)
+
+    # -- building -------------------------------------------------------------------------
+    def _stim_values(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """TimedArray values ``[T, B * channels]`` (padded to the batch size) per stimulus."""
+        B, n_steps = self.B, self.n_steps
+        pad = np.zeros((B - len(X),) + X.shape[1:])
+        X = np.concatenate([X, pad]) if len(pad) else X
+        if self.net.encoder.kind == "rate":
+            rates = X * self.net.encoder.max_rate  # Hz
+            return {"input": rates.transpose(1, 0, 2).reshape(n_steps, -1)}
+        return {pop: I.transpose(1, 0, 2).reshape(n_steps, -1)
+                for pop, I in input_currents(self.net, X).items()}
+
+    def _build(self, stim: dict[str, np.ndarray]) -> None:
+        net, B = self.net, self.B
+        step = self.net.step_duration * second
+        objects: list[Any] = []
+        self.groups: dict[str, Any] = {}
+        self.stims: dict[str, TimedArray] = {}
+        for pop in net.populations:
+            model = self.models[pop.name]
+            factors = {k: np.tile(f, B) for k, f in self._neuron_factors[pop.name].items()}
+            group = build_group(model, pop.size * B, factors=factors, dt=self.dt * second,
+                                name=f"pop_{pop.name}")
+            if pop.bias_current is not None:
+                group.I_ext = np.tile(pop.bias_current, B) * amp
+            if self.settings.random_phase:
+                self._randomize_phase(group, pop)
+            self.groups[pop.name] = group
+            objects.append(group)
+        if net.encoder.kind == "rate":
+            ta = TimedArray(stim["input"] * Hz, dt=step, name="stim_input")
+            self.stims["input"] = ta
+            if net.encoder.regular:
+                gen = NeuronGroup(net.encoder.n_channels * B,
+                                  "dphase/dt = stim_input(t, i) : 1", threshold="phase >= 1",
+                                  reset="phase -= 1", method="euler", dt=self.dt * second,
+                                  name="input_generator")
+                gen.phase = 0.5  # first spike after half an inter-spike interval
+            else:
+                gen = NeuronGroup(net.encoder.n_channels * B, "", threshold="rand() < stim_input(t, i)*dt",
+                                  dt=self.dt * second, name="input_generator")
+            self.groups[INPUT] = gen
+            objects.append(gen)
+        else:
+            for pop_name, values in stim.items():
+                ta = TimedArray(values * amp, dt=step, name=f"stim_{pop_name}")
+                self.stims[pop_name] = ta
+                group = self.groups[pop_name]
+                objects.append(group.run_regularly(f"I_inp = stim_{pop_name}(t, i)", dt=step,
+                                                   when="start", name=f"drive_{pop_name}"))
+        for proj in net.projections:
+            if proj.pre == INPUT and net.encoder.kind == "current":
+                continue  # folded into I_inp
+            objects.append(self._synapses(proj))
+        self.monitors = {pop.name: SpikeMonitor(self.groups[pop.name], name=f"spikes_{pop.name}")
+                         for pop in net.populations}
+        objects.extend(self.monitors.values())
+        self.network = Network(*objects)
+
+    def _randomize_phase(self, group: NeuronGroup, pop) -> None:
+        var, low_key, high_key, log = PHASE_VARIABLE[pop.neuron]
+        rng = np.random.default_rng([self.settings.seed, sum(map(ord, pop.name))])
+        u = np.tile(rng.uniform(0.0, 1.0, pop.size), self.B)
+        low, high = getattr(group, low_key)[:], getattr(group, high_key)[:]
+        if log:
+            value = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+        else:
+            value = low + u * (high - low)
+        setattr(group, var, value)
+
+    def _synapses(self, proj) -> Synapses:
+        n_pre = self.net.encoder.n_channels if proj.pre == INPUT else self.net.population(proj.pre).size
+        n_post = self.net.population(proj.post).size
+        post_idx, pre_idx = np.nonzero(proj.weights)
+        offsets = np.arange(self.B)[:, None]
+        syn = Synapses(self.groups[proj.pre], self.groups[proj.post], model=SYNAPSE_MODEL,
+                       on_pre=on_pre(proj.synapse), dt=self.dt * second, name=f"syn_{proj.name}")
+        syn.connect(i=(pre_idx[None, :] + offsets * n_pre).ravel(),
+                    j=(post_idx[None, :] + offsets * n_post).ravel())
+        if len(pre_idx):
+            syn.w_syn = np.tile(proj.weights[post_idx, pre_idx].astype(float), self.B)
+            factors = self._synapse_factors[proj.name]
+            eff = proj.efficacy * (np.ones(len(pre_idx)) if factors is None else factors)
+            syn.e_syn = np.tile(eff, self.B) * amp
+        if proj.delay:
+            syn.delay = proj.delay * second
+        return syn
+
+    # -- running --------------------------------------------------------------------------
+    def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Simulate one batch; return spike counts ``{population: [B', T, n] int}``."""
+        X = _check_input(self.net, X)
+        if len(X) > self.B or X.shape[1] != self.n_steps:
+            raise ValueError(f"batch of shape {X.shape} does not fit batch size {self.B} "
+                             f"and {self.n_steps} steps")
+        stim = self._stim_values(X)
+        duration = self.n_steps * self.net.step_duration * second
+        if not self._standalone:
+            self._build(stim)
+            self.network.run(duration, namespace=self._namespace())
+        else:
+            if not self._compiled:
+                self._build(stim)
+                self.network.run(duration, namespace=self._namespace())
+                t0 = time.perf_counter()
+                device.build(run=False, directory=str(self.build_dir / "standalone"))
+                self.compile_seconds = time.perf_counter() - t0
+                self._compiled = True
+            unit = Hz if self.net.encoder.kind == "rate" else amp
+            device.run(run_args={self.stims[k]: v * unit for k, v in stim.items()})
+        return {name: self._counts(mon, self.net.population(name).size)[:len(X)]
+                for name, mon in self.monitors.items()}
+
+    def _namespace(self) -> dict[str, TimedArray]:
+        return {f"stim_{name}": ta for name, ta in self.stims.items()}
+
+    def _counts(self, mon: SpikeMonitor, n: int) -> np.ndarray:
+        counts = np.zeros((self.B, self.n_steps, n), dtype=np.int32)
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+        if idx.size:
+            steps = np.round(np.asarray(mon.t[:] / second) / self.dt).astype(np.int64)
+            window = np.minimum(steps // self._window_steps, self.n_steps - 1)
+            np.add.at(counts, (idx // n, window, idx % n), 1)
+        return counts
+
+    def close(self) -> None:
+        """Release the standalone device (so another network can be built in this process)."""
+        if self._standalone:
+            device.reinit()
+            device.activate()
+            set_device("runtime")
+
+    def __enter__(self) -> "BatchNetwork":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

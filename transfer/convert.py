@@ -1,0 +1,250 @@
+"""ANN-to-SNN conversion: a ternary RNN or echo-state network becomes a :class:`SpikingNetwork`.
+
+Rate coding with a calibrated transfer function
+-----------------------------------------------
+Hidden unit ``i`` becomes one spiking neuron whose firing rate in the window of sequence
+element ``t`` (``step_duration`` seconds) stands for the activation: ``r = rate_scale * h``.
+``rate_scale = max_rate / lambda`` where ``lambda`` is a high percentile of the ANN's
+non-zero activations on training data (data-based normalisation, Rueckauer et al. 2017),
+so that hardly any neuron is asked for more than ``max_rate``.
+
+The neuron model that will run is calibrated in Brian2 (:func:`calibrate`): its f-I curve
+is measured, inverted at the target rates ``rate_scale * h`` for ``h`` in [0, 1], and a line
+``I(h) = I0 + gain * h`` is fitted. The pre-activation ``z = W_in x + W_rec h + b`` of the
+ANN then maps onto the neuron's input current ``I = I0 + gain * z``:
+
+- the bias becomes a constant current ``I0 + gain * b`` (``bias_current``);
+- the input is injected as current: ``gain * a_in`` amperes per unit of ``x`` and ternary
+  entry (``InputEncoder(kind="current")``), or rate-coded spikes;
+- a recurrent ternary entry ``+-a_rec`` becomes one excitatory (AMPA) or inhibitory
+  (GABA_B, subtractive) synapse with the shared efficacy ``e = gain * a_rec / (rate_scale *
+  tau_syn)``: a presynaptic rate ``rate_scale * h`` through an exponential synapse of time
+  constant ``tau_syn`` gives the mean current ``e * tau_syn * rate = gain * a_rec * h``.
+
+RNN (``h_t = clip(W_in x_t + W_rec h_{t-1} + b, 0, 1)``): recurrent synapses carry a delay
+of one step, so the spikes of window ``t-1`` drive window ``t`` as ``h_{t-1}`` drives
+``h_t``. The readout reads the spike counts of the last window.
+
+ESN (``h_t = (1-alpha) h_{t-1} + alpha clip(z_t)``): the leak is the synaptic filter. The
+neuron's rate is ``clip(z)`` and the state ``h`` is that rate low-pass filtered with the
+time constant ``tau_leak = -step_duration / ln(1 - alpha)``, which is what a recurrent
+synapse with that time constant (NMDA-like, slow) delivers; the readout reads the counts of
+the whole sequence, whose mean equals the time-averaged state (He et al. 2019).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier
+from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+
+__all__ = ["ConversionSettings", "TransferFunction", "ConversionError", "calibrate", "convert",
+           "split_ternary", "activation_scale"]
+
+
+class ConversionError(ValueError):
+    """A model cannot be converted (unsupported model, non-ternary weights, bad settings)."""
+
+
+@dataclass(frozen=True)
+class ConversionSettings:
+    """Settings of the conversion.
+
+    Parameters
+    ----------
+    neuron : {"lif", "adex", "dpi"}
+        Neuron model of the hidden population.
+    params : dict
+        Overrides of the neuron model's default parameters (SI floats).
+    step_duration : float
+        Seconds each sequence element is presented.
+    max_rate : float
+        Firing rate in Hz for the ``percentile`` activation.
+    percentile : float
+        Percentile of non-zero training activations used for normalisation.
+    tau_syn : float
+        Time constant (s) of the fast synapses (AMPA and GABA_B) of an RNN: short against
+        ``step_duration``, so that a window's spikes act within the next window only.
+    input_coding : {"current", "rate"}
+    input_rate : float
+        Input spike rate for ``x = 1`` when ``input_coding="rate"``.
+    """
+
+    neuron: str = "lif"
+    params: dict[str, float] = field(default_factory=dict)
+    step_duration: float = 0.02
+    max_rate: float = 400.0
+    percentile: float = 99.9
+    tau_syn: float = 1e-3
+    input_coding: str = "current"
+    input_rate: float = 500.0
+
+    def __post_init__(self) -> None:
+        if self.input_coding not in ("current", "rate"):
+            raise ConversionError(f"input coding must be 'current' or 'rate', got {self.input_coding!r}")
+        if not (self.step_duration > 0 and self.max_rate > 0 and self.tau_syn > 0):
+            raise ConversionError("step_duration, max_rate and tau_syn must be positive")
+        if not 0 < self.percentile <= 100:
+            raise ConversionError(f"percentile must lie in (0, 100], got {self.percentile}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TransferFunction:
+    """Linear fit ``I(h) = I0 + gain * h`` that makes the neuron fire at ``rate_scale * h``.
+
+    ``rms_error`` is the RMS deviation of the measured rates from ``rate_scale * h`` at the
+    fitted currents, relative to the top of the fitted range ``h_max``.
+    """
+
+    I0: float
+    gain: float
+    rate_scale: float
+    rms_error: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def calibrate(neuron: str, params: dict[str, float], rate_scale: float, h_max: float = 1.0,
+              n_points: int = 160, duration: float = 1.0) -> TransferFunction:
+    """Measure the f-I curve of ``neuron`` in Brian2 and fit the current that gives ``rate_scale * h``.
+
+    The fit covers activations ``h`` in ``[0, h_max]``, i.e. rates up to ``rate_scale * h_max``.
+    """
+    from brian_models.calibrate import measure_fi_curve  # noqa: PLC0415 (Brian2 only when converting)
+
+    currents = np.geomspace(1e-13, 1e-7, n_points)
+    rates = measure_fi_curve(neuron, params, currents, duration=duration)
+    top = np.maximum.accumulate(rates)  # monotone envelope for inversion
+    if top[-1] < 1.05 * rate_scale * h_max:
+        raise ConversionError(
+            f"the {neuron} neuron reaches only {top[-1]:.0f} Hz but conversion needs "
+            f"{rate_scale * h_max:.0f} Hz; lower --max-rate or the refractory period")
+    h = np.linspace(0.05, 1.0, 20) * h_max
+    firing = np.flatnonzero(top > 0)
+    # Invert rate -> current on the strictly increasing part of the envelope.
+    keep = np.concatenate([[True], np.diff(top[firing]) > 0])
+    I_h = np.interp(h * rate_scale, top[firing][keep], currents[firing][keep])
+    gain, I0 = np.polyfit(h, I_h, 1)
+    grid = np.linspace(0, h_max, 21)
+    check = np.interp(I0 + gain * grid, currents, rates) / rate_scale
+    rms = float(np.sqrt(np.mean((check - grid) ** 2)) / h_max)
+    return TransferFunction(float(I0), float(gain), float(rate_scale), rms)
+
+
+def split_ternary(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Split a ternary matrix ``{-a, 0, +a}`` into excitatory and inhibitory 0/1 counts and ``a``."""
+    w = np.asarray(w, dtype=float)
+    nz = np.abs(w[w != 0])
+    if nz.size and not np.allclose(nz, nz[0], rtol=1e-5):
+        raise ConversionError(
+            f"matrix {name} is not ternary ({np.unique(w).size} distinct values); "
+            "run `rnn2dynapse quantize` first")
+    a = float(nz[0]) if nz.size else 0.0
+    return (w > 0).astype(np.int64), (w < 0).astype(np.int64), a
+
+
+@torch.no_grad()
+def activation_scale(model: torch.nn.Module, X: np.ndarray, percentile: float) -> float:
+    """``percentile`` of the non-zero hidden activations of ``model`` on ``X``."""
+    _, states = model(torch.as_tensor(X, dtype=torch.float32), return_states=True)
+    s = states.numpy()
+    nz = s[s > 1e-6]
+    return float(np.percentile(nz, percentile)) if nz.size else 1.0
+
+
+#: Conversion defaults per neuron model, applied below the user's ``params``: a short
+#: refractory period keeps the f-I curve close to linear up to ``max_rate``.
+CONVERSION_PRESETS: dict[str, dict[str, float]] = {
+    "lif": {"t_ref": 2e-4},
+    "adex": {"t_ref": 2e-4},
+    "dpi": {},
+}
+
+
+def _population_params(settings: ConversionSettings, slow_tau: float | None) -> dict[str, float]:
+    from brian_models.neuron import params_from_dict  # noqa: PLC0415
+
+    overrides = {**CONVERSION_PRESETS.get(settings.neuron, {}), **settings.params}
+    p = params_from_dict(settings.neuron, overrides).to_dict()
+    p["tau_ampa"] = settings.tau_syn
+    p["tau_gaba_b"] = settings.tau_syn
+    if slow_tau is not None:  # ESN: the leak lives in slow recurrent synapses
+        p["tau_nmda"] = slow_tau
+        p["tau_gaba_b"] = slow_tau
+    return p
+
+
+def convert(model: torch.nn.Module, X_train: np.ndarray,
+            settings: ConversionSettings = ConversionSettings()) -> SpikingNetwork:
+    """Convert a ternary RNN or ESN into a :class:`SpikingNetwork` (see the module docstring).
+
+    Parameters
+    ----------
+    model : RNNClassifier or ESNClassifier
+        With ternary ``w_in`` and ``w_rec`` (the output of ``quantize``).
+    X_train : ndarray [N, T, F]
+        Training inputs for data-based normalisation (a few hundred samples suffice).
+    settings : ConversionSettings
+    """
+    if isinstance(model, LSTMClassifier):
+        raise ConversionError("an LSTM converts through transfer.spiking_lstm, not convert()")
+    if not isinstance(model, (RNNClassifier, ESNClassifier)):
+        raise ConversionError(f"cannot convert a {type(model).__name__}; expected an RNN or ESN")
+    esn = isinstance(model, ESNClassifier)
+    model = model.cpu().eval()
+    lam = activation_scale(model, X_train, settings.percentile)
+    rate_scale = settings.max_rate / lam
+    slow_tau = None
+    if esn:
+        alpha = model.config.leak
+        if not 0 < alpha < 1:
+            raise ConversionError(f"ESN leak must lie in (0, 1) to map onto a synapse, got {alpha}")
+        slow_tau = -settings.step_duration / math.log(1 - alpha)
+    params = _population_params(settings, slow_tau)
+    tf = calibrate(settings.neuron, params, rate_scale, h_max=lam)
+
+    w_in_e, w_in_i, a_in = split_ternary(model.w_in.detach().numpy(), "w_in")
+    w_rec_e, w_rec_i, a_rec = split_ternary(model.w_rec.detach().numpy(), "w_rec")
+    bias = model.b.detach().numpy().astype(float)
+    H, F = w_in_e.shape
+    hidden = Population("hidden", H, settings.neuron, params, bias_current=tf.I0 + tf.gain * bias)
+
+    if settings.input_coding == "current":
+        encoder = InputEncoder("current", F)
+        e_in_exc = e_in_inh = tf.gain * a_in  # amperes per unit of x
+    else:
+        encoder = InputEncoder("rate", F, max_rate=settings.input_rate, regular=True)
+        e_in_exc = tf.gain * a_in / (settings.input_rate * params["tau_ampa"])
+        e_in_inh = tf.gain * a_in / (settings.input_rate * params["tau_gaba_b"])
+    tau_rec = slow_tau if esn else settings.tau_syn
+    e_rec = tf.gain * a_rec / (rate_scale * tau_rec)
+    delay = 0.0 if esn else settings.step_duration
+    exc_rec, inh_rec = ("NMDA", "GABA_B") if esn else ("AMPA", "GABA_B")
+    projections = [
+        Projection("in_exc", "input", "hidden", "AMPA", w_in_e, e_in_exc),
+        Projection("in_inh", "input", "hidden", "GABA_B", w_in_i, e_in_inh),
+        Projection("rec_exc", "hidden", "hidden", exc_rec, w_rec_e, e_rec, delay),
+        Projection("rec_inh", "hidden", "hidden", inh_rec, w_rec_i, e_rec, delay),
+    ]
+    if esn:
+        T = X_train.shape[1]
+        # Readout on the time-averaged state: counts over the whole sequence.
+        readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
+                          rate_scale, T * settings.step_duration)
+    else:
+        readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
+                          rate_scale, settings.step_duration)
+    meta = {"model": model.config.kind, "activation_scale": lam, "transfer_function": tf.to_dict(),
+            "scales": {"a_in": a_in, "a_rec": a_rec}, "settings": settings.to_dict()}
+    return SpikingNetwork(tuple([hidden]), tuple(projections), encoder, readout,
+                          settings.step_duration, meta)
