@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also fine-tune without the fan-in cap to report what the cap costs")
     _common(p)
 
+    p = sub.add_parser("simulate", help="convert to a spiking network and simulate it in Brian2")
+    p.add_argument("run_dir", help="a quantize run directory")
+    p.add_argument("--neuron", default="lif", choices=["lif", "adex", "dpi"])
+    p.add_argument("--mismatch", type=float, default=0.0, metavar="CV", help="device mismatch CV (e.g. 0.2)")
+    p.add_argument("--noise", type=float, default=0.0, metavar="S", help="membrane noise current std in A")
+    p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
+    p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
+    p.add_argument("--max-rate", type=float, default=400.0, help="firing rate (Hz) for the top activation")
+    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
+    _common(p)
+
     p = sub.add_parser("run", help="the whole chain on one dataset, one table at the end")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--model", default="rnn", choices=["rnn", "lstm", "esn"])
@@ -106,6 +118,15 @@ def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
                           progress=not args.quiet)
 
 
+def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import simulate_stage
+
+    return simulate_stage(args.run_dir, args.out, neuron=args.neuron, mismatch=args.mismatch,
+                          noise=args.noise, device=args.device, target=args.target,
+                          batch_size=args.batch_size, max_rate=args.max_rate, seed=args.seed,
+                          limit_test=args.limit_test, progress=not args.quiet)
+
+
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from .main_job import run_chain
 
@@ -117,6 +138,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "train": cmd_train,
     "quantize": cmd_quantize,
+    "simulate": cmd_simulate,
     "run": cmd_run,
 }
 

@@ -13,13 +13,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from transfer.checkpoint import Checkpoint, RunDirError, git_revision, new_run_dir, write_json
 from transfer.datasets import Dataset, load_dataset
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.train import TrainConfig, evaluate, fit
 
-__all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage"]
+__all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage", "simulate_stage"]
 
 #: Hidden units and epochs when ``--hidden`` / ``--epochs`` are not given.
 DEFAULT_HIDDEN = {"digits": 64}
@@ -130,4 +132,58 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
     out = new_run_dir(out)
     write_json(out / "quantization.json", report)
     Checkpoint(model, ckpt.config, settings, metrics).save(out)
+    return metrics
+
+
+def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif", mismatch: float = 0.0,
+                   noise: float = 0.0, device: str = "runtime", target: str = "numpy",
+                   batch_size: int = 128, max_rate: float = 400.0, seed: int | None = None,
+                   limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2."""
+    from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
+    from brian_models.simulate import simulate  # noqa: PLC0415
+    from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
+    from transfer.datasets import score  # noqa: PLC0415
+    from transfer.train import predict  # noqa: PLC0415
+
+    ckpt = Checkpoint.load(run_dir)
+    if ckpt.metrics.get("stage") != "quantize":
+        raise RunDirError(f"{run_dir} holds a {ckpt.metrics.get('stage')!r} run; simulate needs a quantize run")
+    s = ckpt.settings
+    seed = int(s.get("seed", 0)) if seed is None else seed
+    data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
+                           limit_test or s.get("limit_test"))
+    out = new_run_dir(out)
+    t0 = time.perf_counter()
+    net = convert(ckpt.model, data.X_train[:1000], ConversionSettings(neuron=neuron, max_rate=max_rate))
+    convert_seconds = time.perf_counter() - t0
+    net.save(out / "network.json")
+    sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
+                             mismatch_seed=seed, noise=noise, seed=seed,
+                             build_dir=str(out / "brian"))
+    result = simulate(net, data.X_test, sim, progress=progress)
+    ann = predict(ckpt.model, data.X_test)
+    acc = score(data.y_test, result.predictions, data.metric)
+    metrics = _common("simulate", data, ckpt.config.kind, seed, acc)
+    metrics.update({
+        "ann_accuracy": score(data.y_test, ann, data.metric),
+        "agreement_with_ann": float(np.mean(ann == result.predictions)),
+        "spikes_per_inference": result.spikes_per_inference,
+        "latency_ms": float(np.mean(result.latency_steps) * net.step_duration * 1e3),
+        "wall_seconds": result.wall_seconds,
+        "compile_seconds": result.compile_seconds,
+        "convert_seconds": convert_seconds,
+        "samples_per_second": result.samples_per_second,
+        "bio_seconds_per_sample": result.bio_seconds_per_sample,
+        "neuron": neuron,
+        "mismatch": mismatch,
+        "noise": noise,
+        "device": device,
+        "transfer_function": net.metadata["transfer_function"],
+        "source": str(run_dir),
+    })
+    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
+    write_json(out / "simulation.json", sim.to_dict())
+    write_json(out / "metrics.json", metrics)
     return metrics

@@ -1,0 +1,75 @@
+"""The command line end to end on a small real digits slice: train, quantize, simulate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from experiments.cli import EXIT_BAD_INPUT, main
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    common = ["--quiet", "--seed", "0"]
+    assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "24", "--epochs", "4",
+                 "--limit-train", "300", "--limit-test", "60", "--out", str(root / "train")] + common) == 0
+    assert main(["quantize", str(root / "train"), "--epochs", "2", "--out", str(root / "quant")] + common) == 0
+    return root
+
+
+def _metrics(path):
+    return json.loads((path / "metrics.json").read_text())
+
+
+def test_train_writes_checkpoint_with_stable_keys(chain):
+    m = _metrics(chain / "train")
+    for key in ("stage", "dataset", "model", "n_test", "accuracy", "seed"):
+        assert key in m
+    assert (m["stage"], m["dataset"], m["model"], m["n_test"]) == ("train", "digits", "rnn", 60)
+    assert 0.0 <= m["accuracy"] <= 1.0
+    assert (chain / "train" / "model.pt").exists()
+
+
+def test_quantize_reports_ternary_matrices_and_fan_in(chain):
+    m = _metrics(chain / "quant")
+    assert m["stage"] == "quantize" and m["max_fan_in"] <= 64
+    report = json.loads((chain / "quant" / "quantization.json").read_text())
+    assert all(report[k]["n_distinct"] <= 3 for k in ("w_in", "w_rec", "w_out"))
+    assert {"ptq_accuracy", "float_accuracy", "qat_accuracy"} <= set(m)
+
+
+def test_simulate_agrees_with_ann(chain):
+    out = chain / "sim"
+    assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--limit-test", "40",
+                 "--out", str(out), "--quiet"]) == 0
+    m = _metrics(out)
+    for key in ("agreement_with_ann", "spikes_per_inference", "latency_ms", "wall_seconds",
+                "samples_per_second", "bio_seconds_per_sample", "neuron", "mismatch", "device"):
+        assert key in m
+    assert m["n_test"] == 40
+    # Golden bound measured on this slice: the spiking network follows its ANN on most samples.
+    assert m["agreement_with_ann"] >= 0.7
+    assert m["spikes_per_inference"] > 0
+
+
+def test_refuses_to_overwrite_a_finished_run(chain, capsys):
+    code = main(["quantize", str(chain / "train"), "--out", str(chain / "quant"), "--quiet"])
+    assert code == EXIT_BAD_INPUT
+    assert "already holds a finished run" in capsys.readouterr().err
+
+
+def test_bad_dataset_is_one_clear_line(tmp_path, capsys):
+    code = main(["train", "--model", "rnn", "--dataset", str(tmp_path / "missing.npz"),
+                 "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT
+    assert "missing.npz" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_option_exits_with_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--model", "gru", "--dataset", "digits", "--out", "x"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""Shared builders for the hardware tests: DPI parameters, small networks, hand-made configs."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+import pytest
+
+from hardware.biases import DEFAULT_CODES
+from hardware.config import (
+    Dynapse1Chip,
+    Dynapse1Configuration,
+    Dynapse1Core,
+    Dynapse1Neuron,
+    Dynapse1Parameter,
+    Dynapse1ParameterGroup,
+    HardwareConfig,
+)
+from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+
+#: A DPI population's parameters as the brief describes them (SI units).
+DPI_PARAMS = {
+    "C_mem": 2e-12, "I_tau": 5e-12, "I_th": 20e-12, "I_0": 1e-12, "U_T": 0.025, "kappa": 0.7,
+    "I_spkthr": 1e-9, "I_reset": 1e-12, "t_ref": 2e-3, "tau_ahp": 0.05, "I_ahp_w": 0.0,
+    "tau_ampa": 5e-3, "tau_nmda": 0.1, "tau_gaba_a": 0.01, "tau_gaba_b": 0.03,
+}
+
+
+def default_group() -> Dynapse1ParameterGroup:
+    """The default codes as a parameter group."""
+    return Dynapse1ParameterGroup({n: Dynapse1Parameter(n, c, f) for n, (c, f) in DEFAULT_CODES.items()})
+
+
+def make_config(neurons, channels=(), report=None, neuron_map=None) -> HardwareConfig:
+    """A HardwareConfig holding ``neurons`` (Dynapse1Neuron) with default biases everywhere."""
+    tree: dict[int, dict[int, dict[int, Dynapse1Neuron]]] = {}
+    for n in neurons:
+        tree.setdefault(n.chip_id, {}).setdefault(n.core_id, {})[n.neuron_id] = n
+    group = default_group()
+    chips = {c: Dynapse1Chip(c, {k: Dynapse1Core(c, k, ns, group) for k, ns in cores.items()})
+             for c, cores in tree.items()}
+    if neuron_map is None:
+        neuron_map = {"all": tuple((n.chip_id, n.core_id, n.neuron_id) for n in neurons)}
+    return HardwareConfig(
+        configuration=Dynapse1Configuration(chips), input_channels=tuple(channels),
+        neuron_map=neuron_map, analog_constants={}, readout={"population": "all"},
+        encoder={"kind": "rate", "n_channels": len(channels)}, step_duration=0.02,
+        mapping_report=report or {})
+
+
+def small_network(n_in: int = 6, n_hidden: int = 20, n_out: int = 4, seed: int = 0,
+                  input_weight: int = 1) -> SpikingNetwork:
+    """Input -> recurrent hidden (AMPA + GABA_B) -> output, DPI neurons, seeded sparse weights."""
+    rng = np.random.default_rng(seed)
+    hidden = Population("hidden", n_hidden, "dpi", dict(DPI_PARAMS),
+                        bias_current=rng.uniform(1e-12, 4e-12, n_hidden))
+    out = Population("out", n_out, "dpi", dict(DPI_PARAMS, I_tau=8e-12))
+    w_in = input_weight * (rng.random((n_hidden, n_in)) < 0.5)
+    w_exc = (rng.random((n_hidden, n_hidden)) < 0.2).astype(int)
+    w_inh = (rng.random((n_hidden, n_hidden)) < 0.1).astype(int)
+    w_out = (rng.random((n_out, n_hidden)) < 0.3).astype(int)
+    projections = (
+        Projection("in", "input", "hidden", "AMPA", w_in, 1e-10),
+        Projection("rec_exc", "hidden", "hidden", "AMPA", w_exc, 1e-10),
+        Projection("rec_inh", "hidden", "hidden", "GABA_B", w_inh, 5e-11),
+        Projection("out", "hidden", "out", "AMPA", w_out, 2e-10),
+    )
+    readout = Readout("out", np.eye(n_out), np.zeros(n_out), 100.0, 0.1)
+    return SpikingNetwork((hidden, out), projections, InputEncoder("rate", n_in), readout, 0.02)
+
+
+@pytest.fixture(scope="session")
+def dpi_params() -> Mapping[str, float]:
+    """:data:`DPI_PARAMS`, read-only (session-scoped so hypothesis tests may use it)."""
+    return MappingProxyType(DPI_PARAMS)
+
+
+@pytest.fixture
+def small_net() -> SpikingNetwork:
+    """:func:`small_network` with its defaults."""
+    return small_network()
+
+
+@pytest.fixture(scope="session")
+def config_factory():
+    """:func:`make_config` (session-scoped so hypothesis tests may use it)."""
+    return make_config
+
+
+@pytest.fixture(scope="session")
+def network_factory():
+    """:func:`small_network`."""
+    return small_network
+
