@@ -243,12 +243,15 @@ class BatchNetwork:
         var, low_key, high_key, log = PHASE_VARIABLE[pop.neuron]
         rng = np.random.default_rng([self.settings.seed, sum(map(ord, pop.name))])
         u = np.tile(rng.uniform(0.0, 1.0, pop.size), self.B)
-        low, high = getattr(group, low_key)[:], getattr(group, high_key)[:]
+        # Plain floats in SI units (Brian2 quantities refuse log of amperes).
+        low = np.asarray(getattr(group, low_key + "_")[:], dtype=float)
+        high = np.asarray(getattr(group, high_key + "_")[:], dtype=float)
+        unit = getattr(group, var).unit if hasattr(getattr(group, var), "unit") else 1
         if log:
             value = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
         else:
             value = low + u * (high - low)
-        setattr(group, var, value)
+        setattr(group, var, value * unit)
 
     def _synapses(self, proj) -> Synapses:
         n_pre = self.net.encoder.n_channels if proj.pre == INPUT else self.net.population(proj.pre).size

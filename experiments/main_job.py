@@ -49,7 +49,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
               limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Train, quantize (and the later stages that exist) on ``dataset``; print one table."""
-    from .stages import quantize_stage, train_stage
+    from .stages import quantize_stage, simulate_stage, train_stage
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -60,6 +60,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         limit_test=limit_test, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
         out / "train", p, progress=progress))
+    for neuron in ("lif", "dpi"):
+        results[f"simulate_{neuron}"] = _stage(out, f"simulate_{neuron}", lambda p, n=neuron: simulate_stage(
+            out / "quantize", p, neuron=n, progress=progress))
 
     rows = [
         {"stage": "float (torch)", "accuracy": results["train"]["accuracy"],
@@ -68,7 +71,12 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         {"stage": "ternary + QAT (fan-in<=64)", "accuracy": results["quantize"]["accuracy"],
          "wall_s": results["quantize"].get("quantize_seconds")},
     ]
-    table = format_table(rows, ["stage", "accuracy", "wall_s"])
+    for neuron in ("lif", "dpi"):
+        m = results[f"simulate_{neuron}"]
+        rows.append({"stage": f"spiking {neuron.upper()} (Brian2)", "accuracy": m["accuracy"],
+                     "agreement": m["agreement_with_ann"], "spikes": m["spikes_per_inference"],
+                     "latency_ms": m["latency_ms"], "wall_s": m["wall_seconds"]})
+    table = format_table(rows, ["stage", "accuracy", "agreement", "spikes", "latency_ms", "wall_s"])
     summary = {"dataset": results["train"]["dataset"], "model": model, "seed": seed,
                "metric": results["train"]["metric"], "n_test": results["train"]["n_test"],
                "stages": results, "table": rows, "wall_seconds": time.perf_counter() - t0}
