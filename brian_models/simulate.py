@@ -59,13 +59,7 @@ class SimulationResult:
 
 def readout_scores(net: SpikingNetwork, counts: dict[str, np.ndarray], end_step: int | None = None) -> np.ndarray:
     """Class scores from the readout population's counts over the readout window ending at ``end_step``."""
-    c = counts[net.readout.population]
-    end = c.shape[1] if end_step is None else end_step
-    n_win = max(1, int(round(net.readout.window / net.step_duration)))
-    start = max(0, end - n_win)
-    window = (end - start) * net.step_duration
-    rates = c[:, start:end].sum(1) / window  # Hz
-    return rates / net.readout.rate_scale @ net.readout.weights.T + net.readout.bias
+    return net.readout.scores(counts[net.readout.population], net.step_duration, end_step)
 
 
 def decision_latency(net: SpikingNetwork, counts: dict[str, np.ndarray]) -> np.ndarray:

@@ -28,8 +28,9 @@ of one step, so the spikes of window ``t-1`` drive window ``t`` as ``h_{t-1}`` d
 ESN (``h_t = (1-alpha) h_{t-1} + alpha clip(z_t)``): the leak is the synaptic filter. The
 neuron's rate is ``clip(z)`` and the state ``h`` is that rate low-pass filtered with the
 time constant ``tau_leak = -step_duration / ln(1 - alpha)``, which is what a recurrent
-synapse with that time constant (NMDA-like, slow) delivers; the readout reads the counts of
-the whole sequence, whose mean equals the time-averaged state (He et al. 2019).
+synapse with that time constant (NMDA-like, slow) delivers; the host-side readout filters
+the per-step rates with the same leak and averages them over the sequence, as the ESN's
+readout averages its states (He et al. 2019).
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier
+from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier, ridge_readout
 from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
 
 __all__ = ["ConversionSettings", "TransferFunction", "ConversionError", "calibrate", "convert",
-           "split_ternary", "activation_scale"]
+           "split_ternary", "activation_scale", "refit_readout"]
 
 
 class ConversionError(ValueError):
@@ -181,6 +182,11 @@ def _population_params(settings: ConversionSettings, slow_tau: float | None) -> 
     if slow_tau is not None:  # ESN: the leak lives in slow recurrent synapses
         p["tau_nmda"] = slow_tau
         p["tau_gaba_b"] = slow_tau
+        # Open the NMDA gate: the reservoir's slow excitation must pass linearly.
+        if "v_nmda_half" in p:
+            p["v_nmda_half"] = -1.0
+        if "I_nmda_thr" in p:
+            p["I_nmda_thr"] = 1e-15
     return p
 
 
@@ -240,7 +246,7 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         T = X_train.shape[1]
         # Readout on the time-averaged state: counts over the whole sequence.
         readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
-                          rate_scale, T * settings.step_duration)
+                          rate_scale, T * settings.step_duration, leak=model.config.leak)
     else:
         readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
                           rate_scale, settings.step_duration)
@@ -248,3 +254,24 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
             "scales": {"a_in": a_in, "a_rec": a_rec}, "settings": settings.to_dict()}
     return SpikingNetwork(tuple([hidden]), tuple(projections), encoder, readout,
                           settings.step_duration, meta)
+
+
+def refit_readout(net: SpikingNetwork, counts: np.ndarray, y: np.ndarray, ridge: float) -> SpikingNetwork:
+    """A copy of ``net`` whose readout is refitted on its own spike counts ``[N, T, n]``.
+
+    Reservoir computing trains only the readout, on the states of the reservoir that will
+    run (He et al. 2019 fit theirs on the analog chip's activity): the spiking reservoir's
+    filtered rates differ from the ANN's states, so the ESN's readout is refitted on them
+    with the same class-balanced ridge regression (:func:`transfer.models.ridge_readout`).
+    """
+    ro = net.readout
+    n_classes = ro.weights.shape[0]
+    # Features exactly as Readout.scores builds them: identity weights give the features.
+    probe = Readout(ro.population, np.eye(counts.shape[2]), np.zeros(counts.shape[2]),
+                    ro.rate_scale, ro.window, ro.leak)
+    feats = probe.scores(counts, net.step_duration)
+    w, b = ridge_readout(feats, y, n_classes, ridge)
+    readout = Readout(ro.population, w, b, ro.rate_scale, ro.window, ro.leak)
+    meta = dict(net.metadata, readout="refitted on spike counts", readout_train_samples=int(len(y)))
+    return SpikingNetwork(net.populations, net.projections, net.encoder, readout,
+                          net.step_duration, meta)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "ridge_readout",
     "ModelConfig",
     "RNNClassifier",
     "LSTMClassifier",
@@ -242,18 +243,30 @@ class ESNClassifier(nn.Module):
     @torch.no_grad()
     def fit_readout(self, x: torch.Tensor, y: torch.Tensor,
                     weights: dict[str, torch.Tensor] | None = None, batch: int = 2048) -> None:
-        """Fit ``w_out``/``b_out`` by ridge regression on one-hot targets (class-balanced)."""
+        """Fit ``w_out``/``b_out`` by class-balanced ridge regression on the mean states."""
         feats = torch.cat([self.states(x[i:i + batch], weights).mean(1)
-                           for i in range(0, len(x), batch)]).double()
-        C = self.config.n_classes
-        targets = torch.nn.functional.one_hot(y, C).double()
-        counts = torch.bincount(y, minlength=C).double().clamp(min=1)
-        sample_w = (len(y) / (C * counts))[y].unsqueeze(1)  # balance rare classes (ECG anomalies)
-        phi = torch.cat([feats, torch.ones(len(feats), 1, dtype=feats.dtype)], 1)
-        gram = phi.T @ (phi * sample_w) + self.config.ridge * torch.eye(phi.shape[1], dtype=phi.dtype)
-        sol = torch.linalg.solve(gram, phi.T @ (targets * sample_w))
-        self.w_out.copy_(sol[:-1].T.float())
-        self.b_out.copy_(sol[-1].float())
+                           for i in range(0, len(x), batch)])
+        w, b = ridge_readout(feats.cpu().numpy(), y.cpu().numpy(), self.config.n_classes, self.config.ridge)
+        self.w_out.copy_(torch.as_tensor(w))
+        self.b_out.copy_(torch.as_tensor(b))
+
+
+def ridge_readout(features: np.ndarray, y: np.ndarray, n_classes: int,
+                  ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced ridge regression onto one-hot targets: ``(W [C, H], b [C])``.
+
+    Each sample is weighted by ``N / (C * count(its class))`` so that rare classes (ECG
+    anomalies) weigh as much as common ones.
+    """
+    feats = np.asarray(features, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    targets = np.eye(n_classes)[y]
+    counts = np.maximum(np.bincount(y, minlength=n_classes), 1)
+    sample_w = (len(y) / (n_classes * counts))[y][:, None]
+    phi = np.hstack([feats, np.ones((len(feats), 1))])
+    gram = phi.T @ (phi * sample_w) + ridge * np.eye(phi.shape[1])
+    sol = np.linalg.solve(gram, phi.T @ (targets * sample_w))
+    return sol[:-1].T.astype(np.float32), sol[-1].astype(np.float32)
 
 
 def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:

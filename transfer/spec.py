@@ -251,9 +251,11 @@ class InputEncoder:
 class Readout:
     """Class scores from the spike counts of one population.
 
-    ``scores = weights @ (counts / (window * rate_scale)) + bias`` where ``counts`` are the
-    spikes of ``population`` in the last ``window`` seconds of the sequence and
-    ``rate_scale`` is the firing rate in Hz that stands for an ANN activation of 1.
+    Per sequence step ``t`` the rate ``r_t = counts_t / (step_duration * rate_scale)`` (in
+    units of ANN activation) is optionally low-pass filtered, ``s_t = (1 - leak) s_{t-1} +
+    leak r_t`` (``leak = 1``: no filter), and ``scores = weights @ mean(s over the last
+    window seconds) + bias``. ``rate_scale`` is the firing rate in Hz that stands for an
+    activation of 1.
     """
 
     population: str
@@ -261,6 +263,7 @@ class Readout:
     bias: np.ndarray
     rate_scale: float
     window: float
+    leak: float = 1.0
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights, dtype=float)
@@ -271,23 +274,36 @@ class Readout:
             raise SpecError("readout weights or bias hold NaN or inf")
         if not (self.rate_scale > 0 and self.window > 0):
             raise SpecError("readout rate_scale and window must be positive")
+        if not 0 < self.leak <= 1:
+            raise SpecError(f"readout leak must lie in (0, 1], got {self.leak}")
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
 
-    def scores(self, counts: np.ndarray) -> np.ndarray:
-        """Class scores ``[..., C]`` from spike counts ``[..., n]``."""
-        rates = np.asarray(counts, dtype=float) / (self.window * self.rate_scale)
-        return rates @ self.weights.T + self.bias
+    def scores(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
+        """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` read up to ``end_step``."""
+        counts = np.asarray(counts, dtype=float)
+        end = counts.shape[1] if end_step is None else end_step
+        rates = counts[:, :end] / (step_duration * self.rate_scale)
+        if self.leak < 1:
+            state = np.zeros_like(rates[:, 0]) if end else np.zeros(rates.shape[::2])
+            filtered = []
+            for t in range(end):
+                state = (1 - self.leak) * state + self.leak * rates[:, t]
+                filtered.append(state)
+            rates = np.stack(filtered, 1) if filtered else rates
+        n_win = max(1, int(round(self.window / step_duration)))
+        features = rates[:, max(0, end - n_win):end].mean(1)
+        return features @ self.weights.T + self.bias
 
     def to_dict(self) -> dict[str, Any]:
         return {"population": self.population, "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), "rate_scale": float(self.rate_scale),
-                "window": float(self.window)}
+                "window": float(self.window), "leak": float(self.leak)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Readout":
         return cls(d["population"], np.asarray(d["weights"], float), np.asarray(d["bias"], float),
-                   float(d["rate_scale"]), float(d["window"]))
+                   float(d["rate_scale"]), float(d["window"]), float(d.get("leak", 1.0)))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,178 @@
+"""Leaky integrate-and-fire neuron with current-based exponential synapses.
+
+The textbook LIF (Lapicque 1907; Gerstner, Kistler, Naud & Paninski 2014, *Neuronal
+Dynamics*, ch. 1), with the DYNAP-SE synapse types of :mod:`brian_models.synapses`::
+
+    tau_mem dv/dt = -(v - v_rest) * (1 + shunt) + R_mem * I_in              (not refractory)
+    I_in    = I_ampa + g_nmda(v) * I_nmda - I_gaba_b + I_ext + I_inp [+ I_noise]
+    shunt   = R_mem * I_gaba_a / (v_thresh - v_rest)
+    g_nmda  = 1 / (1 + exp(-(v - v_nmda_half) / v_nmda_slope))
+    v > v_thresh  ->  spike, v = v_reset, v clamped for t_ref
+
+GABA_A is a shunt with reversal potential ``v_rest``: it adds the conductance
+``I_gaba_a / (v_thresh - v_rest)`` to the leak conductance ``1 / R_mem`` (``shunt`` is the
+relative increase), so it is silent at rest and removes exactly ``I_gaba_a`` at threshold
+(where GABA_B of the same size would remove the same current).
+The NMDA gate is the Mg block of Jahr & Stevens (1990).
+
+f-I curve (constant ``I``, no synaptic input, ``v`` starting at ``v_reset``)::
+
+    f(I) = 1 / (t_ref + tau_mem * ln((v_rest + R I - v_reset) / (v_rest + R I - v_thresh)))
+
+for ``v_rest + R I > v_thresh`` (else 0); with the convention ``v_rest = v_reset`` this is
+``1 / (t_ref + tau_mem * ln(R I / (R I - (v_thresh - v_reset))))`` (:func:`lif_rate`).
+
+Integration: forward Euler (``"euler"``); ``recommended_dt`` = 0.1 ms. Brian2's refractory
+bookkeeping makes the simulated inter-spike interval ``t_ref - dt`` plus the crossing time
+rounded up to a step, so rates are within ``dt / ISI`` of :func:`lif_rate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Mapping
+
+import numpy as np
+from brian2 import Quantity, amp, volt
+
+from brian_models.neuron import (
+    NeuronModel,
+    ParameterError,
+    check_params,
+    flatten_params,
+    parameter_lines,
+    quantities,
+    unflatten_params,
+)
+from brian_models.noise import NoiseParams, noise_equations, white_noise_term
+from brian_models.synapses import (
+    INPUT_EQUATIONS,
+    SYNAPSE_EQUATIONS,
+    TAU_KEYS,
+    VOLTAGE_GATE_KEYS,
+    VOLTAGE_NMDA_GATE,
+    SynapseParams,
+    input_current,
+)
+
+__all__ = ["LIFParams", "lif_model", "lif_rate"]
+
+_SYN_KEYS = TAU_KEYS + VOLTAGE_GATE_KEYS
+_UNITS = {"tau_mem": "second", "R_mem": "ohm", "v_rest": "volt", "v_reset": "volt",
+          "v_thresh": "volt", "t_ref": "second"}
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """LIF parameters in SI units.
+
+    Parameters
+    ----------
+    tau_mem : float
+        Membrane time constant (s).
+    R_mem : float
+        Membrane resistance (ohm).
+    v_rest, v_reset, v_thresh : float
+        Resting, reset and threshold potentials (V); ``v_thresh > max(v_rest, v_reset)``.
+    t_ref : float
+        Refractory period (s).
+    synapse : SynapseParams
+        Synaptic time constants and the NMDA voltage gate.
+    """
+
+    tau_mem: float = 20e-3
+    R_mem: float = 100e6
+    v_rest: float = -65e-3
+    v_reset: float = -65e-3
+    v_thresh: float = -50e-3
+    t_ref: float = 2e-3
+    synapse: SynapseParams = field(default_factory=SynapseParams.dynapse1)
+
+    #: Largest verified time step (s) for forward Euler.
+    recommended_dt: ClassVar[float] = 0.1e-3
+
+    def __post_init__(self) -> None:
+        check_params(self, positive=("tau_mem", "R_mem"), non_negative=("t_ref",))
+        if not self.v_thresh > max(self.v_rest, self.v_reset):
+            raise ParameterError(
+                f"LIFParams: v_thresh ({self.v_thresh} V) must lie above v_rest "
+                f"({self.v_rest} V) and v_reset ({self.v_reset} V)"
+            )
+
+    @classmethod
+    def default(cls) -> "LIFParams":
+        """tau 20 ms, R 100 MOhm, rest = reset = -65 mV, threshold -50 mV, t_ref 2 ms.
+
+        Rheobase ``(v_thresh - v_rest) / R_mem`` = 150 pA; DYNAP-SE1 synapse preset.
+        """
+        return cls()
+
+    @property
+    def rheobase(self) -> float:
+        """Smallest constant current (A) that makes the neuron fire."""
+        return (self.v_thresh - self.v_rest) / self.R_mem
+
+    def to_dict(self) -> dict[str, float]:
+        """Flat dict of SI floats (synapse fields included)."""
+        return flatten_params(self, _SYN_KEYS)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, float]) -> "LIFParams":
+        """Parameters from a flat dict; missing keys take :meth:`default` values."""
+        return unflatten_params(cls, cls.default(), d, _SYN_KEYS)
+
+
+def lif_model(params: LIFParams | None = None, noise: NoiseParams | None = None) -> NeuronModel:
+    """The LIF :class:`~brian_models.neuron.NeuronModel` (see the module docstring).
+
+    Parameters
+    ----------
+    params : LIFParams, optional
+        Default :meth:`LIFParams.default`.
+    noise : NoiseParams, optional
+        OU or white membrane noise current.
+    """
+    p = params or LIFParams.default()
+    noise_eqs, noise_pn, noise_init = noise_equations(noise)
+    has_ou = noise is not None and not noise.is_white
+    equations = (
+        "dv/dt = (-(v - v_rest)*(1 + shunt) + R_mem*I_in)/tau_mem"
+        f"{white_noise_term(noise, 'R_mem/tau_mem')} : volt (unless refractory)\n"
+        "shunt = R_mem*I_gaba_a/(v_thresh - v_rest) : 1\n"
+        + input_current(has_ou)
+        + VOLTAGE_NMDA_GATE + SYNAPSE_EQUATIONS + INPUT_EQUATIONS + noise_eqs
+        + parameter_lines(_UNITS)
+    )
+    per_neuron: dict[str, Quantity] = quantities(p, _UNITS)
+    per_neuron.update(p.synapse.per_neuron(_SYN_KEYS))
+    per_neuron.update(noise_pn)
+    initial = {"v": p.v_rest * volt, "I_ampa": 0 * amp, "I_nmda": 0 * amp, "I_gaba_a": 0 * amp,
+               "I_gaba_b": 0 * amp, "I_ext": 0 * amp, "I_inp": 0 * amp, **noise_init}
+    return NeuronModel(
+        name="lif",
+        equations=equations,
+        threshold="v > v_thresh",
+        reset="v = v_reset",
+        refractory="t_ref",
+        method="euler",
+        per_neuron=per_neuron,
+        initial=initial,
+        mismatch_keys=("tau_mem", "R_mem", "t_ref") + TAU_KEYS,
+        recommended_dt=p.recommended_dt,
+    )
+
+
+def lif_rate(I: float | np.ndarray, params: LIFParams | None = None) -> np.ndarray:
+    """Analytic firing rate (Hz) of the LIF neuron under a constant current ``I`` (A).
+
+    ``1 / (t_ref + tau_mem * ln((v_rest + R I - v_reset) / (v_rest + R I - v_thresh)))`` above
+    rheobase, 0 below; equals ``1 / (t_ref + tau ln(RI / (RI - (v_th - v_reset))))`` when
+    ``v_rest = v_reset``.
+    """
+    p = params or LIFParams.default()
+    I = np.asarray(I, dtype=float)
+    v_inf = p.v_rest + p.R_mem * I
+    above = v_inf > p.v_thresh
+    safe = np.where(above, v_inf, p.v_thresh + 1.0)
+    isi = p.t_ref + p.tau_mem * np.log((safe - p.v_reset) / (safe - p.v_thresh))
+    return np.where(above, 1.0 / isi, 0.0)
