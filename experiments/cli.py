@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT"]
+__all__ = ["main", "build_parser", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD"]
 
 EXIT_BAD_INPUT = 1
 EXIT_DOES_NOT_FIT = 2
+EXIT_NO_BOARD = 3
 
 
 def _common(p: argparse.ArgumentParser, out: bool = True) -> None:
@@ -76,7 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
     p.add_argument("--max-rate", type=float, default=400.0, help="firing rate (Hz) for the top activation")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
+    p.add_argument("--input-coding", default="current", choices=["current", "rate"],
+                   help="input as current or as spikes (rate; needed to map onto DYNAP-SE)")
     _common(p)
+
+    p = sub.add_parser("map", help="place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)")
+    p.add_argument("run_dir", help="a simulate run directory (--neuron dpi --input-coding rate)")
+    p.add_argument("--chip", default="dynapse1", choices=["dynapse1", "dynapse2"],
+                   help="target chip (the mapper supports dynapse1)")
+    _common(p)
+
+    p = sub.add_parser("emulate", help="simulate the board from its hardware configuration alone")
+    p.add_argument("run_dir", help="a map run directory")
+    p.add_argument("--mismatch", type=float, default=0.0, metavar="CV",
+                   help="device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip")
+    p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
+    p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
+    p.add_argument("--limit-test", type=int, default=None, metavar="N",
+                   help="emulate N test samples (default: those of the simulate run)")
+    _common(p)
+
+    p = sub.add_parser("upload", help="configure a real DYNAP-SE1 board through samna (exit 3 without one)")
+    p.add_argument("run_dir", help="a map run directory")
+    p.add_argument("--samples", type=int, default=0, metavar="N",
+                   help="also play the first N test samples and count the board's spikes")
+    p.add_argument("--isi-base", type=_positive_int, default=None,
+                   help="FPGA spike generator ISI multiplier (default 900: 10 us units)")
+    p.add_argument("--out", default=None, help="run directory for the upload's metrics (optional)")
+    _common(p, out=False)
 
     p = sub.add_parser("run", help="the whole chain on one dataset, one table at the end")
     p.add_argument("--dataset", default="digits")
@@ -124,7 +154,28 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
     return simulate_stage(args.run_dir, args.out, neuron=args.neuron, mismatch=args.mismatch,
                           noise=args.noise, device=args.device, target=args.target,
                           batch_size=args.batch_size, max_rate=args.max_rate, seed=args.seed,
-                          limit_test=args.limit_test, progress=not args.quiet)
+                          limit_test=args.limit_test, input_coding=args.input_coding,
+                          progress=not args.quiet)
+
+
+def cmd_map(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import map_stage
+
+    return map_stage(args.run_dir, args.out, chip=args.chip)
+
+
+def cmd_emulate(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import emulate_stage
+
+    return emulate_stage(args.run_dir, args.out, mismatch=args.mismatch, seed=args.seed,
+                         device=args.device, target=args.target, batch_size=args.batch_size,
+                         limit_test=args.limit_test, progress=not args.quiet)
+
+
+def cmd_upload(args: argparse.Namespace) -> dict[str, Any]:
+    from .stages import upload_stage
+
+    return upload_stage(args.run_dir, args.out, n_samples=args.samples, isi_base=args.isi_base)
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
@@ -139,6 +190,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "train": cmd_train,
     "quantize": cmd_quantize,
     "simulate": cmd_simulate,
+    "map": cmd_map,
+    "emulate": cmd_emulate,
+    "upload": cmd_upload,
     "run": cmd_run,
 }
 
@@ -146,18 +200,28 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnn2dynapse`` console script."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "out", None) and "brian2" not in sys.modules:
+        # Brian2 writes its log and, on errors, debug files to the temporary directory it
+        # finds at import: keep them inside the run's own folder.
+        scratch = Path(args.out) / "tmp"
+        scratch.mkdir(parents=True, exist_ok=True)
+        tempfile.tempdir = str(scratch)
     from hardware.errors import HardwareConstraintError  # noqa: PLC0415 (keeps --help fast)
+    from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
 
     try:
         metrics = COMMANDS[args.command](args)
     except HardwareConstraintError as err:
         print(f"rnn2dynapse {args.command}: does not fit the chip: {err}", file=sys.stderr)
         return EXIT_DOES_NOT_FIT
+    except UploadUnavailable as err:
+        print(f"rnn2dynapse {args.command}: not uploaded: {err}", file=sys.stderr)
+        return EXIT_NO_BOARD
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"rnn2dynapse {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.command != "run":
-        print(f"{args.command}: wrote {args.out}")
+        print(f"{args.command}: wrote {args.out}" if args.out else f"{args.command}: done")
         print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
         print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))
     return 0

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from transfer.checkpoint import Checkpoint, RunDirError, git_revision, new_run_dir, write_json
+from transfer.checkpoint import Checkpoint, RunDirError, git_revision, new_run_dir, read_json, write_json
 from transfer.datasets import Dataset, load_dataset
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.train import TrainConfig, evaluate, fit
 
-__all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage", "simulate_stage"]
+__all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage", "simulate_stage",
+           "map_stage", "emulate_stage", "upload_stage"]
 
 #: Hidden units and epochs when ``--hidden`` / ``--epochs`` are not given.
 DEFAULT_HIDDEN = {"digits": 64}
@@ -138,11 +139,17 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
 def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif", mismatch: float = 0.0,
                    noise: float = 0.0, device: str = "runtime", target: str = "numpy",
                    batch_size: int = 128, max_rate: float = 400.0, seed: int | None = None,
-                   limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2."""
+                   limit_test: int | None = None, input_coding: str = "current",
+                   readout_samples: int = 1000, progress: bool = True) -> dict[str, Any]:
+    """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.
+
+    ``input_coding="rate"`` feeds the input as spikes, which the DYNAP-SE mapper requires.
+    An echo-state network's readout is refitted on the spiking reservoir's counts for up to
+    ``readout_samples`` training sequences (see :func:`transfer.convert.refit_readout`).
+    """
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from brian_models.simulate import simulate  # noqa: PLC0415
-    from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
+    from transfer.convert import ConversionSettings, convert, refit_readout  # noqa: PLC0415
     from transfer.datasets import score  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
@@ -155,12 +162,18 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
                            limit_test or s.get("limit_test"))
     out = new_run_dir(out)
     t0 = time.perf_counter()
-    net = convert(ckpt.model, data.X_train[:1000], ConversionSettings(neuron=neuron, max_rate=max_rate))
+    conversion = ConversionSettings(neuron=neuron, max_rate=max_rate, input_coding=input_coding)
+    net = convert(ckpt.model, data.X_train[:1000], conversion)
     convert_seconds = time.perf_counter() - t0
-    net.save(out / "network.json")
     sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
                              mismatch_seed=seed, noise=noise, seed=seed,
                              build_dir=str(out / "brian"))
+    if ckpt.config.kind == "esn":
+        n = min(readout_samples, len(data.y_train))
+        train_run = simulate(net, data.X_train[:n], sim, progress=progress)
+        net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n],
+                            ckpt.config.ridge)
+    net.save(out / "network.json")
     result = simulate(net, data.X_test, sim, progress=progress)
     ann = predict(ckpt.model, data.X_test)
     acc = score(data.y_test, result.predictions, data.metric)
@@ -180,10 +193,215 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
         "noise": noise,
         "device": device,
         "transfer_function": net.metadata["transfer_function"],
+        "input_coding": input_coding,
         "source": str(run_dir),
     })
     np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
     write_json(out / "simulation.json", sim.to_dict())
     write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+# -- hardware stages ----------------------------------------------------------------------------
+_CHIPS = {"dynapse1": "DYNAPSE1", "dynapse2": "DYNAPSE2"}
+
+
+def _stage_metrics(run_dir: Path, stage: str, needs: str) -> dict[str, Any]:
+    """The ``metrics.json`` of ``run_dir``, which must be a finished ``stage`` run."""
+    path = run_dir / "metrics.json"
+    if not path.exists():
+        raise RunDirError(f"{run_dir} is not a finished run (no metrics.json); {needs}")
+    metrics = read_json(path)
+    if metrics.get("stage") != stage:
+        raise RunDirError(f"{run_dir} holds a {metrics.get('stage')!r} run; {needs}")
+    return metrics
+
+
+def _ann_checkpoint(map_metrics: dict[str, Any], run_dir: Path) -> Checkpoint:
+    """The quantized checkpoint a mapped network was converted from (the ANN and its data)."""
+    src = map_metrics.get("ann_source")
+    if not src or not Path(src).is_dir():
+        raise RunDirError(f"{run_dir}: the quantize run this network came from ({src}) is not "
+                          "available; emulate needs it for the dataset and the ANN's predictions")
+    return Checkpoint.load(src)
+
+
+def map_stage(run_dir: str | Path, out: str | Path, *, chip: str = "dynapse1") -> dict[str, Any]:
+    """Map a simulate run's DPI ``network.json`` onto the chip; write ``hardware.json``.
+
+    Raises
+    ------
+    HardwareConstraintError
+        If the network does not fit the chip (the CLI exits with code 2 naming the rule).
+    """
+    from hardware import dynapse1  # noqa: PLC0415
+    from hardware.mapper import map_network  # noqa: PLC0415
+    from hardware.rules import check_config  # noqa: PLC0415
+    from transfer.spec import SpikingNetwork  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    if chip not in _CHIPS:
+        raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(_CHIPS)}")
+    spec = getattr(dynapse1, _CHIPS[chip])
+    source = _stage_metrics(run_dir, "simulate", "map needs a simulate run (rnn2dynapse simulate --neuron dpi)")
+    net = SpikingNetwork.load(run_dir / "network.json")
+    t0 = time.perf_counter()
+    config = map_network(net, spec)
+    check_config(config, spec)
+    map_seconds = time.perf_counter() - t0
+    out = new_run_dir(out)
+    config.save(out / "hardware.json")
+    report = config.mapping_report
+    ann_source = source.get("source")
+    metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "accuracy", "metric", "seed")}
+    metrics.update({
+        "stage": "map",
+        "revision": git_revision(),
+        "chip": spec.name,
+        "chips_used": report["chips_used"],
+        "cores_used": report["cores_used"],
+        "neurons_used": report["neurons_used"],
+        "input_channels_used": report["input_channels_used"],
+        "max_fan_in": report["max_fan_in"],
+        "max_fan_out": report["max_fan_out"],
+        "cam_entries": report["cam_entries"],
+        "max_bias_relative_error": report["max_bias_relative_error"],
+        "bias_quantisation": report["bias_quantisation"],
+        "efficacies": report["efficacies"],
+        "dc": report["dc"],
+        "dropped_delays": [{"projection": p.name, "delay": p.delay} for p in net.projections if p.delay > 0],
+        "warnings": report["warnings"],
+        "map_seconds": map_seconds,
+        "simulated_accuracy": source.get("accuracy"),
+        "source": str(run_dir.resolve()),
+        "ann_source": str(Path(ann_source).resolve()) if ann_source else None,
+    })
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0, seed: int = 0,
+                  device: str = "runtime", target: str = "numpy", batch_size: int = 128,
+                  limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Simulate the test split on the board that a map run's ``hardware.json`` configures.
+
+    The network is rebuilt from the hardware configuration alone
+    (:func:`hardware.emulate.network_from_config`); the dataset and the ANN (for
+    ``agreement_with_ann``) come from the quantize run the mapped network was converted from.
+    By default the test samples are those of the simulate run (its ``n_test``).
+    """
+    from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
+    from hardware.config import HardwareConfig  # noqa: PLC0415
+    from hardware.emulate import chip_energy_per_inference, emulate, network_from_config  # noqa: PLC0415
+    from hardware.energy import cpu_energy, rnn_macs  # noqa: PLC0415
+    from transfer.datasets import score  # noqa: PLC0415
+    from transfer.train import predict  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    source = _stage_metrics(run_dir, "map", "emulate needs a map run (rnn2dynapse map)")
+    config = HardwareConfig.load(run_dir / "hardware.json")
+    ckpt = _ann_checkpoint(source, run_dir)
+    s = ckpt.settings
+    data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
+                           limit_test or source.get("n_test") or s.get("limit_test"))
+    out = new_run_dir(out)
+    network_from_config(config).save(out / "network.json")  # what was emulated, for inspection
+    sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
+                             mismatch_seed=seed, seed=seed, build_dir=str(out / "brian"))
+    result = emulate(config, data.X_test, sim, progress=progress)
+    ann = predict(ckpt.model, data.X_test)
+    acc = score(data.y_test, result.predictions, data.metric)
+    chip = chip_energy_per_inference(config, result.counts, data.X_test)
+    mc = ckpt.config
+    macs = rnn_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1],
+                    gates=4 if mc.kind == "lstm" else 1)
+    cpu = cpu_energy(macs)
+    metrics = _common("emulate", data, mc.kind, seed, acc)
+    metrics.update({
+        "ann_accuracy": score(data.y_test, ann, data.metric),
+        "agreement_with_ann": float(np.mean(ann == result.predictions)),
+        "spikes_per_inference": result.spikes_per_inference,
+        "latency_ms": float(np.mean(result.latency_steps) * config.step_duration * 1e3),
+        "wall_seconds": result.wall_seconds,
+        "compile_seconds": result.compile_seconds,
+        "samples_per_second": result.samples_per_second,
+        "bio_seconds_per_sample": result.bio_seconds_per_sample,
+        "neuron": "dpi",
+        "mismatch": mismatch,
+        "device": device,
+        "chip": config.chip,
+        "chips_used": source.get("chips_used"),
+        "cores_used": source.get("cores_used"),
+        "max_fan_in": source.get("max_fan_in"),
+        "max_fan_out": source.get("max_fan_out"),
+        "energy_joules_per_inference": chip.total,
+        "energy": chip.to_dict(),
+        "cpu_energy_joules_per_inference": cpu.total,
+        "cpu_macs_per_inference": macs,
+        "cpu_energy": cpu.to_dict(),
+        "source": str(run_dir.resolve()),
+    })
+    sim_preds = Path(source.get("source") or "") / "predictions.npz"
+    if sim_preds.is_file():
+        with np.load(sim_preds) as f:
+            if f["y"].shape == data.y_test.shape and np.array_equal(f["y"], data.y_test):
+                metrics["agreement_with_simulation"] = float(np.mean(f["spiking"] == result.predictions))
+    np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
+    write_json(out / "emulation.json", sim.to_dict())
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def upload_stage(run_dir: str | Path, out: str | Path | None = None, *, n_samples: int = 0,
+                 isi_base: int | None = None) -> dict[str, Any]:
+    """Configure a real DYNAP-SE1 board with a map run's ``hardware.json`` through samna.
+
+    With ``n_samples > 0`` the first test samples are then played through the FPGA spike
+    generator and the board's spikes are counted. Nothing here is simulated.
+
+    Raises
+    ------
+    hardware.samna_adapter.UploadUnavailable
+        samna is not installed or no board is attached: nothing was uploaded.
+    """
+    from hardware.config import HardwareConfig  # noqa: PLC0415
+    from hardware.emulate import input_spike_times  # noqa: PLC0415
+    from hardware.samna_adapter import DEFAULT_ISI_BASE, spikes_by_population, upload  # noqa: PLC0415
+    from transfer.spec import InputEncoder  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    source = _stage_metrics(run_dir, "map", "upload needs a map run (rnn2dynapse map)")
+    config = HardwareConfig.load(run_dir / "hardware.json")
+    isi = isi_base or DEFAULT_ISI_BASE
+    out = new_run_dir(out) if out is not None else None
+    t0 = time.perf_counter()
+    upload(config, isi_base=isi)  # raises UploadUnavailable before touching anything
+    spikes_per_sample = []
+    if n_samples > 0:
+        s = _ann_checkpoint(source, run_dir).settings
+        data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"), n_samples)
+        encoder = InputEncoder.from_dict(config.encoder)
+        duration = data.X_test.shape[1] * config.step_duration
+        for x in data.X_test:
+            board = upload(config, input_spike_times(encoder, x, config.step_duration),
+                           isi_base=isi, duration=duration + config.step_duration)
+            spikes_per_sample.append(sum(len(v) for v in spikes_by_population(board, config).values()))
+    metrics = {key: source.get(key) for key in ("dataset", "model", "metric", "seed")}
+    metrics.update({
+        "stage": "upload",
+        "revision": git_revision(),
+        "uploaded": True,
+        "n_test": len(spikes_per_sample),
+        "accuracy": None,  # board spike timestamps are not aligned to the stimulus here
+        "board_spikes_per_inference": float(np.mean(spikes_per_sample)) if spikes_per_sample else None,
+        "chips_used": source.get("chips_used"),
+        "cores_used": source.get("cores_used"),
+        "isi_base": isi,
+        "upload_seconds": time.perf_counter() - t0,
+        "source": str(run_dir.resolve()),
+    })
+    if out is not None:
+        write_json(out / "metrics.json", metrics)
     return metrics
