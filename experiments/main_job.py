@@ -47,8 +47,14 @@ def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None = None,
               epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
-              limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train, quantize (and the later stages that exist) on ``dataset``; print one table."""
+              limit_test: int | None = None, neurons: tuple[str, ...] = ("lif", "dpi"),
+              simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
+              progress: bool = True) -> dict[str, Any]:
+    """Train, quantize and simulate (one run per neuron model) on ``dataset``; print one table.
+
+    ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
+    figures always use the whole test split).
+    """
     from .stages import quantize_stage, simulate_stage, train_stage
 
     out = Path(out)
@@ -59,10 +65,10 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         model, dataset, p, hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
         limit_test=limit_test, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
-        out / "train", p, progress=progress))
-    for neuron in ("lif", "dpi"):
+        out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
+    for neuron in neurons:
         results[f"simulate_{neuron}"] = _stage(out, f"simulate_{neuron}", lambda p, n=neuron: simulate_stage(
-            out / "quantize", p, neuron=n, progress=progress))
+            out / "quantize", p, neuron=n, limit_test=simulate_limit_test, progress=progress))
 
     rows = [
         {"stage": "float (torch)", "accuracy": results["train"]["accuracy"],
@@ -71,7 +77,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         {"stage": "ternary + QAT (fan-in<=64)", "accuracy": results["quantize"]["accuracy"],
          "wall_s": results["quantize"].get("quantize_seconds")},
     ]
-    for neuron in ("lif", "dpi"):
+    for neuron in neurons:
         m = results[f"simulate_{neuron}"]
         rows.append({"stage": f"spiking {neuron.upper()} (Brian2)", "accuracy": m["accuracy"],
                      "agreement": m["agreement_with_ann"], "spikes": m["spikes_per_inference"],

@@ -1,0 +1,78 @@
+"""Accuracy table: float / ternary / spiking for each model and dataset.
+
+    python -m experiments.table_accuracy --datasets digits ecg fashion --models rnn lstm esn
+
+Each (dataset, model) runs the chain of :func:`experiments.main_job.run_chain` into
+``runs/accuracy/<dataset>_<model>/`` (finished stages are reused, so an interrupted run
+resumes), then the figures go to the record ``docs/data/accuracy_<dataset>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from experiments.main_job import run_chain
+from experiments.records import command_line, load_record, save_record
+
+__all__ = ["main", "chain_row"]
+
+
+def chain_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """One table row from a chain summary."""
+    st = summary["stages"]
+    row = {
+        "model": summary["model"],
+        "n_test": summary["n_test"],
+        "metric": summary["metric"],
+        "float": st["train"]["accuracy"],
+        "ternary_ptq": st["quantize"]["ptq_accuracy"],
+        "ternary_qat": st["quantize"]["accuracy"],
+        "qat_uncapped": st["quantize"].get("qat_uncapped_accuracy"),
+        "max_fan_in": st["quantize"]["max_fan_in"],
+        "seconds_per_epoch": st["train"].get("seconds_per_epoch"),
+        "epochs_run": st["train"].get("epochs_run"),
+    }
+    for key, m in st.items():
+        if key.startswith("simulate_"):
+            neuron = key.split("_", 1)[1]
+            row[f"spiking_{neuron}"] = m["accuracy"]
+            row[f"agreement_{neuron}"] = m["agreement_with_ann"]
+            row[f"n_simulated_{neuron}"] = m["n_test"]
+            row[f"spikes_{neuron}"] = m["spikes_per_inference"]
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=["digits", "ecg", "fashion"])
+    parser.add_argument("--models", nargs="+", default=["rnn", "lstm", "esn"])
+    parser.add_argument("--neurons", nargs="*", default=["lif", "dpi"],
+                        help="neuron models to simulate (none: skip spiking)")
+    parser.add_argument("--simulate-limit-test", type=int, default=None, metavar="N",
+                        help="simulate only the first N test samples")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", default="runs/accuracy", help="where the run directories go")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+
+    for dataset in args.datasets:
+        name = f"accuracy_{Path(dataset).stem}"
+        old = load_record(name)
+        rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
+        for model in args.models:
+            neurons = tuple(n for n in args.neurons if model in ("rnn", "esn"))
+            summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}", model=model,
+                                epochs=args.epochs, seed=args.seed, neurons=neurons,
+                                simulate_limit_test=args.simulate_limit_test,
+                                measure_cap_cost=True, progress=not args.quiet)
+            rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
+            save_record(name, {"dataset": dataset, "rows": list(rows.values())},
+                        command_line(argv, "experiments.table_accuracy"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

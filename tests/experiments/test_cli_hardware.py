@@ -1,0 +1,131 @@
+"""The hardware sub-commands end to end on a tiny digits chain:
+train -> quantize -> simulate --neuron dpi --input-coding rate -> map -> emulate, plus the
+refusals (a network that does not fit: exit 2 naming the rule; upload without samna: exit 3)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from experiments.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_NO_BOARD, main
+from hardware.config import HardwareConfig
+from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+
+COMMON_KEYS = ("stage", "dataset", "model", "n_test", "accuracy", "seed", "revision")
+HARDWARE_KEYS = ("chips_used", "cores_used", "max_fan_in", "max_fan_out")
+SPIKING_KEYS = ("agreement_with_ann", "spikes_per_inference", "latency_ms", "wall_seconds",
+                "compile_seconds", "samples_per_second", "bio_seconds_per_sample", "neuron",
+                "mismatch", "device")
+DPI = {"I_tau": 5e-12, "I_th": 20e-12, "t_ref": 2e-3, "tau_ampa": 5e-3}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hw")
+    quiet = ["--quiet", "--seed", "0"]
+    assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "16", "--epochs", "2",
+                 "--limit-train", "200", "--limit-test", "30", "--out", str(root / "train")] + quiet) == 0
+    assert main(["quantize", str(root / "train"), "--epochs", "1", "--out", str(root / "quant")] + quiet) == 0
+    assert main(["simulate", str(root / "quant"), "--neuron", "dpi", "--input-coding", "rate",
+                 "--out", str(root / "sim")] + quiet) == 0
+    assert main(["map", str(root / "sim"), "--chip", "dynapse1", "--out", str(root / "map")] + quiet) == 0
+    assert main(["emulate", str(root / "map"), "--limit-test", "20", "--out", str(root / "emu")] + quiet) == 0
+    return root
+
+
+def _metrics(path):
+    return json.loads((path / "metrics.json").read_text())
+
+
+def test_map_writes_the_configuration_and_the_mapping_report(chain):
+    m = _metrics(chain / "map")
+    for key in COMMON_KEYS + HARDWARE_KEYS:
+        assert key in m, key
+    sim = _metrics(chain / "sim")
+    assert (m["stage"], m["dataset"], m["model"]) == ("map", "digits", "rnn")
+    assert m["accuracy"] == sim["accuracy"] and m["n_test"] == sim["n_test"] == 30
+    assert (m["chips_used"], m["cores_used"]) == (1, 1) and 0 < m["max_fan_in"] <= 64
+    assert m["max_fan_out"] == 1
+    # The converted RNN's one-step recurrent delays are what the chip drops.
+    assert {d["projection"] for d in m["dropped_delays"]} == {"rec_exc", "rec_inh"}
+    assert m["max_bias_relative_error"] < 0.05
+    assert {e["synapse"] for e in m["efficacies"]} == {"AMPA", "GABA_B"}
+    config = HardwareConfig.load(chain / "map" / "hardware.json")
+    assert config.neuron_map["hidden"] and len(config.input_channels) == 8
+
+
+def test_emulate_writes_the_spiking_and_hardware_keys(chain):
+    m = _metrics(chain / "emu")
+    for key in COMMON_KEYS + SPIKING_KEYS + HARDWARE_KEYS + ("energy_joules_per_inference",
+                                                            "cpu_energy_joules_per_inference"):
+        assert key in m, key
+    assert (m["stage"], m["n_test"], m["neuron"], m["device"], m["mismatch"]) == ("emulate", 20, "dpi", "runtime", 0.0)
+    assert 0.0 <= m["agreement_with_ann"] <= 1.0 and 0.0 <= m["accuracy"] <= 1.0
+    assert m["spikes_per_inference"] > 0 and m["bio_seconds_per_sample"] == pytest.approx(8 * 0.02)
+    assert m["energy_joules_per_inference"] == pytest.approx(m["energy"]["total"]) and m["energy"]["total"] > 0
+    # 8 steps x (8 + 16) x 16 recurrent MACs + 10 x 16 readout MACs.
+    assert m["cpu_macs_per_inference"] == 8 * 24 * 16 + 160 and m["cpu_energy_joules_per_inference"] > 0
+    emulated = SpikingNetwork.load(chain / "emu" / "network.json")
+    assert all(p.delay == 0 for p in emulated.projections)
+
+
+def test_emulate_with_mismatch_records_it(chain):
+    out = chain / "emu_mm"
+    assert main(["emulate", str(chain / "map"), "--mismatch", "0.2", "--seed", "1", "--limit-test", "10",
+                 "--out", str(out), "--quiet"]) == 0
+    m = _metrics(out)
+    assert (m["mismatch"], m["seed"], m["n_test"]) == (0.2, 1, 10)
+
+
+def _network_dir(root, net: SpikingNetwork):
+    root.mkdir(parents=True)
+    net.save(root / "network.json")
+    (root / "metrics.json").write_text(json.dumps(
+        {"stage": "simulate", "dataset": "handmade", "model": "rnn", "n_test": 0, "accuracy": 0.0, "seed": 0}))
+    return root
+
+
+def _one_layer(n_in: int, n: int, weight: int, neuron: str = "dpi", kind: str = "rate") -> SpikingNetwork:
+    pop = Population("hidden", n, neuron, dict(DPI) if neuron == "dpi" else {})
+    proj = Projection("in", "input", "hidden", "AMPA", np.full((n, n_in), weight), 1e-11)
+    return SpikingNetwork((pop,), (proj,), InputEncoder(kind, n_in),
+                          Readout("hidden", np.ones((2, n)), np.zeros(2), 100.0, 0.02))
+
+
+UNFIT = {  # a network that breaks one rule, and the rule
+    "300 inputs into one neuron": (lambda: _one_layer(300, 1, 1), "cam_fan_in"),
+    "5000 neurons": (lambda: _one_layer(2, 5000, 0), "neurons_per_board"),
+    "LIF neurons": (lambda: _one_layer(4, 3, 1, neuron="lif"), "neuron_model"),
+    "current-coded input": (lambda: _one_layer(4, 3, 1, kind="current"), "input_encoder"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNFIT))
+def test_map_refuses_a_network_that_does_not_fit(tmp_path, capsys, case):
+    build, rule = UNFIT[case]
+    run = _network_dir(tmp_path / "sim", build())
+    code = main(["map", str(run), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_DOES_NOT_FIT
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"rule {rule}:" in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_upload_without_samna_refuses_clearly(chain, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "samna", None)  # samna absent even where it is installed
+    code = main(["upload", str(chain / "map"), "--out", str(tmp_path / "up")])
+    err = capsys.readouterr().err
+    assert code == EXIT_NO_BOARD
+    assert len(err.strip().splitlines()) == 1 and "samna" in err and "nothing was uploaded" in err
+    assert not (tmp_path / "up" / "metrics.json").exists()
+
+
+def test_stages_refuse_the_wrong_run_directory(chain, tmp_path, capsys):
+    assert main(["emulate", str(chain / "sim"), "--out", str(tmp_path / "e"), "--quiet"]) == EXIT_BAD_INPUT
+    assert "emulate needs a map run" in capsys.readouterr().err
+    assert main(["map", str(chain / "quant"), "--out", str(tmp_path / "m"), "--quiet"]) == EXIT_BAD_INPUT
+    assert "map needs a simulate run" in capsys.readouterr().err
