@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate (default: the training lr)")
     p.add_argument("--measure-cap-cost", action="store_true",
                    help="also fine-tune without the fan-in cap to report what the cap costs")
+    p.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
+                   help="fine-tune under random device mismatch of this CV (e.g. 0.2)")
     _common(p)
 
     p = sub.add_parser("simulate", help="convert to a spiking network and simulate it in Brian2")
@@ -145,6 +147,7 @@ def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
 
     return quantize_stage(args.run_dir, args.out, max_fan_in=args.max_fan_in or None,
                           epochs=args.epochs, lr=args.lr, measure_cap_cost=args.measure_cap_cost,
+                          mismatch_aware=args.mismatch_aware,
                           progress=not args.quiet)
 
 

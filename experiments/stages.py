@@ -17,6 +17,7 @@ import numpy as np
 
 from transfer.checkpoint import Checkpoint, RunDirError, git_revision, new_run_dir, read_json, write_json
 from transfer.datasets import Dataset, load_dataset
+from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.train import TrainConfig, evaluate, fit
@@ -85,8 +86,13 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
 
 def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | None = 64,
                    epochs: int | None = None, lr: float | None = None,
-                   measure_cap_cost: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Ternarize a float checkpoint with quantization-aware fine-tuning; write a new checkpoint."""
+                   measure_cap_cost: bool = False, mismatch_aware: float = 0.0,
+                   progress: bool = True) -> dict[str, Any]:
+    """Ternarize a float checkpoint with quantization-aware fine-tuning; write a new checkpoint.
+
+    ``mismatch_aware > 0`` fine-tunes under fresh device-mismatch draws of that CV
+    (:class:`transfer.mismatch_aware.MismatchAware`).
+    """
     ckpt = Checkpoint.load(run_dir)
     if ckpt.metrics.get("stage") != "train":
         raise RunDirError(f"{run_dir} holds a {ckpt.metrics.get('stage')!r} run; quantize needs a train run")
@@ -101,7 +107,8 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
 
     def finetune(ternarizer: Ternarizer):
         model = copy.deepcopy(ckpt.model)
-        fit(model, data, qcfg, weights_fn=ternarizer, progress=progress,
+        weights_fn = MismatchAware(ternarizer, mismatch_aware, seed) if mismatch_aware > 0 else ternarizer
+        fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
             desc=f"QAT {ckpt.config.kind} fan-in {ternarizer.config.max_fan_in}")
         model.cpu()
         return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer)
@@ -123,12 +130,14 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
         "qat_accuracy": acc,
         "max_fan_in": report["fan_in"]["max"],
         "fan_in_cap": max_fan_in,
+        "mismatch_aware_cv": mismatch_aware,
         "scales": scales,
         "zero_fraction": {k: v["zero_fraction"] for k, v in report.items() if "zero_fraction" in v},
         "quantize_seconds": time.perf_counter() - t0,
         "source": str(run_dir),
     })
     settings = dict(s, quantize={"max_fan_in": max_fan_in, "train": qcfg.to_dict(),
+                                 "mismatch_aware": mismatch_aware,
                                  "source": str(run_dir)})
     out = new_run_dir(out)
     write_json(out / "quantization.json", report)
@@ -244,7 +253,8 @@ def map_stage(run_dir: str | Path, out: str | Path, *, chip: str = "dynapse1") -
     if chip not in _CHIPS:
         raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(_CHIPS)}")
     spec = getattr(dynapse1, _CHIPS[chip])
-    source = _stage_metrics(run_dir, "simulate", "map needs a simulate run (rnn2dynapse simulate --neuron dpi)")
+    source = _stage_metrics(run_dir, "simulate",
+                            "map needs a simulate run (rnn2dynapse simulate --neuron dpi --input-coding rate)")
     net = SpikingNetwork.load(run_dir / "network.json")
     t0 = time.perf_counter()
     config = map_network(net, spec)

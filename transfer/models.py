@@ -121,7 +121,7 @@ class RNNClassifier(nn.Module):
         w = weights or self.weight_matrices()
         B, T, _ = x.shape
         h = x.new_zeros(B, self.config.n_hidden)
-        drive_in = x @ w["w_in"].T + self.b  # [B, T, H]
+        drive_in = x @ w["w_in"].T + w.get("b", self.b)  # [B, T, H]
         states = []
         for t in range(T):
             h = torch.clamp(drive_in[:, t] + h @ w["w_rec"].T, 0.0, self.config.act_max)
@@ -167,7 +167,7 @@ class LSTMClassifier(nn.Module):
         H = self.config.n_hidden
         h = x.new_zeros(B, H)
         c = x.new_zeros(B, H)
-        drive_in = x @ w["w_in"].T + self.b
+        drive_in = x @ w["w_in"].T + w.get("b", self.b)
         states = []
         for t in range(T):
             z = drive_in[:, t] + h @ w["w_rec"].T
@@ -226,7 +226,7 @@ class ESNClassifier(nn.Module):
         a = self.config.leak
         B, T, _ = x.shape
         h = x.new_zeros(B, self.config.n_hidden)
-        drive_in = x @ w["w_in"].T + self.b
+        drive_in = x @ w["w_in"].T + w.get("b", self.b)
         out = []
         for t in range(T):
             h = (1 - a) * h + a * clip01(drive_in[:, t] + h @ w["w_rec"].T)

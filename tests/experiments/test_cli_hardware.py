@@ -62,10 +62,12 @@ def test_emulate_writes_the_spiking_and_hardware_keys(chain):
     for key in COMMON_KEYS + SPIKING_KEYS + HARDWARE_KEYS + ("energy_joules_per_inference",
                                                             "cpu_energy_joules_per_inference"):
         assert key in m, key
-    assert (m["stage"], m["n_test"], m["neuron"], m["device"], m["mismatch"]) == ("emulate", 20, "dpi", "runtime", 0.0)
+    assert (m["stage"], m["n_test"], m["neuron"]) == ("emulate", 20, "dpi")
+    assert (m["device"], m["mismatch"]) == ("runtime", 0.0)
     assert 0.0 <= m["agreement_with_ann"] <= 1.0 and 0.0 <= m["accuracy"] <= 1.0
     assert m["spikes_per_inference"] > 0 and m["bio_seconds_per_sample"] == pytest.approx(8 * 0.02)
-    assert m["energy_joules_per_inference"] == pytest.approx(m["energy"]["total"]) and m["energy"]["total"] > 0
+    assert m["energy_joules_per_inference"] == pytest.approx(m["energy"]["total"])
+    assert m["energy_joules_per_inference"] > 0
     # 8 steps x (8 + 16) x 16 recurrent MACs + 10 x 16 readout MACs.
     assert m["cpu_macs_per_inference"] == 8 * 24 * 16 + 160 and m["cpu_energy_joules_per_inference"] > 0
     emulated = SpikingNetwork.load(chain / "emu" / "network.json")
@@ -83,8 +85,8 @@ def test_emulate_with_mismatch_records_it(chain):
 def _network_dir(root, net: SpikingNetwork):
     root.mkdir(parents=True)
     net.save(root / "network.json")
-    (root / "metrics.json").write_text(json.dumps(
-        {"stage": "simulate", "dataset": "handmade", "model": "rnn", "n_test": 0, "accuracy": 0.0, "seed": 0}))
+    (root / "metrics.json").write_text(json.dumps({"stage": "simulate", "dataset": "handmade", "model": "rnn",
+                                                   "n_test": 0, "accuracy": 0.0, "seed": 0}))
     return root
 
 

@@ -1,0 +1,273 @@
+"""Emulate a DYNAP-SE1 board in Brian2 from its :class:`~hardware.config.HardwareConfig` alone.
+
+:func:`network_from_config` reads back what the board would run, without the ANN or the
+:class:`~transfer.spec.SpikingNetwork` the configuration was mapped from:
+
+- **Neurons**: one DPI population per entry of ``config.neuron_map``, its parameters decoded
+  from the coarse/fine codes of its cores' parameter group by
+  :func:`hardware.biases.params_from_biases` (with ``config.analog_constants[population]``
+  for the silicon constants no bias sets) and kept where
+  :class:`brian_models.dpi.DPIParams` has a field for them. The core's shared ``IF_DC_P``
+  becomes every neuron's ``bias_current``.
+- **Synapses**: integer weight matrices from the CAM entries as the routing delivers them
+  (:func:`hardware.config.population_weights`: SRAM core masks and FPGA channel targets
+  decide which sources reach a core, repeated CAM entries make a weight ``k``), one matrix per
+  ``(pre, post, synapse type)``. The efficacy of a matrix is the post core's decoded
+  ``efficacy_<type>``: one base weight per core and synapse type, as on the chip.
+- **No delays**: DYNAP-SE1 has no programmable axonal delays (the mapper drops them).
+- **Encoder and readout**: copied from the configuration.
+
+:func:`emulate` simulates that network with :func:`brian_models.simulate.simulate` (frozen
+device mismatch through ``SimulationSettings(mismatch=..., mismatch_seed=...)``), and
+:func:`chip_energy_per_inference` prices the emulated activity with :mod:`hardware.energy`:
+every neuron spike and every FPGA input event (rate-coded input, counted from the encoder's
+spike trains by :func:`input_spike_counts`) causes one synaptic event per matching CAM entry
+in its target cores.
+
+What the mapping approximated (one DC per core instead of one per neuron, one base weight per
+core and synapse type, quantised biases, dropped delays) is in the configuration, so the
+emulation shows its cost. Known differences from the silicon: every core of one population
+must share one parameter group (a population is one set of scalar DPI parameters); the AHP
+jump is ``IF_AHW_P`` itself (see :mod:`hardware.biases`); an ``IF_NMDA_N`` of 0 A opens the
+NMDA gate fully; mismatch is the simulator's model (per neuron parameter and per synapse),
+not a measured chip.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hardware.biases import SYNAPSE_BIASES, params_from_biases
+from hardware.config import HardwareConfig, population_weights
+from hardware.dynapse1 import DYNAPSE1, ChipSpec
+from hardware.energy import ChipEnergy, chip_energy, count_events
+from transfer.spec import INPUT, InputEncoder, Population, Projection, Readout, SpikingNetwork
+
+if TYPE_CHECKING:  # Brian2 is imported only when emulating
+    from brian_models.network import SimulationSettings
+    from brian_models.simulate import SimulationResult
+
+__all__ = [
+    "EmulationError",
+    "dpi_keys",
+    "decode_population",
+    "network_from_config",
+    "input_spike_counts",
+    "input_spike_times",
+    "emulate",
+    "chip_energy_per_inference",
+]
+
+
+class EmulationError(ValueError):
+    """A hardware configuration cannot be turned into an emulated network."""
+
+
+@lru_cache(maxsize=1)
+def dpi_keys() -> tuple[str, ...]:
+    """The parameters of :class:`brian_models.dpi.DPIParams` (synapse fields included).
+
+    Decoded values outside this set (pulse width, DPI gains, capacitances, ...) do not enter
+    the emulated model.
+    """
+    from brian_models.dpi import DPIParams  # noqa: PLC0415 (Brian2 only when emulating)
+
+    return tuple(DPIParams.dynapse1().to_dict())
+
+
+#: ``I_nmda_thr`` used when ``IF_NMDA_N`` is 0 A, relative to ``I_0``: the gate
+#: ``I_mem / (I_mem + I_nmda_thr)`` is then fully open (``I_mem >= I_0``), as on the chip.
+_OPEN_NMDA_GATE = 1e-9
+
+
+def decode_population(config: HardwareConfig, population: str, spec: ChipSpec = DYNAPSE1
+                      ) -> dict[str, float]:
+    """Everything the biases of ``population``'s cores say, decoded to SI parameters.
+
+    Returns :func:`hardware.biases.params_from_biases` of the population's parameter group
+    with ``config.analog_constants[population]``: the DPI parameters, ``I_dc`` and per
+    synapse type ``tau_x, I_g_x, I_w_x, efficacy_x``.
+
+    Raises
+    ------
+    EmulationError
+        If the population is unknown or its cores hold different parameter groups.
+    """
+    if population not in config.neuron_map:
+        raise EmulationError(f"population {population!r} is not in the configuration's neuron map "
+                             f"({', '.join(config.neuron_map) or 'empty'})")
+    cores = config.population_cores(population)
+    groups = {}
+    for chip, core in cores:
+        try:
+            groups[(chip, core)] = config.configuration.chips[chip].cores[core].parameter_group
+        except KeyError:
+            raise EmulationError(f"population {population!r} has neurons on chip {chip} core {core}, "
+                                 "which the configuration does not hold") from None
+    distinct = {g.codes() for g in groups.values()}
+    if len(distinct) > 1:
+        raise EmulationError(
+            f"population {population!r} spans cores {sorted(groups)} with different biases; the "
+            "emulator gives one population one set of DPI parameters: give those cores the same "
+            "parameter group or split the population")
+    group = next(iter(groups.values()))
+    return params_from_biases(group, config.analog_constants.get(population, {}), spec)
+
+
+def _model_params(population: str, decoded: dict[str, float]) -> dict[str, float]:
+    params = {k: float(decoded[k]) for k in dpi_keys() if k in decoded}
+    if params.get("I_nmda_thr", 1.0) == 0.0:
+        params["I_nmda_thr"] = _OPEN_NMDA_GATE * params.get("I_0", 1e-12)
+    for key, value in params.items():
+        if not math.isfinite(value):
+            raise EmulationError(
+                f"population {population!r}: parameter {key} decodes to {value} (a bias current "
+                "of 0 A); set a non-zero bias code for it")
+    return params
+
+
+def network_from_config(config: HardwareConfig, spec: ChipSpec = DYNAPSE1) -> SpikingNetwork:
+    """The spiking network a DYNAP-SE1 board runs with ``config`` (see the module docstring).
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    spec : ChipSpec
+
+    Returns
+    -------
+    SpikingNetwork
+        DPI populations in ``neuron_map`` order, one projection per ``(pre, post, synapse
+        type)`` named ``"{pre}_to_{post}_{type}"`` (a Brian2 identifier) with delay 0, the
+        configuration's encoder, readout and step duration. ``metadata["decoded"]`` holds the
+        decoded parameters.
+
+    Raises
+    ------
+    EmulationError
+        A population spans cores with different biases, a needed bias is 0 A, or the input
+        channels do not match the encoder.
+    """
+    encoder = InputEncoder.from_dict(config.encoder)
+    readout = Readout.from_dict(config.readout)
+    decoded = {pop: decode_population(config, pop, spec) for pop in config.neuron_map}
+    populations = []
+    for pop, addrs in config.neuron_map.items():
+        d = decoded[pop]
+        # IF_DC_P is shared by a core; all cores of a population share one group (checked).
+        bias = np.full(len(addrs), float(d["I_dc"]))
+        populations.append(Population(pop, len(addrs), "dpi", _model_params(pop, d), bias_current=bias))
+
+    n_channels = encoder.n_channels
+    if len(config.input_channels) > n_channels:
+        raise EmulationError(f"the configuration has {len(config.input_channels)} input channels but "
+                             f"its encoder only {n_channels}")
+    order = {name: k for k, name in enumerate([INPUT, *config.neuron_map])}
+    syn_order = {name: k for k, name in enumerate(SYNAPSE_BIASES)}
+    projections = []
+    weights = population_weights(config, spec)
+    for (pre, post, syn) in sorted(weights, key=lambda k: (order[k[1]], order[k[0]], syn_order[k[2]])):
+        w = weights[(pre, post, syn)]
+        if pre == INPUT and w.shape[1] < n_channels:
+            w = np.pad(w, ((0, 0), (0, n_channels - w.shape[1])))
+        efficacy = float(decoded[post][f"efficacy_{SYNAPSE_BIASES[syn].key}"])
+        projections.append(Projection(f"{pre}_to_{post}_{syn}", pre, post, syn, w, efficacy, 0.0))
+    meta: dict[str, Any] = {
+        "emulated_from": config.chip,
+        "decoded": {pop: {k: v for k, v in d.items() if math.isfinite(v)} for pop, d in decoded.items()},
+    }
+    return SpikingNetwork(tuple(populations), tuple(projections), encoder, readout,
+                          config.step_duration, meta)
+
+
+def input_spike_counts(encoder: InputEncoder, X: np.ndarray, step_duration: float) -> np.ndarray:
+    """Input spikes per sample and channel, ``[N, F]``, that the encoder sends for ``X [N, T, F]``.
+
+    Regular trains (the simulator's phase accumulator starting at half a period) give
+    ``floor(0.5 + sum_t x_t * max_rate * step_duration)`` spikes; Poisson trains their
+    expectation ``sum_t x_t * max_rate * step_duration``; current coding sends none.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 3 or X.shape[2] != encoder.n_channels:
+        raise ValueError(f"input must have shape (N, T, {encoder.n_channels}), got {X.shape}")
+    if encoder.kind != "rate":
+        return np.zeros((X.shape[0], X.shape[2]))
+    expected = X.sum(axis=1) * encoder.max_rate * step_duration
+    # A tiny tolerance keeps exact integers (e.g. 0.5 + 9.5) from rounding down in floating point.
+    return np.floor(expected + 0.5 + 1e-9) if encoder.regular else expected
+
+
+def input_spike_times(encoder: InputEncoder, x: np.ndarray, step_duration: float) -> list[np.ndarray]:
+    """Regular spike times in seconds, per channel, for one sample ``x [T, F]`` (rate coding).
+
+    The same trains as the simulator's regular generator: the phase grows by
+    ``x_t * max_rate`` per second from 0.5 and each crossing of an integer is a spike.
+    """
+    x = np.asarray(x, dtype=float)
+    if encoder.kind != "rate" or not encoder.regular:
+        raise ValueError("spike times are defined for regular rate-coded input only")
+    if x.ndim != 2 or x.shape[1] != encoder.n_channels:
+        raise ValueError(f"one sample must have shape (T, {encoder.n_channels}), got {x.shape}")
+    edges = np.arange(x.shape[0] + 1) * step_duration
+    out = []
+    for c in range(x.shape[1]):
+        rates = x[:, c] * encoder.max_rate
+        phase = 0.5 + np.concatenate([[0.0], np.cumsum(rates * step_duration)])
+        targets = np.arange(1, int(np.floor(phase[-1] + 1e-9)) + 1, dtype=float)
+        # Step k-1 is the one in which the phase reaches the integer: phase[k-1] < n <= phase[k].
+        k = np.minimum(np.searchsorted(phase, targets, side="left"), len(phase) - 1)
+        seg = k - 1
+        out.append(edges[seg] + np.clip((targets - phase[seg]) / np.maximum(rates[seg], 1e-300),
+                                        0.0, step_duration))
+    return out
+
+
+def emulate(config: HardwareConfig, X: np.ndarray, settings: SimulationSettings | None = None, *,
+            spec: ChipSpec = DYNAPSE1, progress: bool = False) -> SimulationResult:
+    """Simulate the board configured by ``config`` on inputs ``X [N, T, F]`` (features in [0, 1]).
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    X : ndarray [N, T, F]
+    settings : brian_models.network.SimulationSettings, optional
+        Device, batch size, ``mismatch`` (CV) and ``mismatch_seed`` (one frozen chip).
+    spec : ChipSpec
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    brian_models.simulate.SimulationResult
+    """
+    from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
+    from brian_models.simulate import simulate  # noqa: PLC0415
+
+    net = network_from_config(config, spec)
+    return simulate(net, X, settings or SimulationSettings(), progress=progress)
+
+
+def chip_energy_per_inference(config: HardwareConfig, counts: dict[str, np.ndarray],
+                              X: np.ndarray | None = None, spec: ChipSpec = DYNAPSE1) -> ChipEnergy:
+    """Mean chip energy of one inference from emulated spike counts.
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    counts : dict of str to ndarray [N, T, n]
+        Spike counts per population (``SimulationResult.counts``).
+    X : ndarray [N, T, F], optional
+        The inputs, for the FPGA input events of a rate-coded encoder.
+    spec : ChipSpec
+    """
+    per_neuron = {pop: np.asarray(c, dtype=float).sum(axis=1).mean(axis=0) for pop, c in counts.items()}
+    inputs = None
+    if X is not None and len(config.input_channels):
+        encoder = InputEncoder.from_dict(config.encoder)
+        per_channel = input_spike_counts(encoder, X, config.step_duration).mean(axis=0)
+        inputs = per_channel[:len(config.input_channels)]
+    return chip_energy(count_events(config, per_neuron, inputs, spec))

@@ -1,0 +1,51 @@
+"""Mismatch-aware fine-tuning: perturbation statistics and robustness gained on a small run."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from transfer.mismatch_aware import MismatchAware, lognormal_factors
+from transfer.models import ModelConfig, build_model
+from transfer.quantize import TernaryConfig, Ternarizer
+from transfer.train import TrainConfig, evaluate, fit
+
+
+def test_lognormal_factors_have_mean_one_and_requested_cv():
+    f = lognormal_factors((200_000,), 0.2, torch.Generator().manual_seed(0))
+    assert float(f.mean()) == pytest.approx(1.0, abs=0.005)
+    assert float(f.std() / f.mean()) == pytest.approx(0.2, rel=0.02)
+    assert float(f.min()) > 0
+
+
+def test_only_training_passes_are_perturbed():
+    model = build_model(ModelConfig("rnn", 4, 8, 2), seed=0)
+    tern = Ternarizer()
+    ma = MismatchAware(tern, 0.2, seed=1)
+    model.eval()
+    assert torch.equal(ma(model)["w_rec"], tern(model)["w_rec"])
+    model.train()
+    assert not torch.equal(ma(model)["w_rec"], tern(model)["w_rec"])
+    # Zeros stay zeros: mismatch never creates synapses.
+    assert torch.all(ma(model)["w_rec"][tern(model)["w_rec"] == 0] == 0)
+
+
+def _mean_accuracy_on_chips(model, data, tern, cv, n_chips=8):
+    probe = MismatchAware(tern, cv, seed=123, always=True)
+    return np.mean([evaluate(model, data.X_test, data.y_test, "accuracy", probe) for _ in range(n_chips)])
+
+
+def test_finetuning_under_mismatch_improves_accuracy_under_mismatch(digits_small):
+    data = digits_small
+    tern = Ternarizer(TernaryConfig(max_fan_in=64))
+    base = build_model(ModelConfig("rnn", 8, 32, 10), seed=0)
+    fit(base, data, TrainConfig(epochs=15, lr=3e-3, batch_size=32), progress=False)
+    plain, aware = copy.deepcopy(base), copy.deepcopy(base)
+    cfg = TrainConfig(epochs=12, lr=3e-3, batch_size=32, seed=1)
+    fit(plain, data, cfg, weights_fn=tern, progress=False)
+    fit(aware, data, cfg, weights_fn=MismatchAware(tern, 0.2, seed=2), progress=False)
+    # Measured on this slice: 0.686 -> 0.745 mean accuracy on 8 random chips at CV 0.2.
+    assert _mean_accuracy_on_chips(aware, data, tern, 0.2) > _mean_accuracy_on_chips(plain, data, tern, 0.2) + 0.02

@@ -1,0 +1,73 @@
+"""Mismatch-aware fine-tuning: train the ternary model under the chip's device mismatch.
+
+Analog neurons and synapses differ from their nominal values by 10-30 % (``CV``). During
+fine-tuning, every forward pass draws a fresh "chip":
+
+- a multiplicative factor per synapse on the ternary input and recurrent weights (the
+  synaptic efficacy mismatch), and
+- a multiplicative gain per neuron on its whole pre-activation (input and recurrent rows
+  and the bias: the mismatch of thresholds, leaks and membrane gains),
+
+each lognormal with mean 1 and the target CV (the distribution of
+:mod:`brian_models.mismatch`). The latent weights learn a solution that works on most
+chips; evaluation and the baked model use the nominal ternary weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from transfer.quantize import NEURON_INPUTS, Ternarizer
+
+__all__ = ["MismatchAware", "lognormal_factors"]
+
+
+def lognormal_factors(shape: tuple[int, ...], cv: float, generator: torch.Generator,
+                      device: torch.device | str = "cpu") -> torch.Tensor:
+    """Positive factors with mean 1 and coefficient of variation ``cv`` (lognormal)."""
+    if cv <= 0:
+        return torch.ones(shape, device=device)
+    sigma = math.sqrt(math.log1p(cv ** 2))
+    z = torch.randn(shape, generator=generator).to(device)
+    return torch.exp(sigma * z - 0.5 * sigma ** 2)
+
+
+class MismatchAware:
+    """``weights_fn`` for :func:`transfer.train.fit`: ternary weights times a fresh mismatch draw.
+
+    Parameters
+    ----------
+    ternarizer : Ternarizer
+        The quantizer (straight-through estimator) whose output is perturbed.
+    cv : float
+        Coefficient of variation of the mismatch (e.g. 0.2).
+    seed : int
+        Seed of the draws (reproducible fine-tuning).
+    always : bool
+        Perturb in evaluation mode too (to measure a model on random chips); by default
+        only training passes are perturbed.
+    """
+
+    def __init__(self, ternarizer: Ternarizer, cv: float, seed: int = 0, always: bool = False):
+        if not 0 <= cv < 1:
+            raise ValueError(f"mismatch CV must lie in [0, 1), got {cv}")
+        self.ternarizer = ternarizer
+        self.cv = cv
+        self.always = always
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        weights = self.ternarizer(model)
+        if not (model.training or self.always) or self.cv == 0:
+            return weights
+        device = weights["w_in"].device
+        rows = weights["w_in"].shape[0]
+        gain = lognormal_factors((rows,), self.cv, self.generator, device)
+        for name in NEURON_INPUTS:
+            w = weights[name]
+            weights[name] = w * lognormal_factors(tuple(w.shape), self.cv, self.generator, device) * gain[:, None]
+        weights["b"] = model.b * gain
+        return weights
