@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from transfer.checkpoint import read_json, write_json
+from transfer.files import read_json, write_json
 
 __all__ = ["run_chain", "format_table"]
 

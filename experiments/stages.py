@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from transfer.checkpoint import Checkpoint, RunDirError, git_revision, new_run_dir, read_json, write_json
+from transfer.checkpoint import Checkpoint
+from transfer.files import RunDirError, git_revision, new_run_dir, read_json, write_json
 from transfer.datasets import Dataset, load_dataset
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model

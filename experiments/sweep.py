@@ -34,12 +34,13 @@ import re
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transfer.checkpoint import git_revision, read_json, write_json
+from transfer.files import git_revision, read_json, write_json
 
 __all__ = ["Cell", "SweepError", "grid", "run_sweep", "BACKENDS"]
 
@@ -214,10 +215,20 @@ def _dask(todo: list[Cell], fn: Callable, out_dir: Path, revision: str, n_jobs: 
     try:
         if preload:
             client.register_plugin(_preload_plugin(preload))
+        run = uuid.uuid4().hex[:8]  # task keys of this run only: a cancelled earlier run cannot clash
         futures = client.map(_execute, [fn] * len(todo), [c.key for c in todo], [c.params for c in todo],
-                             [revision] * len(todo), key=[f"sweep-{c.key}" for c in todo], pure=False)
+                             [revision] * len(todo), key=[f"sweep-{c.key}-{run}" for c in todo], pure=False)
+        cell_of = {f.key: c for f, c in zip(futures, todo)}
         for future in as_completed(futures):
-            yield _write(out_dir, future.result())
+            if future.status == "finished":
+                yield _write(out_dir, future.result())
+                continue
+            # the task itself broke (a worker died, the function could not be unpickled): that cell failed
+            cell = cell_of[future.key]
+            exc = future.exception() if future.status == "error" else None
+            error = f"{type(exc).__name__}: {exc}" if exc is not None else f"dask task {future.status}"
+            yield _write(out_dir, {"key": cell.key, "params": cell.params, "revision": revision,
+                                   "status": "failed", "error": error, "wall_seconds": None})
     finally:  # interrupted or done: drop what is still queued, leave the scheduler clean
         if futures:
             client.cancel(futures)

@@ -8,15 +8,17 @@ Make a ternary checkpoint (a ``quantize`` run directory) first, then sweep::
         --seeds 0 1 2 --neurons lif dpi --limit-test 200
 
 Every cell (neuron, cv, seed) runs :func:`experiments.stages.simulate_stage` with a frozen
-mismatch draw of that CV from that seed (one simulated chip) into ``--out/runs/<key>/``;
-the cells are run by :func:`experiments.sweep.run_sweep`, so an interrupted sweep resumes
+mismatch draw of that CV from that seed (one simulated chip) into ``--out/runs/<key>/``. The
+seed also draws the neurons' random initial phase, so the spread at ``cv = 0`` is not zero.
+The cells are run by :func:`experiments.sweep.run_sweep`, so an interrupted sweep resumes
 where it stopped (rerun the same command). Mean and standard deviation over seeds per
 (neuron, cv) go to the record ``docs/data/extra_mismatch_<dataset>.json`` and the figure
 ``docs/figures/mismatch_<dataset>.png``; ``--replot DATASET`` redraws the figure from the
 record alone.
 
-``--finetuned-run-dir`` adds the mismatch-aware fine-tuned model (a checkpoint the simulate
-stage accepts) as a second set of curves over the same cells.
+``--finetuned-run-dir`` adds the mismatch-aware fine-tuned model as a second set of curves
+over the same cells (``rnn2dynapse quantize runs/mm/train --mismatch-aware 0.2 --out
+runs/mm/quant_mm``; any quantize run will do).
 
 On a dask cluster: start ``dask scheduler`` and ``dask worker tcp://HOST:8786 --nthreads 1``
 from this repository's environment, then pass ``--scheduler tcp://HOST:8786``. The workers
@@ -35,7 +37,7 @@ from typing import Any
 
 from experiments.records import DATA_DIR, FIGURES_DIR, command_line, load_record, save_record
 from experiments.sweep import Cell, SweepError, grid, run_sweep
-from transfer.checkpoint import RunDirError, read_json
+from transfer.files import RunDirError, read_json
 
 __all__ = ["main", "simulate_cell", "aggregate", "plot", "VARIANTS", "CELL_METRICS"]
 
@@ -134,7 +136,8 @@ def plot(record_or_rows: dict[str, Any] | list[dict[str, Any]], path: str | Path
         if variant != "baseline":
             label += f", {VARIANTS.get(variant, variant)}"
         ax.errorbar([r["cv"] for r in pts], [r["accuracy_mean"] for r in pts],
-                    yerr=[r["accuracy_std"] for r in pts], color=colors[neuron], capsize=3, marker="o",
+                    yerr=[r["accuracy_std"] for r in pts], color=colors[neuron], capsize=3,
+                    marker="o" if variant == "baseline" else "s", mfc=None if variant == "baseline" else "none",
                     linestyle="-" if variant == "baseline" else "--", label=label)
     for variant in dict.fromkeys(v for v, _ in curves):
         ann = next(r.get("ann_accuracy") for r in rows if r.get("variant", "baseline") == variant)
@@ -186,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="dask scheduler address, e.g. tcp://10.0.0.1:8786 (default with --backend "
                              "dask: a local cluster of --n-jobs workers)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="parallel simulations on this machine")
+    parser.add_argument("--n-jobs", type=int, default=2,
+                        help="parallel simulations (joblib processes, or the workers of a local dask cluster)")
     parser.add_argument("--out", default="runs/sweep_mismatch", help="cells and simulate runs go here")
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="where the record is written")
     parser.add_argument("--figures-dir", default=str(FIGURES_DIR), help="where the figure is written")

@@ -14,10 +14,6 @@ Nothing is overwritten: :func:`new_run_dir` refuses a directory that already hol
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,53 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from .files import RunDirError, new_run_dir, read_json, write_json
 from .models import ModelConfig, build_model
 
-__all__ = ["Checkpoint", "new_run_dir", "write_json", "read_json", "git_revision", "RunDirError"]
-
-
-class RunDirError(ValueError):
-    """A run directory is missing, incomplete or would be overwritten."""
-
-
-def git_revision() -> str:
-    """Short git revision of the source tree (with ``-dirty`` when modified), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def write_json(path: str | Path, data: Any) -> Path:
-    """Write JSON atomically (temporary file, then rename), so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-    return path
-
-
-def read_json(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.exists():
-        raise RunDirError(f"{path} does not exist")
-    return json.loads(path.read_text())
-
-
-def new_run_dir(path: str | Path) -> Path:
-    """Create ``path`` for a stage's output; refuse to overwrite a finished run."""
-    path = Path(path)
-    if (path / "metrics.json").exists():
-        raise RunDirError(f"{path} already holds a finished run (metrics.json); choose a new --out")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+__all__ = ["Checkpoint"]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,12 @@ def test_output_and_state_shapes(kind):
     assert states.shape == (4, 7, 12)
 
 
-def test_rnn_states_are_rates_in_unit_interval():
-    model = build_model(ModelConfig("rnn", 5, 32, 3), seed=0)
-    _, states = model(torch.randn(8, 10, 5) * 3, return_states=True)
-    assert states.min() >= 0.0 and states.max() <= 1.0
+def test_rnn_states_are_non_negative_rates_clipped_at_act_max():
+    x = torch.randn(8, 10, 5) * 3
+    _, relu = build_model(ModelConfig("rnn", 5, 32, 3), seed=0)(x, return_states=True)
+    _, clipped = build_model(ModelConfig("rnn", 5, 32, 3, act_max=1.0), seed=0)(x, return_states=True)
+    assert relu.min() >= 0.0 and relu.max() > 1.0
+    assert clipped.min() >= 0.0 and clipped.max() <= 1.0
 
 
 def test_lstm_gates_are_hard_sigmoid_and_state_bounded():
