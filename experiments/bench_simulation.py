@@ -32,6 +32,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 128 samples, batch sizes 64, 1 per-sample run, no record")
     parser.add_argument("--no-record", action="store_true", help="do not write docs/data/bench_simulation.json")
+    parser.add_argument("--keep-build", action="store_true",
+                        help="keep Brian2's build folders in OUT/brian_build (a few hundred MB)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.quick:
@@ -149,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    build_root = out / "brian_build"
+    # a fresh build folder, so that compile_s is a full compile (make would reuse old objects)
+    build_tmp = tempfile.TemporaryDirectory(prefix="bench_simulation_", dir=out) if not args.keep_build else None
+    build_root = Path(build_tmp.name) if build_tmp else out / "brian_build"
     net = benchmark_network(args.seed)
     X, source = benchmark_inputs(max(args.samples, args.runtime_batch, args.per_sample))
     load_before = os.getloadavg()
@@ -238,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu_count": os.cpu_count(), "loadavg_before": list(load_before),
                     "loadavg_after": list(load_after), "wall_seconds": time.perf_counter() - started},
     }
+    if build_tmp is not None:
+        build_tmp.cleanup()
     path = write_json(out / "bench_simulation.json", record)
     print(f"wrote {path}")
     if not (args.quick or args.no_record):

@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
+    p.add_argument("--shared-bias", action="store_true",
+                   help="one bias for all hidden units (DYNAP-SE: one DC bias per core)")
+    p.add_argument("--syn-leak", type=float, default=1.0,
+                   help="RNN: per-step synaptic leak (<1: delay-free rate model of a spiking network)")
+    p.add_argument("--substeps", type=_positive_int, default=1, help="RNN with --syn-leak: steps per element")
     _limits(p)
     _common(p)
 
@@ -139,6 +144,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     return train_stage(args.model, args.dataset, args.out, hidden=args.hidden, epochs=args.epochs,
                        seed=args.seed, limit_train=args.limit_train, limit_test=args.limit_test,
                        lr=args.lr, batch_size=args.batch_size, device=args.device,
+                       model_options={"shared_bias": args.shared_bias, "syn_leak": args.syn_leak,
+                                      "substeps": args.substeps},
                        progress=not args.quiet)
 
 
@@ -182,11 +189,11 @@ def cmd_upload(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from .main_job import run_chain
+    from .main_job import run_main
 
-    return run_chain(args.dataset, Path(args.out), model=args.model, hidden=args.hidden,
-                     epochs=args.epochs, seed=args.seed, limit_train=args.limit_train,
-                     limit_test=args.limit_test, progress=not args.quiet)
+    return run_main(args.dataset, Path(args.out), model=args.model, hidden=args.hidden,
+                    epochs=args.epochs, seed=args.seed, limit_train=args.limit_train,
+                    limit_test=args.limit_test, progress=not args.quiet)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {

@@ -1,8 +1,9 @@
 """The main job (``make run`` / ``rnn2dynapse run``): the whole chain on one dataset.
 
-Runs each stage into a sub-directory of ``out`` (``train``, ``quantize``, ...), then prints
-one table of what was measured and writes ``summary.json``. A stage whose directory
-already holds a finished run is reused, so an interrupted run resumes where it stopped.
+Runs each stage into a sub-directory of ``out`` (``rnn/train``, ``rnn/quantize``, ...,
+``esn_hw/map``, ``esn_hw/emulate``), then prints one table of what was measured and writes
+``summary.json``. A stage whose directory already holds a finished run is reused, so an
+interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Callable
 
 from transfer.files import read_json, write_json
 
-__all__ = ["run_chain", "format_table"]
+__all__ = ["run_chain", "run_main", "format_table"]
 
 
 def _stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -49,13 +50,16 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
               limit_test: int | None = None, neurons: tuple[str, ...] = ("lif", "dpi"),
               simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
+              hardware: bool = False, model_options: dict[str, Any] | None = None,
               progress: bool = True) -> dict[str, Any]:
-    """Train, quantize and simulate (one run per neuron model) on ``dataset``; print one table.
+    """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
-    figures always use the whole test split).
+    figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
+    and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
+    configuration. Returns ``{"stages": {name: metrics}, "rows": table rows, ...}``.
     """
-    from .stages import quantize_stage, simulate_stage, train_stage
+    from .stages import emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,33 +67,75 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     results: dict[str, dict[str, Any]] = {}
     results["train"] = _stage(out, "train", lambda p: train_stage(
         model, dataset, p, hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
-        limit_test=limit_test, progress=progress))
+        limit_test=limit_test, model_options=model_options, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
         out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
     for neuron in neurons:
         results[f"simulate_{neuron}"] = _stage(out, f"simulate_{neuron}", lambda p, n=neuron: simulate_stage(
             out / "quantize", p, neuron=n, limit_test=simulate_limit_test, progress=progress))
+    if hardware:
+        results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
+            out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
+            progress=progress))
+        results["map"] = _stage(out, "map", lambda p: map_stage(out / "simulate_hw", p))
+        results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(out / "map", p, progress=progress))
 
+    name = model.upper()
     rows = [
-        {"stage": "float (torch)", "accuracy": results["train"]["accuracy"],
+        {"model": name, "stage": "float (torch)", "accuracy": results["train"]["accuracy"],
          "wall_s": results["train"].get("train_seconds")},
-        {"stage": "ternary, post-training", "accuracy": results["quantize"]["ptq_accuracy"]},
-        {"stage": "ternary + QAT (fan-in<=64)", "accuracy": results["quantize"]["accuracy"],
+        {"model": name, "stage": "ternary, post-training", "accuracy": results["quantize"]["ptq_accuracy"]},
+        {"model": name, "stage": "ternary + QAT (fan-in<=64)", "accuracy": results["quantize"]["accuracy"],
          "wall_s": results["quantize"].get("quantize_seconds")},
     ]
-    for neuron in neurons:
-        m = results[f"simulate_{neuron}"]
-        rows.append({"stage": f"spiking {neuron.upper()} (Brian2)", "accuracy": m["accuracy"],
-                     "agreement": m["agreement_with_ann"], "spikes": m["spikes_per_inference"],
-                     "latency_ms": m["latency_ms"], "wall_s": m["wall_seconds"]})
-    table = format_table(rows, ["stage", "accuracy", "agreement", "spikes", "latency_ms", "wall_s"])
+    labels = {f"simulate_{n}": f"spiking {n.upper()} (Brian2)" for n in neurons}
+    labels.update({"simulate_hw": "spiking DPI, spike input", "emulate": "DYNAP-SE emulated"})
+    for key, label in labels.items():
+        if key in results:
+            m = results[key]
+            rows.append({"model": name, "stage": label, "accuracy": m["accuracy"],
+                         "agreement": m["agreement_with_ann"], "spikes": m["spikes_per_inference"],
+                         "latency_ms": m["latency_ms"], "energy_uJ": 1e6 * m["energy_joules_per_inference"]
+                         if "energy_joules_per_inference" in m else None,
+                         "wall_s": m["wall_seconds"]})
     summary = {"dataset": results["train"]["dataset"], "model": model, "seed": seed,
                "metric": results["train"]["metric"], "n_test": results["train"]["n_test"],
-               "stages": results, "table": rows, "wall_seconds": time.perf_counter() - t0}
+               "stages": results, "rows": rows, "wall_seconds": time.perf_counter() - t0}
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+TABLE_COLUMNS = ["model", "stage", "accuracy", "agreement", "spikes", "latency_ms", "energy_uJ", "wall_s"]
+
+
+def run_main(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None = None,
+             epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
+             limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """The main job: a BPTT-trained ``model`` through Brian2 (LIF and DPI), and an echo-state
+    network with one shared bias through Brian2, DYNAP-SE mapping and emulation.
+
+    The BPTT RNN's conversion relies on a one-step recurrent delay that DYNAP-SE does not
+    have, so the hardware leg uses the reservoir, whose leak lives in its slow synapses (He
+    et al. 2019 ran a ternary reservoir on DYNAP-SE). One table at the end, ``summary.json``.
+    """
+    out = Path(out)
+    t0 = time.perf_counter()
+    common = dict(hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
+                  limit_test=limit_test, progress=progress)
+    neurons = ("lif", "dpi") if model in ("rnn", "esn") else ()
+    legs = {
+        model: run_chain(dataset, out / model, model=model, neurons=neurons, **common),
+        "esn_hw": run_chain(dataset, out / "esn_hw", model="esn", neurons=(), hardware=True,
+                            model_options={"shared_bias": True}, **common),
+    }
+    rows = [r for leg in legs.values() for r in leg["rows"]]
+    first = next(iter(legs.values()))
+    summary = {"dataset": first["dataset"], "metric": first["metric"], "n_test": first["n_test"],
+               "seed": seed, "legs": legs, "rows": rows, "wall_seconds": time.perf_counter() - t0}
     write_json(out / "summary.json", summary)
     print()
-    print(f"rnn2dynapse run: {summary['dataset']} / {model}, {summary['n_test']} test samples, "
-          f"metric {summary['metric']}")
-    print(table)
+    print(f"rnn2dynapse run: {summary['dataset']}, {summary['n_test']} test samples, metric "
+          f"{summary['metric']}, {summary['wall_seconds']:.0f} s in all")
+    print(format_table(rows, TABLE_COLUMNS))
     print(f"\nwrote {out / 'summary.json'}")
     return summary

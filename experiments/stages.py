@@ -56,12 +56,16 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
                 epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
                 limit_test: int | None = None, lr: float = 3e-3, batch_size: int = 128,
                 device: str = "auto", act_penalty: float = 1.0,
-                progress: bool = True) -> dict[str, Any]:
-    """Train a float model and write its checkpoint directory to ``out``."""
+                model_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train a float model and write its checkpoint directory to ``out``.
+
+    ``model_options`` are extra :class:`~transfer.models.ModelConfig` fields
+    (``shared_bias``, ``syn_leak``, ``substeps``, ...).
+    """
     data = load_stage_data(dataset, seed, limit_train, limit_test)
     n_hidden = hidden or DEFAULT_HIDDEN.get(data.name, 128)
     config = ModelConfig(kind=model, n_inputs=data.n_features, n_hidden=n_hidden,
-                         n_classes=data.n_classes)
+                         n_classes=data.n_classes, **(model_options or {}))
     net = build_model(config, seed=seed)
     tcfg = TrainConfig(epochs=DEFAULT_EPOCHS.get(data.name, 30) if epochs is None else epochs,
                        lr=lr, batch_size=batch_size, seed=seed, device=device, patience=10,
@@ -294,17 +298,22 @@ def map_stage(run_dir: str | Path, out: str | Path, *, chip: str = "dynapse1") -
 
 def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0, seed: int = 0,
                   device: str = "runtime", target: str = "numpy", batch_size: int = 128,
-                  limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
+                  limit_test: int | None = None, readout_samples: int = 1000,
+                  progress: bool = True) -> dict[str, Any]:
     """Simulate the test split on the board that a map run's ``hardware.json`` configures.
 
     The network is rebuilt from the hardware configuration alone
     (:func:`hardware.emulate.network_from_config`); the dataset and the ANN (for
     ``agreement_with_ann``) come from the quantize run the mapped network was converted from.
-    By default the test samples are those of the simulate run (its ``n_test``).
+    By default the test samples are those of the simulate run (its ``n_test``). A reservoir
+    (ESN) gets its host-side readout refitted on the emulated board's own spike counts for
+    up to ``readout_samples`` training sequences, as one trains a readout on a real chip.
     """
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from hardware.config import HardwareConfig  # noqa: PLC0415
-    from hardware.emulate import chip_energy_per_inference, emulate, network_from_config  # noqa: PLC0415
+    from brian_models.simulate import simulate  # noqa: PLC0415
+    from hardware.emulate import chip_energy_per_inference, network_from_config  # noqa: PLC0415
+    from transfer.convert import refit_readout  # noqa: PLC0415
     from hardware.energy import cpu_energy, rnn_macs  # noqa: PLC0415
     from transfer.datasets import score  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
@@ -317,10 +326,16 @@ def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0
     data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or source.get("n_test") or s.get("limit_test"))
     out = new_run_dir(out)
-    network_from_config(config).save(out / "network.json")  # what was emulated, for inspection
+    net = network_from_config(config)
     sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
                              mismatch_seed=seed, seed=seed, build_dir=str(out / "brian"))
-    result = emulate(config, data.X_test, sim, progress=progress)
+    if ckpt.config.kind == "esn":
+        n = min(readout_samples, len(data.y_train))
+        train_run = simulate(net, data.X_train[:n], sim, progress=progress)
+        net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n],
+                            ckpt.config.ridge)
+    net.save(out / "network.json")  # what was emulated, for inspection
+    result = simulate(net, data.X_test, sim, progress=progress)
     ann = predict(ckpt.model, data.X_test)
     acc = score(data.y_test, result.predictions, data.metric)
     chip = chip_energy_per_inference(config, result.counts, data.X_test)

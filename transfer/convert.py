@@ -73,8 +73,10 @@ class ConversionSettings:
         Time constant (s) of the fast synapses (AMPA and GABA_B) of an RNN: short against
         ``step_duration``, so that a window's spikes act within the next window only.
     input_coding : {"current", "rate"}
-    input_rate : float
-        Input spike rate for ``x = 1`` when ``input_coding="rate"``.
+    input_rate : float or None
+        Input spike rate for ``x = 1`` when ``input_coding="rate"``. ``None`` picks
+        ``rate_scale * a_in / a_rec``, which gives input and recurrent synapses of one type
+        the same efficacy (DYNAP-SE has one base weight per synapse type and core).
     """
 
     neuron: str = "lif"
@@ -84,7 +86,7 @@ class ConversionSettings:
     percentile: float = 99.9
     tau_syn: float = 1e-3
     input_coding: str = "current"
-    input_rate: float = 500.0
+    input_rate: float | None = None
 
     def __post_init__(self) -> None:
         if self.input_coding not in ("current", "rate"):
@@ -168,7 +170,7 @@ def activation_scale(model: torch.nn.Module, X: np.ndarray, percentile: float) -
 CONVERSION_PRESETS: dict[str, dict[str, float]] = {
     "lif": {"t_ref": 2e-4},
     "adex": {"t_ref": 2e-4},
-    "dpi": {},
+    "dpi": {"t_ref": 2e-4},
 }
 
 
@@ -186,7 +188,7 @@ def _population_params(settings: ConversionSettings, slow_tau: float | None) -> 
         if "v_nmda_half" in p:
             p["v_nmda_half"] = -1.0
         if "I_nmda_thr" in p:
-            p["I_nmda_thr"] = 1e-15
+            p["I_nmda_thr"] = 1e-13  # smallest bias codes reach 59 fA: representable
     return p
 
 
@@ -223,15 +225,17 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     w_rec_e, w_rec_i, a_rec = split_ternary(model.w_rec.detach().numpy(), "w_rec")
     bias = model.b.detach().numpy().astype(float)
     H, F = w_in_e.shape
+    bias = np.broadcast_to(bias, (H,))  # a shared bias (one DC per core) applies to all
     hidden = Population("hidden", H, settings.neuron, params, bias_current=tf.I0 + tf.gain * bias)
 
     if settings.input_coding == "current":
         encoder = InputEncoder("current", F)
         e_in_exc = e_in_inh = tf.gain * a_in  # amperes per unit of x
     else:
-        encoder = InputEncoder("rate", F, max_rate=settings.input_rate, regular=True)
-        e_in_exc = tf.gain * a_in / (settings.input_rate * params["tau_ampa"])
-        e_in_inh = tf.gain * a_in / (settings.input_rate * params["tau_gaba_b"])
+        input_rate = settings.input_rate or (rate_scale * a_in / a_rec if a_rec > 0 else settings.max_rate)
+        encoder = InputEncoder("rate", F, max_rate=input_rate, regular=True)
+        e_in_exc = tf.gain * a_in / (input_rate * params["tau_ampa"])
+        e_in_inh = tf.gain * a_in / (input_rate * params["tau_gaba_b"])
     tau_rec = slow_tau if esn else settings.tau_syn
     e_rec = tf.gain * a_rec / (rate_scale * tau_rec)
     delay = 0.0 if esn else settings.step_duration

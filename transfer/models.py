@@ -63,7 +63,7 @@ class ModelConfig:
     substeps : int
         RNN with ``syn_leak < 1``: integration steps per sequence element.
     shared_bias : bool
-        RNN only: one bias for all hidden units (DYNAP-SE has one DC bias per core).
+        One bias for all hidden units (DYNAP-SE has one DC bias per core), RNN and ESN.
     extra : dict
         Model-specific settings (e.g. LSNN adaptation).
     """
@@ -263,7 +263,7 @@ class ESNClassifier(nn.Module):
         H, F, C = config.n_hidden, config.n_inputs, config.n_classes
         w_rec = _sparse_reservoir(H, config.density, config.spectral_radius, rng)
         w_in = rng.choice([-1.0, 0.0, 1.0], size=(H, F), p=[0.25, 0.5, 0.25]) * config.input_scale
-        b = rng.uniform(0.0, 0.2, size=H)
+        b = np.full(1, 0.1) if config.shared_bias else rng.uniform(0.0, 0.2, size=H)
         self.w_in = nn.Parameter(torch.tensor(w_in, dtype=torch.float32), requires_grad=False)
         self.w_rec = nn.Parameter(torch.tensor(w_rec, dtype=torch.float32), requires_grad=False)
         self.b = nn.Parameter(torch.tensor(b, dtype=torch.float32), requires_grad=False)
