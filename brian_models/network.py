@@ -13,6 +13,15 @@ the input projections' currents, computed from ``x`` and the efficacies.
 Devices: ``runtime`` (numpy or cython code generation) builds the objects for each batch;
 ``cpp_standalone`` builds and compiles once, then re-runs the binary with
 ``device.run(run_args={stim: ...})`` for every new batch, without recompiling.
+
+Speed (``experiments/bench_simulation.py``): with every model parameter stored per neuron,
+the neuron state update took >90 % of a standalone run. Each population's model is therefore
+:func:`specialise`-d before it is built (parameters without mismatch become inlined
+constants, synaptic currents that no projection feeds are dropped), synapse counts and
+efficacies shared by a whole projection are inlined too, and spike counts are binned with
+one ``bincount``. On the 128-neuron benchmark this made ``cpp_standalone`` ~4x faster
+(the state update alone ~20x); the spike counts stayed bit-identical to the unspecialised
+build (checked for LIF, AdEx and DPI with mismatch and NMDA on).
 """
 
 from __future__ import annotations
@@ -26,13 +35,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-from brian2 import (Equations, Hz, Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, amp,
-                    device, prefs, second, set_device)
+from brian2 import (Equations, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, Synapses, TimedArray,
+                    amp, device, prefs, second, set_device)
+from brian2 import seed as brian2_seed
 
 from brian_models.neuron import NeuronModel, build_group, make_model
 from brian_models.noise import NoiseParams
-from brian_models.synapses import SYNAPSE_MODEL, SYNAPSE_TAU, SYNAPSE_VARIABLE, on_pre
-from transfer.spec import INPUT, SpikingNetwork
+from brian_models.synapses import SYNAPSE_MODEL, SYNAPSE_VARIABLE, on_pre
+from transfer.spec import INPUT, Population, Projection, SpikingNetwork
 
 __all__ = ["SimulationSettings", "BatchNetwork", "input_currents", "specialise", "DEVICES",
            "PHASE_VARIABLE"]
@@ -72,6 +82,9 @@ class SimulationSettings:
         Correlation time of the Ornstein-Uhlenbeck noise in seconds.
     seed : int
         Seed of Brian2's random numbers (Poisson input, noise) and of the initial phases.
+        The runtime device reseeds Brian2 for every batch from ``(seed, batch index)``;
+        ``cpp_standalone`` compiles the seed in, so every batch replays the same random
+        stream (copy ``b`` of each batch sees the same draws).
     random_phase : bool
         Start each neuron at a random point of its firing cycle (between reset and
         threshold) instead of at rest, so that spike counts in a window are unbiased
@@ -103,8 +116,8 @@ class SimulationSettings:
             raise ValueError(f"mismatch CV must lie in [0, 1), got {self.mismatch}")
         if not self.noise >= 0 or not self.noise_tau > 0:
             raise ValueError(f"noise must be >= 0 A and noise_tau > 0 s, got {self.noise}, {self.noise_tau}")
-        if self.dt is not None and not self.dt > 0:
-            raise ValueError(f"dt must be positive, got {self.dt}")
+        if self.dt is not None and not (self.dt > 0 and math.isfinite(self.dt)):
+            raise ValueError(f"dt must be positive and finite, got {self.dt}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +138,8 @@ def _check_input(net: SpikingNetwork, X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     if X.ndim != 3 or X.shape[2] != net.encoder.n_channels:
         raise ValueError(f"spiking input must have shape (N, T, {net.encoder.n_channels}), got {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"spiking input needs at least one sample and one step, got shape {X.shape}")
     if not np.all(np.isfinite(X)):
         raise ValueError("spiking input holds NaN or inf")
     if X.min() < 0 or X.max() > 1 + 1e-6:
@@ -133,11 +148,10 @@ def _check_input(net: SpikingNetwork, X: np.ndarray) -> np.ndarray:
 
 
 def _defined_name(line: str) -> str:
-    """The variable an equation line defines: ``x`` in ``dx/dt = ...``, ``x = ...``, ``x : unit``."""
+    """The variable an equation line defines: ``x`` in ``dx/dt = ...``, ``x = ...``, ``x : unit``
+    (``""`` for anything else, e.g. a comment: such lines are kept)."""
     match = re.match(r"\s*(?:d(\w+)/dt|(\w+))\s*[=:]", line)
-    if match is None:
-        raise ValueError(f"cannot parse the equation line {line!r}")
-    return match.group(1) or match.group(2)
+    return "" if match is None else match.group(1) or match.group(2)
 
 
 def specialise(model: NeuronModel, per_neuron_keys: Iterable[str], used_synapses: Iterable[str],
@@ -242,6 +256,7 @@ class BatchNetwork:
         self.compile_seconds = 0.0
         self._standalone = settings.device == "cpp_standalone"
         self._compiled = False
+        self._batches = 0
         if self._standalone:
             set_device("cpp_standalone", build_on_run=False, directory=str(self.build_dir / "standalone"))
         else:
@@ -289,13 +304,14 @@ class BatchNetwork:
             zero = [name for name, unused in (("I_ext", pop.bias_current is None),
                                               ("I_inp", pop.name not in stim)) if unused]
             model, constants = specialise(self.models[pop.name], own, self._used_synapses(pop.name), zero)
-            factors = {k: np.tile(f, B) for k, f in own.items() if k in model.per_neuron}
-            group = build_group(model, pop.size * B, factors=factors, dt=self.dt * second,
+            factors = {k: np.tile(f, B) for k, f in own.items()}
+            group = build_group(model, pop.size * B, dt=self.dt * second,
+                                factors={k: f for k, f in factors.items() if k in model.per_neuron},
                                 name=f"pop_{pop.name}", namespace=constants)
             if pop.bias_current is not None:
                 group.I_ext = np.tile(pop.bias_current, B) * amp
             if self.settings.random_phase:
-                self._randomize_phase(group, pop)
+                self._randomize_phase(group, pop, factors)
             self.groups[pop.name] = group
             objects.append(group)
         if net.encoder.kind == "rate":
@@ -328,34 +344,48 @@ class BatchNetwork:
         objects.extend(self.monitors.values())
         self.network = Network(*objects)
 
-    def _randomize_phase(self, group: NeuronGroup, pop) -> None:
+    def _randomize_phase(self, group: NeuronGroup, pop: Population, factors: dict[str, np.ndarray]) -> None:
+        """Start each neuron at a uniform point between reset and threshold (same for every copy).
+
+        The bounds are the nominal parameters times the neuron's mismatch factors, computed
+        here (not read back from the group, which standalone mode cannot do before a run).
+        """
         var, low_key, high_key, log = PHASE_VARIABLE[pop.neuron]
         rng = np.random.default_rng([self.settings.seed, sum(map(ord, pop.name))])
         u = np.tile(rng.uniform(0.0, 1.0, pop.size), self.B)
-        # Plain floats in SI units (Brian2 quantities refuse log of amperes).
-        low, high = (np.asarray(getattr(group, key + "_")[:] if key in group.variables
-                                else group.namespace[key], dtype=float) for key in (low_key, high_key))
-        unit = getattr(group, var).unit if hasattr(getattr(group, var), "unit") else 1
+        nominal = self.models[pop.name].per_neuron
+        # plain floats in SI units (Brian2 quantities refuse the log of amperes)
+        low, high = (float(np.asarray(nominal[key])) * factors.get(key, 1.0) for key in (low_key, high_key))
         if log:
             value = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
         else:
             value = low + u * (high - low)
-        setattr(group, var, value * unit)
+        setattr(group, var, Quantity(value, dim=group.variables[var].dim))
 
-    def _synapses(self, proj) -> Synapses:
+    def _synapses(self, proj: Projection) -> Synapses:
+        """Block-diagonal synapses of ``proj`` for the ``B`` copies.
+
+        A synapse count or efficacy shared by every synapse (ternary weights, no mismatch)
+        becomes a constant that Brian2 inlines: one memory load less per synaptic event.
+        """
         n_pre = self.net.encoder.n_channels if proj.pre == INPUT else self.net.population(proj.pre).size
         n_post = self.net.population(proj.post).size
         post_idx, pre_idx = np.nonzero(proj.weights)
         offsets = np.arange(self.B)[:, None]
-        syn = Synapses(self.groups[proj.pre], self.groups[proj.post], model=SYNAPSE_MODEL,
-                       on_pre=on_pre(proj.synapse), dt=self.dt * second, name=f"syn_{proj.name}")
+        factors = self._synapse_factors[proj.name]
+        values = {"w_syn": (proj.weights[post_idx, pre_idx].astype(float), 1.0),
+                  "e_syn": (proj.efficacy * (np.ones(len(pre_idx)) if factors is None else factors), amp)}
+        shared = {k: v[0] * unit for k, (v, unit) in values.items() if len(v) and np.all(v == v[0])}
+        model = "".join(line + "\n" for line in SYNAPSE_MODEL.splitlines()
+                        if line.strip() and _defined_name(line) not in shared)
+        syn = Synapses(self.groups[proj.pre], self.groups[proj.post], model=model,
+                       on_pre=on_pre(proj.synapse), dt=self.dt * second, name=f"syn_{proj.name}",
+                       namespace=shared)
         syn.connect(i=(pre_idx[None, :] + offsets * n_pre).ravel(),
                     j=(post_idx[None, :] + offsets * n_post).ravel())
-        if len(pre_idx):
-            syn.w_syn = np.tile(proj.weights[post_idx, pre_idx].astype(float), self.B)
-            factors = self._synapse_factors[proj.name]
-            eff = proj.efficacy * (np.ones(len(pre_idx)) if factors is None else factors)
-            syn.e_syn = np.tile(eff, self.B) * amp
+        for key, (v, unit) in values.items():
+            if len(v) and key not in shared:
+                setattr(syn, key, np.tile(v, self.B) * unit)
         if proj.delay:
             syn.delay = proj.delay * second
         return syn
@@ -371,10 +401,13 @@ class BatchNetwork:
         duration = self.n_steps * self.net.step_duration * second
         if not self._standalone:
             self._build(stim)
+            # a new stream per batch, reproducible from the settings' seed
+            brian2_seed(int(np.random.SeedSequence([self.settings.seed, self._batches]).generate_state(1)[0]))
             self.network.run(duration, namespace=self._namespace())
         else:
             if not self._compiled:
                 self._build(stim)
+                brian2_seed(self.settings.seed)  # compiled in: every re-run replays this stream
                 self.network.run(duration, namespace=self._namespace())
                 t0 = time.perf_counter()
                 device.build(run=False, directory=str(self.build_dir / "standalone"))
@@ -382,6 +415,7 @@ class BatchNetwork:
                 self._compiled = True
             unit = Hz if self.net.encoder.kind == "rate" else amp
             device.run(run_args={self.stims[k]: v * unit for k, v in stim.items()})
+        self._batches += 1
         return {name: self._counts(mon, self.net.population(name).size)[:len(X)]
                 for name, mon in self.monitors.items()}
 
@@ -389,13 +423,13 @@ class BatchNetwork:
         return {f"stim_{name}": ta for name, ta in self.stims.items()}
 
     def _counts(self, mon: SpikeMonitor, n: int) -> np.ndarray:
-        counts = np.zeros((self.B, self.n_steps, n), dtype=np.int32)
-        idx = np.asarray(mon.i[:], dtype=np.int64)
-        if idx.size:
-            steps = np.round(np.asarray(mon.t[:] / second) / self.dt).astype(np.int64)
-            window = np.minimum(steps // self._window_steps, self.n_steps - 1)
-            np.add.at(counts, (idx // n, window, idx % n), 1)
-        return counts
+        """Spikes per copy, window and neuron ``[B, T, n]`` from a monitor's ``i`` and ``t``."""
+        idx = np.asarray(mon.i_[:], dtype=np.int64)
+        steps = np.round(np.asarray(mon.t_[:], dtype=float) / self.dt).astype(np.int64)
+        window = np.minimum(steps // self._window_steps, self.n_steps - 1)
+        flat = ((idx // n) * self.n_steps + window) * n + idx % n  # bincount: ~10x np.add.at
+        size = self.B * self.n_steps * n
+        return np.bincount(flat, minlength=size).astype(np.int32).reshape(self.B, self.n_steps, n)
 
     def close(self) -> None:
         """Release the standalone device (so another network can be built in this process)."""
