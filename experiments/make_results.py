@@ -43,12 +43,18 @@ def _accuracy(rec: dict[str, Any]) -> str:
             "DPI %": _pct(r.get("spiking_dpi")), "DPI agree %": _pct(r.get("agreement_dpi")),
             "s/epoch": r.get("seconds_per_epoch"),
         })
+        if "emulated" in r:
+            rows[-1].update({"DPI spike-in %": _pct(r["spiking_dpi_spike_input"]),
+                             "emulated %": _pct(r["emulated"]),
+                             "emu=sim %": _pct(r.get("agreement_emulated_vs_simulated")),
+                             "cores": r.get("cores_used"), "uJ/inf": r.get("energy_uJ")})
     metric = fig["rows"][0]["metric"] if fig["rows"] else "accuracy"
     cols = list(rows[0]) if rows else []
     cmds = sorted({r.get("command", rec["command"]) for r in fig["rows"]})
     sims = {r["model"]: r.get("n_simulated_lif") or r.get("n_simulated_dpi") for r in fig["rows"]}
     sim_note = ", ".join(f"{m}: {n}" for m, n in sims.items() if n)
-    lines = [f"## Accuracy: {fig['dataset']} ({metric})", "",
+    hw = " — DYNAP-SE mapping" if any("emulated" in r for r in fig["rows"]) else ""
+    lines = [f"## Accuracy: {fig['dataset']} ({metric}){hw}", "",
              "```", format_table(rows, cols), "```", ""]
     if sim_note:
         lines.append(f"Spiking columns simulate the first N test samples ({sim_note}); the others use the whole test split.")

@@ -34,8 +34,14 @@ def chain_row(summary: dict[str, Any]) -> dict[str, Any]:
         "seconds_per_epoch": st["train"].get("seconds_per_epoch"),
         "epochs_run": st["train"].get("epochs_run"),
     }
+    if "emulate" in st:
+        row["spiking_dpi_spike_input"] = st["simulate_hw"]["accuracy"]
+        row["emulated"] = st["emulate"]["accuracy"]
+        row["agreement_emulated_vs_simulated"] = st["emulate"].get("agreement_with_simulation")
+        row["cores_used"] = st["map"]["cores_used"]
+        row["energy_uJ"] = 1e6 * st["emulate"]["energy_joules_per_inference"]
     for key, m in st.items():
-        if key.startswith("simulate_"):
+        if key.startswith("simulate_") and key != "simulate_hw":
             neuron = key.split("_", 1)[1]
             row[f"spiking_{neuron}"] = m["accuracy"]
             row[f"agreement_{neuron}"] = m["agreement_with_ann"]
@@ -55,19 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="runs/accuracy", help="where the run directories go")
+    parser.add_argument("--shared-bias", action="store_true", help="train with one shared bias")
+    parser.add_argument("--hardware", action="store_true",
+                        help="also simulate DPI with spike input, map onto DYNAP-SE and emulate")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
     for dataset in args.datasets:
-        name = f"accuracy_{Path(dataset).stem}"
+        name = f"accuracy_{Path(dataset).stem}" + ("_hardware" if args.hardware else "")
         old = load_record(name)
         rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
         for model in args.models:
             neurons = tuple(n for n in args.neurons if model in ("rnn", "esn"))
-            summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}", model=model,
+            tag = "_hw" if args.hardware else ""
+            summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}{tag}", model=model,
                                 epochs=args.epochs, seed=args.seed, neurons=neurons,
                                 simulate_limit_test=args.simulate_limit_test,
-                                measure_cap_cost=True, progress=not args.quiet)
+                                measure_cap_cost=True, hardware=args.hardware,
+                                model_options={"shared_bias": True} if args.shared_bias else None,
+                                progress=not args.quiet)
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
             save_record(name, {"dataset": dataset, "rows": list(rows.values())},
                         command_line(argv, "experiments.table_accuracy"))
