@@ -1,0 +1,25 @@
+"""The main job (`make run`) end to end on a tiny real digits slice, and its resume."""
+
+from __future__ import annotations
+
+import json
+
+from experiments.cli import main
+
+
+def test_run_prints_one_table_and_resumes(tmp_path, capsys):
+    args = ["run", "--dataset", "digits", "--hidden", "16", "--epochs", "2", "--limit-train", "150",
+            "--limit-test", "30", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    stages = [r["stage"] for r in summary["rows"]]
+    assert "DYNAP-SE emulated" in stages and "spiking LIF (Brian2)" in stages
+    assert "DYNAP-SE emulated" in out and "rnn2dynapse run: digits, 30 test samples" in out
+    emulated = summary["legs"]["esn_hw"]["stages"]["emulate"]
+    assert emulated["n_test"] == 30 and emulated["energy_joules_per_inference"] > 0
+    assert summary["legs"]["esn_hw"]["stages"]["map"]["cores_used"] >= 1
+    # A second call reuses every finished stage instead of recomputing it.
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("reusing finished run") == len(summary["legs"]["rnn"]["stages"]) + len(
+        summary["legs"]["esn_hw"]["stages"])
