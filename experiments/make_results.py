@@ -51,8 +51,8 @@ def _accuracy(rec: dict[str, Any]) -> str:
     metric = fig["rows"][0]["metric"] if fig["rows"] else "accuracy"
     cols = list(rows[0]) if rows else []
     cmds = sorted({r.get("command", rec["command"]) for r in fig["rows"]})
-    sims = {r["model"]: r.get("n_simulated_lif") or r.get("n_simulated_dpi") for r in fig["rows"]}
-    sim_note = ", ".join(f"{m}: {n}" for m, n in sims.items() if n)
+    sims = {r["model"]: (r.get("n_simulated_lif") or r.get("n_simulated_dpi"), r["n_test"]) for r in fig["rows"]}
+    sim_note = ", ".join(f"{m}: {n}" for m, (n, total) in sims.items() if n and n < total)
     hw = " — DYNAP-SE mapping" if any("emulated" in r for r in fig["rows"]) else ""
     lines = [f"## Accuracy: {fig['dataset']} ({metric}){hw}", "",
              "```", format_table(rows, cols), "```", ""]
