@@ -336,6 +336,5 @@ def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:
             return LSTMClassifier(config)
         if config.kind == "esn":
             return ESNClassifier(config, seed=seed)
-        from .lsnn import LSNNClassifier  # noqa: PLC0415 (imported on demand)
-
-        return LSNNClassifier(config)
+        raise ValueError("model 'lsnn' (adaptive spiking network) is not available yet; "
+                         "use rnn, lstm or esn")
