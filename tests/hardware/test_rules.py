@@ -43,13 +43,16 @@ def assert_rule(config_or_call, rule: str, **kwargs) -> HardwareConstraintError:
 
 
 def test_valid_mapped_config_passes_every_rule(small_net):
-    check_config(map_network(small_net), DYNAPSE1, efficacy_tolerance=0.0)
+    config = map_network(small_net)
+    assert check_config(config, DYNAPSE1, efficacy_tolerance=0.0) is None  # raises on a broken rule
+    assert sum(len(p) for p in config.neuron_map.values()) == small_net.n_neurons
 
 
 def test_valid_hand_made_config_passes(config_factory):
     src = Dynapse1Neuron(0, 1, 5, (), (dest(0, 0b0001), dest(1, 0b1000)))
     post = Dynapse1Neuron(0, 0, 3, (Dynapse1Synapse(1, 5, "AMPA"),) * 64)
-    check_config(config_factory([src, post], [InputChannel(0, 0, 2, 2, ((0, 1),))]))
+    config = config_factory([src, post], [InputChannel(0, 0, 2, 2, ((0, 1),))])
+    assert check_config(config) is None  # 64 CAM entries and two destinations are within the limits
 
 
 def test_neurons_per_board(config_factory):
@@ -172,7 +175,7 @@ def _net(sizes=(10,), n_in=4, neuron="dpi", kind="rate", in_weights=None, params
 
 
 def test_check_network_passes_a_small_dpi_network(small_net):
-    check_network(small_net)
+    assert check_network(small_net) is None  # raises HardwareConstraintError on a broken rule
 
 
 def test_network_neuron_model():
