@@ -28,26 +28,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, Mapping
 
-from brian2 import Quantity, amp, volt
+from brian2 import amp, volt
 
+from brian_models.assemble import assemble
 from brian_models.neuron import (
     NeuronModel,
     ParameterError,
     check_params,
     flatten_params,
-    parameter_lines,
-    quantities,
     unflatten_params,
 )
-from brian_models.noise import NoiseParams, noise_equations, white_noise_term
+from brian_models.noise import NoiseParams, white_noise_term
 from brian_models.synapses import (
-    INPUT_EQUATIONS,
-    SYNAPSE_EQUATIONS,
     TAU_KEYS,
     VOLTAGE_GATE_KEYS,
     VOLTAGE_NMDA_GATE,
     SynapseParams,
-    input_current,
 )
 
 __all__ = ["AdExParams", "adex_model"]
@@ -146,32 +142,13 @@ def adex_model(params: AdExParams | None = None, noise: NoiseParams | None = Non
         OU or white membrane noise current.
     """
     p = params or AdExParams.default()
-    noise_eqs, noise_pn, noise_init = noise_equations(noise)
-    has_ou = noise is not None and not noise.is_white
-    equations = (
-        "dv/dt = (-g_L*(v - E_L) + g_L*Delta_T*exp((v - V_T)/Delta_T) - g_shunt*(v - E_L)"
-        f" - w + I_in)/C_mem{white_noise_term(noise, '1/C_mem')} : volt (unless refractory)\n"
-        "dw/dt = (a*(v - E_L) - w)/tau_w : amp\n"
-        "g_shunt = I_gaba_a/(V_T - E_L) : siemens\n"
-        + input_current(has_ou)
-        + VOLTAGE_NMDA_GATE + SYNAPSE_EQUATIONS + INPUT_EQUATIONS + noise_eqs
-        + parameter_lines(_UNITS)
-    )
-    per_neuron: dict[str, Quantity] = quantities(p, _UNITS)
-    per_neuron.update(p.synapse.per_neuron(_SYN_KEYS))
-    per_neuron.update(noise_pn)
-    initial = {"v": p.E_L * volt, "w": 0 * amp, "I_ampa": 0 * amp, "I_nmda": 0 * amp,
-               "I_gaba_a": 0 * amp, "I_gaba_b": 0 * amp, "I_ext": 0 * amp, "I_inp": 0 * amp,
-               **noise_init}
-    return NeuronModel(
-        name="adex",
-        equations=equations,
-        threshold="v > V_spike",
-        reset="v = V_r; w += b",
-        refractory="t_ref",
-        method="euler",
-        per_neuron=per_neuron,
-        initial=initial,
+    return assemble(
+        "adex", p, _UNITS, _SYN_KEYS,
+        membrane=("dv/dt = (-g_L*(v - E_L) + g_L*Delta_T*exp((v - V_T)/Delta_T) - g_shunt*(v - E_L)"
+                  f" - w + I_in)/C_mem{white_noise_term(noise, '1/C_mem')} : volt (unless refractory)\n"
+                  "dw/dt = (a*(v - E_L) - w)/tau_w : amp\n"
+                  "g_shunt = I_gaba_a/(V_T - E_L) : siemens\n"),
+        nmda_gate=VOLTAGE_NMDA_GATE, noise=noise, state={"v": p.E_L * volt, "w": 0 * amp},
+        threshold="v > V_spike", reset="v = V_r; w += b",
         mismatch_keys=("C_mem", "g_L", "tau_w", "a", "b", "t_ref") + TAU_KEYS,
-        recommended_dt=p.recommended_dt,
     )

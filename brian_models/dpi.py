@@ -43,26 +43,22 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar, Mapping
 
 import numpy as np
-from brian2 import Quantity, amp
+from brian2 import amp
 
+from brian_models.assemble import assemble
 from brian_models.neuron import (
     NeuronModel,
     ParameterError,
     check_params,
     flatten_params,
-    parameter_lines,
-    quantities,
     unflatten_params,
 )
-from brian_models.noise import NoiseParams, noise_equations
+from brian_models.noise import NoiseParams
 from brian_models.synapses import (
     CURRENT_GATE_KEYS,
     CURRENT_NMDA_GATE,
-    INPUT_EQUATIONS,
-    SYNAPSE_EQUATIONS,
     TAU_KEYS,
     SynapseParams,
-    input_current,
 )
 
 __all__ = ["DPIParams", "dpi_model"]
@@ -205,35 +201,17 @@ def dpi_model(params: DPIParams | None = None, noise: NoiseParams | None = None)
             "Euler-Maruyama cannot integrate; use NoiseParams.ou(sigma, tau_noise) with a "
             "short tau_noise (e.g. 1 ms) instead"
         )
-    noise_eqs, noise_pn, noise_init = noise_equations(noise)
-    equations = (
-        "dI_mem/dt = clip(F_mem, (I_0 - I_mem)/dt, inf*amp/second) : amp (unless refractory)\n"
-        "F_mem = (I_th/I_tau*(I_in - I_leak) + I_a/I_tau*(I_mem + I_th) - I_mem*I_leak/I_tau)"
-        "/(tau_mem*(1 + I_th/I_mem)) : amp/second\n"
-        "dI_ahp/dt = -I_ahp/tau_ahp : amp\n"
-        "I_leak = I_tau + I_ahp + I_gaba_a : amp\n"
-        "I_a = 0.5*I_a_gain*(1 + tanh((I_mem - I_a_th)/(2*I_a_norm))) : amp\n"
-        "tau_mem = C_mem*U_T/(kappa*I_tau) : second\n"
-        + input_current(noise is not None)
-        + CURRENT_NMDA_GATE + SYNAPSE_EQUATIONS + INPUT_EQUATIONS + noise_eqs
-        + parameter_lines(_UNITS)
-    )
-    per_neuron: dict[str, Quantity] = quantities(p, _UNITS)
-    per_neuron.update(p.synapse.per_neuron(_SYN_KEYS))
-    per_neuron.update(noise_pn)
-    initial = {"I_mem": p.I_0 * amp, "I_ahp": 0 * amp, "I_ampa": 0 * amp, "I_nmda": 0 * amp,
-               "I_gaba_a": 0 * amp, "I_gaba_b": 0 * amp, "I_ext": 0 * amp, "I_inp": 0 * amp,
-               **noise_init}
-    return NeuronModel(
-        name="dpi",
-        equations=equations,
-        threshold="I_mem > I_spkthr",
-        reset="I_mem = I_reset; I_ahp += I_ahp_w",
-        refractory="t_ref",
-        method="euler",
-        per_neuron=per_neuron,
-        initial=initial,
+    return assemble(
+        "dpi", p, _UNITS, _SYN_KEYS,
+        membrane=("dI_mem/dt = clip(F_mem, (I_0 - I_mem)/dt, inf*amp/second) : amp (unless refractory)\n"
+                  "F_mem = (I_th/I_tau*(I_in - I_leak) + I_a/I_tau*(I_mem + I_th) - I_mem*I_leak/I_tau)"
+                  "/(tau_mem*(1 + I_th/I_mem)) : amp/second\n"
+                  "dI_ahp/dt = -I_ahp/tau_ahp : amp\n"
+                  "I_leak = I_tau + I_ahp + I_gaba_a : amp\n"
+                  "I_a = 0.5*I_a_gain*(1 + tanh((I_mem - I_a_th)/(2*I_a_norm))) : amp\n"
+                  "tau_mem = C_mem*U_T/(kappa*I_tau) : second\n"),
+        nmda_gate=CURRENT_NMDA_GATE, noise=noise, state={"I_mem": p.I_0 * amp, "I_ahp": 0 * amp},
+        threshold="I_mem > I_spkthr", reset="I_mem = I_reset; I_ahp += I_ahp_w",
         mismatch_keys=("I_tau", "I_th", "I_a_gain", "I_a_th", "I_spkthr", "I_nmda_thr", "t_ref",
                        "tau_ahp", "I_ahp_w") + TAU_KEYS,
-        recommended_dt=p.recommended_dt,
     )

@@ -33,26 +33,22 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Mapping
 
 import numpy as np
-from brian2 import Quantity, amp, volt
+from brian2 import volt
 
+from brian_models.assemble import assemble
 from brian_models.neuron import (
     NeuronModel,
     ParameterError,
     check_params,
     flatten_params,
-    parameter_lines,
-    quantities,
     unflatten_params,
 )
-from brian_models.noise import NoiseParams, noise_equations, white_noise_term
+from brian_models.noise import NoiseParams, white_noise_term
 from brian_models.synapses import (
-    INPUT_EQUATIONS,
-    SYNAPSE_EQUATIONS,
     TAU_KEYS,
     VOLTAGE_GATE_KEYS,
     VOLTAGE_NMDA_GATE,
     SynapseParams,
-    input_current,
 )
 
 __all__ = ["LIFParams", "lif_model", "lif_rate"]
@@ -133,32 +129,14 @@ def lif_model(params: LIFParams | None = None, noise: NoiseParams | None = None)
         OU or white membrane noise current.
     """
     p = params or LIFParams.default()
-    noise_eqs, noise_pn, noise_init = noise_equations(noise)
-    has_ou = noise is not None and not noise.is_white
-    equations = (
-        "dv/dt = (-(v - v_rest)*(1 + shunt) + R_mem*I_in)/tau_mem"
-        f"{white_noise_term(noise, 'R_mem/tau_mem')} : volt (unless refractory)\n"
-        "shunt = R_mem*I_gaba_a/(v_thresh - v_rest) : 1\n"
-        + input_current(has_ou)
-        + VOLTAGE_NMDA_GATE + SYNAPSE_EQUATIONS + INPUT_EQUATIONS + noise_eqs
-        + parameter_lines(_UNITS)
-    )
-    per_neuron: dict[str, Quantity] = quantities(p, _UNITS)
-    per_neuron.update(p.synapse.per_neuron(_SYN_KEYS))
-    per_neuron.update(noise_pn)
-    initial = {"v": p.v_rest * volt, "I_ampa": 0 * amp, "I_nmda": 0 * amp, "I_gaba_a": 0 * amp,
-               "I_gaba_b": 0 * amp, "I_ext": 0 * amp, "I_inp": 0 * amp, **noise_init}
-    return NeuronModel(
-        name="lif",
-        equations=equations,
-        threshold="v > v_thresh",
-        reset="v = v_reset",
-        refractory="t_ref",
-        method="euler",
-        per_neuron=per_neuron,
-        initial=initial,
+    return assemble(
+        "lif", p, _UNITS, _SYN_KEYS,
+        membrane=("dv/dt = (-(v - v_rest)*(1 + shunt) + R_mem*I_in)/tau_mem"
+                  f"{white_noise_term(noise, 'R_mem/tau_mem')} : volt (unless refractory)\n"
+                  "shunt = R_mem*I_gaba_a/(v_thresh - v_rest) : 1\n"),
+        nmda_gate=VOLTAGE_NMDA_GATE, noise=noise, state={"v": p.v_rest * volt},
+        threshold="v > v_thresh", reset="v = v_reset",
         mismatch_keys=("tau_mem", "R_mem", "t_ref") + TAU_KEYS,
-        recommended_dt=p.recommended_dt,
     )
 
 
