@@ -52,6 +52,22 @@ def _common(stage: str, data: Dataset, kind: str, seed: int, accuracy: float) ->
     }
 
 
+def _spiking_metrics(result: Any, ann: np.ndarray, data: Dataset, step_duration: float) -> dict[str, Any]:
+    """The metrics every spiking stage reports, from a :class:`~brian_models.simulate.SimulationResult`."""
+    from transfer.datasets import score  # noqa: PLC0415
+
+    return {
+        "ann_accuracy": score(data.y_test, ann, data.metric),
+        "agreement_with_ann": float(np.mean(ann == result.predictions)),
+        "spikes_per_inference": result.spikes_per_inference,
+        "latency_ms": float(np.mean(result.latency_steps) * step_duration * 1e3),
+        "wall_seconds": result.wall_seconds,
+        "compile_seconds": result.compile_seconds,
+        "samples_per_second": result.samples_per_second,
+        "bio_seconds_per_sample": result.bio_seconds_per_sample,
+    }
+
+
 def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None = None,
                 epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
                 limit_test: int | None = None, lr: float = 3e-3, batch_size: int = 128,
@@ -192,16 +208,9 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     ann = predict(ckpt.model, data.X_test)
     acc = score(data.y_test, result.predictions, data.metric)
     metrics = _common("simulate", data, ckpt.config.kind, seed, acc)
+    metrics.update(_spiking_metrics(result, ann, data, net.step_duration))
     metrics.update({
-        "ann_accuracy": score(data.y_test, ann, data.metric),
-        "agreement_with_ann": float(np.mean(ann == result.predictions)),
-        "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": float(np.mean(result.latency_steps) * net.step_duration * 1e3),
-        "wall_seconds": result.wall_seconds,
-        "compile_seconds": result.compile_seconds,
         "convert_seconds": convert_seconds,
-        "samples_per_second": result.samples_per_second,
-        "bio_seconds_per_sample": result.bio_seconds_per_sample,
         "neuron": neuron,
         "mismatch": mismatch,
         "noise": noise,
@@ -344,15 +353,8 @@ def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0
                     gates=4 if mc.kind == "lstm" else 1)
     cpu = cpu_energy(macs)
     metrics = _common("emulate", data, mc.kind, seed, acc)
+    metrics.update(_spiking_metrics(result, ann, data, config.step_duration))
     metrics.update({
-        "ann_accuracy": score(data.y_test, ann, data.metric),
-        "agreement_with_ann": float(np.mean(ann == result.predictions)),
-        "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": float(np.mean(result.latency_steps) * config.step_duration * 1e3),
-        "wall_seconds": result.wall_seconds,
-        "compile_seconds": result.compile_seconds,
-        "samples_per_second": result.samples_per_second,
-        "bio_seconds_per_sample": result.bio_seconds_per_sample,
         "neuron": "dpi",
         "mismatch": mismatch,
         "device": device,
