@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a float model with BPTT")
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "esn", "lsnn"])
-    p.add_argument("--dataset", required=True, help="digits, fashion, ecg or PATH.npz")
+    p.add_argument("--dataset", required=True, help="digits, fashion, ecg, recall or PATH.npz")
     p.add_argument("--hidden", type=_positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, else 30)")
     p.add_argument("--lr", type=float, default=3e-3)
@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syn-leak", type=float, default=1.0,
                    help="RNN: per-step synaptic leak (<1: delay-free rate model of a spiking network)")
     p.add_argument("--substeps", type=_positive_int, default=1, help="RNN with --syn-leak: steps per element")
-    p.add_argument("--act-penalty", type=float, default=1.0,
-                   help="RNN: weight of the penalty on activations above 1 (default 1.0)")
+    p.add_argument("--act-penalty", type=float, default=0.1,
+                   help="RNN: weight of the penalty on activations above 1 (default 0.1)")
     _limits(p)
     _common(p)
 
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
     p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
-    p.add_argument("--max-rate", type=float, default=400.0, help="firing rate (Hz) for the top activation")
+    p.add_argument("--max-rate", type=float, default=1000.0, help="firing rate (Hz) for the top activation")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
     p.add_argument("--input-coding", default="current", choices=["current", "rate"],
                    help="input as current or as spikes (rate; needed to map onto DYNAP-SE)")

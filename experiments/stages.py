@@ -27,8 +27,8 @@ __all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage",
            "map_stage", "emulate_stage", "upload_stage"]
 
 #: Hidden units and epochs when ``--hidden`` / ``--epochs`` are not given.
-DEFAULT_HIDDEN = {"digits": 64}
-DEFAULT_EPOCHS = {"digits": 60}
+DEFAULT_HIDDEN = {"digits": 64, "recall": 64}
+DEFAULT_EPOCHS = {"digits": 60, "recall": 60}
 
 
 def load_stage_data(dataset: str, seed: int, limit_train: int | None, limit_test: int | None) -> Dataset:
@@ -71,7 +71,7 @@ def _spiking_metrics(result: Any, ann: np.ndarray, data: Dataset, step_duration:
 def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None = None,
                 epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
                 limit_test: int | None = None, lr: float = 3e-3, batch_size: int = 128,
-                device: str = "auto", act_penalty: float = 1.0,
+                device: str = "auto", act_penalty: float = 0.1,
                 model_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Train a float model and write its checkpoint directory to ``out``.
 
@@ -83,10 +83,12 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
     config = ModelConfig(kind=model, n_inputs=data.n_features, n_hidden=n_hidden,
                          n_classes=data.n_classes, **(model_options or {}))
     net = build_model(config, seed=seed)
+    out = new_run_dir(out)
     tcfg = TrainConfig(epochs=DEFAULT_EPOCHS.get(data.name, 30) if epochs is None else epochs,
                        lr=lr, batch_size=batch_size, seed=seed, device=device, patience=10,
                        act_penalty=act_penalty if model == "rnn" and config.act_max is None else 0.0)
-    result = fit(net, data, tcfg, progress=progress, desc=f"train {model}/{data.name}")
+    resume = out / "resume.pt"
+    result = fit(net, data, tcfg, progress=progress, desc=f"train {model}/{data.name}", resume=resume)
     net.cpu()
     acc = evaluate(net, data.X_test, data.y_test, data.metric)
     metrics = _common("train", data, model, seed, acc)
@@ -102,6 +104,7 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
                 "limit_test": limit_test, "train": tcfg.to_dict(), "history": result.history,
                 "revision": metrics["revision"]}
     Checkpoint(net, config, settings, metrics).save(out)
+    resume.unlink(missing_ok=True)
     return metrics
 
 
@@ -126,11 +129,14 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
     base = TrainConfig(**s["train"])
     qcfg = replace(base, epochs=15 if epochs is None else epochs, lr=lr or base.lr, patience=6)
 
+    out = new_run_dir(out)
+
     def finetune(ternarizer: Ternarizer):
         model = copy.deepcopy(ckpt.model)
         weights_fn = MismatchAware(ternarizer, mismatch_aware, seed) if mismatch_aware > 0 else ternarizer
+        cap = ternarizer.config.max_fan_in
         fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
-            desc=f"QAT {ckpt.config.kind} fan-in {ternarizer.config.max_fan_in}")
+            desc=f"QAT {ckpt.config.kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt")
         model.cpu()
         return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer)
 
@@ -160,15 +166,16 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
     settings = dict(s, quantize={"max_fan_in": max_fan_in, "train": qcfg.to_dict(),
                                  "mismatch_aware": mismatch_aware,
                                  "source": str(run_dir)})
-    out = new_run_dir(out)
     write_json(out / "quantization.json", report)
     Checkpoint(model, ckpt.config, settings, metrics).save(out)
+    for f in out.glob("resume_cap*.pt"):
+        f.unlink()
     return metrics
 
 
 def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif", mismatch: float = 0.0,
                    noise: float = 0.0, device: str = "runtime", target: str = "numpy",
-                   batch_size: int = 128, max_rate: float = 400.0, seed: int | None = None,
+                   batch_size: int = 128, max_rate: float = 1000.0, seed: int | None = None,
                    limit_test: int | None = None, input_coding: str = "current",
                    readout_samples: int = 1000, progress: bool = True) -> dict[str, Any]:
     """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.

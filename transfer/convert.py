@@ -82,7 +82,7 @@ class ConversionSettings:
     neuron: str = "lif"
     params: dict[str, float] = field(default_factory=dict)
     step_duration: float = 0.02
-    max_rate: float = 400.0
+    max_rate: float = 1000.0
     percentile: float = 99.9
     tau_syn: float = 1e-3
     input_coding: str = "current"
@@ -165,11 +165,16 @@ def activation_scale(model: torch.nn.Module, X: np.ndarray, percentile: float) -
     return float(np.percentile(nz, percentile)) if nz.size else 1.0
 
 
-#: Conversion defaults per neuron model, applied below the user's ``params``: a short
-#: refractory period keeps the f-I curve close to linear up to ``max_rate``.
+#: Conversion defaults per neuron model, applied below the user's ``params``. A short
+#: refractory period keeps the f-I curve close to linear up to ``max_rate``; a short
+#: membrane time constant (5 ms for LIF and AdEx, against a 20 ms step) lets the rate follow
+#: a new step's input within a few ms instead of lagging by a whole step; AdEx runs without
+#: adaptation (``a = b = 0``), which would otherwise lower the rate within each step.
+#: Measured on digits (ternary RNN, 359 test samples, 1000 Hz): agreement with the ANN
+#: 95.8 % for LIF at 5 ms against 83.6 % at 20 ms; AdEx 93 % against 14 % with adaptation.
 CONVERSION_PRESETS: dict[str, dict[str, float]] = {
-    "lif": {"t_ref": 2e-4},
-    "adex": {"t_ref": 2e-4},
+    "lif": {"t_ref": 2e-4, "tau_mem": 5e-3},
+    "adex": {"t_ref": 2e-4, "C_mem": 150e-12, "a": 0.0, "b": 0.0},
     "dpi": {"t_ref": 2e-4},
 }
 

@@ -17,6 +17,14 @@
     balanced accuracy. **Caveat**: the record holds one anomalous episode, so there are few
     positive windows, all from one stretch of one patient, and none in validation; see
     :func:`ecg_window_starts`.
+``"recall"``
+    A synthetic store-and-recall task that needs memory far longer than a neuron's 20 ms:
+    ``T = 24`` steps of ``F = 6`` channels. Channels 0-3 carry a one-hot pattern; a store
+    signal (channel 4) marks one of the first 3 steps, and the pattern shown there is the
+    label; the other steps show random distractor patterns (probability 0.5 each); the
+    recall signal (channel 5) is on in the last step. At 20 ms per step the answer lies
+    400-440 ms back. 4000 training and 1000 test sequences from fixed generator seeds
+    (:func:`make_recall`); chance is 25 %.
 ``"<path>.npz"``
     Your own arrays ``X_train [N, T, F]`` and ``y_train [N]``; optionally ``X_val``/``y_val``,
     ``X_test``/``y_test``, ``class_names``, ``name`` and ``metric`` (what :meth:`Dataset.to_npz`
@@ -54,10 +62,13 @@ __all__ = [
     "DatasetError",
     "ecg_window_starts",
     "load_dataset",
+    "make_recall",
     "score",
 ]
 
-DATASET_NAMES = ("digits", "fashion", "ecg")
+DATASET_NAMES = ("digits", "fashion", "ecg", "recall")
+RECALL_STEPS = 24
+RECALL_PATTERNS = 4
 METRICS = ("accuracy", "balanced_accuracy")
 SPLITS = ("train", "val", "test")
 #: Fraction of the data held out for testing when a dataset has no test split of its own.
@@ -271,7 +282,8 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, seed: int = 0,
         raise DatasetError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     if key.endswith(".npz"):
         return _load_npz(Path(key), seed, val_fraction)
-    loaders = {"digits": _load_digits, "fashion": _load_fashion, "ecg": _load_ecg}
+    loaders = {"digits": _load_digits, "fashion": _load_fashion, "ecg": _load_ecg,
+               "recall": _load_recall}
     if key not in loaders:
         raise DatasetError(f"unknown dataset {key!r}; valid names are "
                            + ", ".join(DATASET_NAMES) + ", or a path to a .npz file")
@@ -294,6 +306,36 @@ def _load_digits(seed: int, val_fraction: float) -> Dataset:
     return Dataset("digits", f"sklearn.datasets.load_digits (scikit-learn {sklearn.__version__})",
                    tuple(str(d) for d in range(10)), X[train], y[train], X[val], y[val],
                    X[test], y[test], "accuracy")
+
+
+def make_recall(n: int, seed: int, steps: int = RECALL_STEPS, distractor_p: float = 0.5,
+                store_window: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` store-and-recall sequences ``X [n, steps, 6]`` and their labels (see ``"recall"``)."""
+    if steps < store_window + 2:
+        raise DatasetError(f"recall task needs at least {store_window + 2} steps, got {steps}")
+    rng = np.random.default_rng(seed)
+    K = RECALL_PATTERNS
+    X = np.zeros((n, steps, K + 2), dtype=np.float32)
+    shown = rng.integers(0, K, size=(n, steps))
+    on = rng.random((n, steps)) < distractor_p
+    store = rng.integers(0, store_window, size=n)
+    rows = np.arange(n)
+    on[rows, store] = True
+    on[:, -1] = False
+    n_idx, t_idx = np.nonzero(on)
+    X[n_idx, t_idx, shown[n_idx, t_idx]] = 1.0
+    X[rows, store, K] = 1.0
+    X[:, -1, K + 1] = 1.0
+    return X, shown[rows, store].astype(np.int64)
+
+
+def _load_recall(seed: int, val_fraction: float) -> Dataset:
+    X, y = make_recall(4000, seed=1001)
+    X_test, y_test = make_recall(1000, seed=2002)
+    train, val = _split(y, val_fraction, np.random.default_rng(seed), "dataset 'recall'", "validation")
+    return Dataset("recall", "transfer.datasets.make_recall (synthetic, seeds 1001/2002)",
+                   tuple(f"pattern {k}" for k in range(RECALL_PATTERNS)), X[train], y[train],
+                   X[val], y[val], X_test, y_test, "accuracy")
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:

@@ -9,8 +9,10 @@ straight-through estimator) here, so one loop serves both float training and QAT
 from __future__ import annotations
 
 import copy
+import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -111,12 +113,22 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, metric: str = "accu
     return score(y, predict(model, X, weights_fn), metric)
 
 
+def _save_state(path: Path, state: dict[str, Any]) -> None:
+    """Write the resume state atomically (a killed run leaves the previous epoch's file)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: WeightsFn | None = None,
-        progress: bool = True, desc: str = "train") -> TrainResult:
+        progress: bool = True, desc: str = "train", resume: str | Path | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` with BPTT; restore the best validation epoch.
 
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
     states of the reservoir that ``weights_fn`` gives (the ternary one during fine-tuning).
+    With ``resume`` (a file path) every finished epoch is saved there (weights, optimiser,
+    schedule, random state, history), and a run that finds the file continues after its last
+    finished epoch, so an interrupted run loses at most one epoch. The caller deletes it.
     """
     device = pick_device(config.device)
     model.to(device)
@@ -136,8 +148,24 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     loss_fn = nn.CrossEntropyLoss()
     best_val, best_state, since_best = -np.inf, copy.deepcopy(model.state_dict()), 0
     history: list[dict[str, float]] = []
-    epochs_run = 0
-    bar = tqdm(range(config.epochs), desc=desc, disable=not progress, unit="epoch", leave=False)
+    epochs_run, start, done, elapsed = 0, 0, False, 0.0
+    resume = Path(resume) if resume is not None else None
+    if resume is not None and resume.exists():
+        st = torch.load(resume, map_location="cpu", weights_only=False)
+        if st["config"] != config.to_dict():
+            raise ValueError(f"{resume} was written with other training settings; delete it to start over")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        gen.set_state(st["gen"])
+        best_val, best_state, since_best = st["best_val"], st["best_state"], st["since_best"]
+        history, start, done, elapsed = st["history"], st["epoch"], st["done"], st["seconds"]
+        epochs_run = start
+        if progress:
+            print(f"{desc}: resuming after epoch {start} from {resume}", flush=True)
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(range(start, config.epochs if not done else start), desc=desc, disable=not progress,
+               unit="epoch", leave=False, initial=start, total=config.epochs)
     for epoch in bar:
         model.train()
         order = torch.randperm(len(X), generator=gen).to(device)
@@ -168,8 +196,15 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
             best_val, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
         else:
             since_best += 1
-            if since_best >= config.patience:
-                break
+        done = since_best >= config.patience
+        if resume is not None:
+            _save_state(resume, {"config": config.to_dict(), "model": model.state_dict(),
+                                 "opt": opt.state_dict(), "sched": sched.state_dict(),
+                                 "gen": gen.get_state(), "best_val": best_val, "best_state": best_state,
+                                 "since_best": since_best, "history": history, "epoch": epoch + 1,
+                                 "done": done, "seconds": time.perf_counter() - t0})
+        if done:
+            break
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(float(best_val), epochs_run, time.perf_counter() - t0, history)

@@ -384,3 +384,19 @@ def test_subset_none_keeps_all_and_limits_are_checked(digits: Dataset) -> None:
     assert len(digits.subset(limit_train=10_000).y_train) == 1294
     with pytest.raises(DatasetError, match="limit_train must be a positive integer"):
         digits.subset(limit_train=0)
+
+
+def test_recall_task_labels_are_the_stored_pattern():
+    from transfer.datasets import make_recall  # noqa: PLC0415
+
+    X, y = make_recall(200, seed=5)
+    assert X.shape == (200, 24, 6) and X.dtype == np.float32
+    store = X[:, :, 4].argmax(1)
+    assert (X[:, :, 4].sum(1) == 1).all() and (store < 3).all()
+    assert (X[np.arange(200), store, :4].argmax(1) == y).all()
+    assert (X[:, -1, 5] == 1).all() and (X[:, :-1, 5] == 0).all()
+    assert (X[:, :, :4].sum(2) <= 1).all()  # at most one pattern per step
+    X2, y2 = make_recall(200, seed=5)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    d = load_dataset("recall")
+    assert d.n_classes == 4 and len(d.y_test) == 1000

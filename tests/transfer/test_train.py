@@ -44,3 +44,40 @@ def test_early_stopping_restores_best_epoch(digits_small):
     model, result = _train(digits_small, epochs=6)
     best = max(h["val"] for h in result.history)
     assert evaluate(model, digits_small.X_val, digits_small.y_val) == pytest.approx(best)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_weights(digits_small, tmp_path):
+    """Kill a run in its third epoch; the rerun continues from epoch 2 and ends where an
+    uninterrupted run ends, weight for weight."""
+    import torch  # noqa: PLC0415
+
+    cfg = TrainConfig(epochs=4, seed=1, lr=3e-3, batch_size=32)
+    mc = ModelConfig("rnn", digits_small.n_features, 16, digits_small.n_classes)
+    batches = -(-len(digits_small.y_train) // cfg.batch_size)
+    calls = {"n": 0}
+
+    def dies_in_epoch_3(model):  # weights_fn runs once per batch and once per evaluation
+        calls["n"] += 1
+        if calls["n"] > 2 * (batches + 1) + 1:
+            raise _Interrupt
+        return None
+
+    state = tmp_path / "resume.pt"
+    with pytest.raises(_Interrupt):
+        fit(build_model(mc, seed=1), digits_small, cfg, weights_fn=dies_in_epoch_3, progress=False,
+            resume=state)
+    assert torch.load(state, weights_only=False)["epoch"] == 2
+    resumed = build_model(mc, seed=1)
+    r1 = fit(resumed, digits_small, cfg, progress=False, resume=state)
+    straight = build_model(mc, seed=1)
+    r2 = fit(straight, digits_small, cfg, progress=False)
+    assert [h["loss"] for h in r1.history] == [h["loss"] for h in r2.history]
+    for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="other training settings"):
+        fit(build_model(mc, seed=1), digits_small, TrainConfig(epochs=5, seed=1), progress=False,
+            resume=state)
