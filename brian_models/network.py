@@ -338,6 +338,8 @@ class BatchNetwork:
         for proj in net.projections:
             if proj.pre == INPUT and net.encoder.kind == "current":
                 continue  # folded into I_inp
+            if not np.any(proj.weights):
+                continue  # an all-zero matrix makes no synapses
             objects.append(self._synapses(proj))
         self.monitors = {pop.name: SpikeMonitor(self.groups[pop.name], name=f"spikes_{pop.name}")
                          for pop in net.populations}
