@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
-from brian2 import (Equations, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, Synapses, TimedArray,
-                    amp, device, prefs, second, set_device)
+from brian2 import (Equations, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses,
+                    TimedArray, amp, device, prefs, second, set_device)
 from brian2 import seed as brian2_seed
 
 from brian_models.neuron import NeuronModel, build_group, make_model
@@ -257,6 +257,7 @@ class BatchNetwork:
         self._standalone = settings.device == "cpp_standalone"
         self._compiled = False
         self._batches = 0
+        self.traces: dict[str, dict[str, np.ndarray]] = {}
         if self._standalone:
             set_device("cpp_standalone", build_on_run=False, directory=str(self.build_dir / "standalone"))
         else:
@@ -393,9 +394,17 @@ class BatchNetwork:
         return syn
 
     # -- running --------------------------------------------------------------------------
-    def run(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Simulate one batch; return spike counts ``{population: [B', T, n] int}``."""
+    def run(self, X: np.ndarray, trace: int = 0) -> dict[str, np.ndarray]:
+        """Simulate one batch; return spike counts ``{population: [B', T, n] int}``.
+
+        ``trace > 0`` (runtime device only) also records, for the first copy, the state
+        variable of :data:`PHASE_VARIABLE` (membrane voltage or current) of the first
+        ``trace`` neurons of each population and every spike, into :attr:`traces`:
+        ``{population: {"t": [K], "value": [trace, K], "spike_i": [S], "spike_t": [S]}}``.
+        """
         X = _check_input(self.net, X)
+        if trace and self._standalone:
+            raise ValueError("state traces need the runtime device; use device='runtime'")
         if len(X) > self.B or X.shape[1] != self.n_steps:
             raise ValueError(f"batch of shape {X.shape} does not fit batch size {self.B} "
                              f"and {self.n_steps} steps")
@@ -403,9 +412,23 @@ class BatchNetwork:
         duration = self.n_steps * self.net.step_duration * second
         if not self._standalone:
             self._build(stim)
+            states = {}
+            for pop in self.net.populations if trace else ():
+                var = PHASE_VARIABLE[pop.neuron][0]
+                states[pop.name] = StateMonitor(self.groups[pop.name], var, record=range(min(trace, pop.size)),
+                                                name=f"trace_{pop.name}")
+                self.network.add(states[pop.name])
             # a new stream per batch, reproducible from the settings' seed
             brian2_seed(int(np.random.SeedSequence([self.settings.seed, self._batches]).generate_state(1)[0]))
             self.network.run(duration, namespace=self._namespace())
+            self.traces = {}
+            for name, mon in states.items():
+                var = PHASE_VARIABLE[self.net.population(name).neuron][0]
+                spikes = self.monitors[name]
+                first = np.asarray(spikes.i_[:]) < self.net.population(name).size  # copy 0
+                self.traces[name] = {"t": np.asarray(mon.t_[:]), "value": np.asarray(getattr(mon, var + "_")[:]),
+                                     "spike_i": np.asarray(spikes.i_[:])[first],
+                                     "spike_t": np.asarray(spikes.t_[:])[first]}
         else:
             if not self._compiled:
                 self._build(stim)

@@ -63,9 +63,16 @@ def _accuracy(rec: dict[str, Any]) -> str:
 
 
 def _table(rec: dict[str, Any], title: str, key: str = "rows") -> str:
-    rows = rec["figures"][key]
+    fig = rec["figures"]
+    rows = fig[key]
     cols = list(rows[0]) if rows else []
-    return "\n".join([f"## {title}", "", "```", format_table(rows, cols), "```", "", _provenance(rec)]) + "\n"
+    lines = [f"## {title}", ""]
+    if fig.get("figure"):
+        lines += [f"![{title}]({fig['figure']})", ""]
+    lines += ["```", format_table(rows, cols), "```", ""]
+    if fig.get("note"):
+        lines += [fig["note"], ""]
+    return "\n".join(lines + [_provenance(rec)]) + "\n"
 
 
 def render(records: dict[str, dict[str, Any]]) -> str:

@@ -325,3 +325,22 @@ def test_specialised_model_keeps_the_dynamics(make, state, I_inp):
     assert len(ref_spikes) >= 2
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(ref).max())
     np.testing.assert_allclose(got_spikes, ref_spikes, atol=1e-12)
+
+
+def test_traces_record_the_first_copy(X_small):
+    """Traced spikes of copy 0 are the counts of copy 0; the traced voltage resets at each spike."""
+    net = small_net()
+    bn = BatchNetwork(net, X_small.shape[1], SimulationSettings(batch_size=3))
+    counts = bn.run(X_small, trace=2)
+    tr = bn.traces["hid"]
+    assert tr["value"].shape == (2, len(tr["t"]))
+    assert len(tr["spike_t"]) == counts["hid"][0].sum() > 0
+    lif = LIFParams.default()
+    for k in range(2):
+        for ts in tr["spike_t"][tr["spike_i"] == k]:
+            after = np.searchsorted(tr["t"], ts + DT / 2)
+            if after < len(tr["t"]):
+                assert tr["value"][k, after] == pytest.approx(lif.v_reset, abs=1e-6)
+    with BatchNetwork(net, 4, SimulationSettings(batch_size=1, device="cpp_standalone")) as sa:
+        with pytest.raises(ValueError, match="runtime"):
+            sa.run(X_small[:1], trace=1)
