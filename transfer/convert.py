@@ -4,9 +4,9 @@ Rate coding with a calibrated transfer function
 -----------------------------------------------
 Hidden unit ``i`` becomes one spiking neuron whose firing rate in the window of sequence
 element ``t`` (``step_duration`` seconds) stands for the activation: ``r = rate_scale * h``.
-``rate_scale = max_rate / lambda`` where ``lambda`` is a high percentile of the ANN's
-non-zero activations on training data (data-based normalisation, Rueckauer et al. 2017),
-so that hardly any neuron is asked for more than ``max_rate``.
+``rate_scale = max_rate / lambda`` where ``lambda`` is a high percentile (95 by default)
+of the ANN's non-zero activations on training data (data-based normalisation, Rueckauer et
+al. 2017), so that few neurons are asked for more than ``max_rate``.
 
 The neuron model that will run is calibrated in Brian2 (:func:`calibrate`): its f-I curve
 is measured, inverted at the target rates ``rate_scale * h`` for ``h`` in [0, 1], and a line
@@ -68,7 +68,12 @@ class ConversionSettings:
     max_rate : float
         Firing rate in Hz for the ``percentile`` activation.
     percentile : float
-        Percentile of non-zero training activations used for normalisation.
+        Percentile of non-zero training activations used for normalisation. 95 rather than
+        the customary 99.9: the few larger activations fire above ``max_rate`` (the neurons
+        go on to ~5 kHz), and the typical ones get rates far enough above the rheobase, where
+        the DPI's f-I curve bends most. Measured on digits (ternary RNN, 1000 Hz, 359 test
+        samples): agreement with the ANN 96.7 % for DPI at 95 against 69.4 % at 99.9; LIF
+        97.8 % against 95.5 %.
     tau_syn : float
         Time constant (s) of the fast synapses (AMPA and GABA_B) of an RNN: short against
         ``step_duration``, so that a window's spikes act within the next window only.
@@ -83,7 +88,7 @@ class ConversionSettings:
     params: dict[str, float] = field(default_factory=dict)
     step_duration: float = 0.02
     max_rate: float = 1000.0
-    percentile: float = 99.9
+    percentile: float = 95.0
     tau_syn: float = 1e-3
     input_coding: str = "current"
     input_rate: float | None = None

@@ -90,14 +90,12 @@ def test_spiking_rates_follow_ann_activations(ternary_rnn, lif_run):
 def test_converted_digits_rnn_agrees_with_its_ann(ternary_rnn, lif_run):
     _, X, result = lif_run
     ann = predict(ternary_rnn, X)
-    assert np.mean(result.predictions == ann) >= 0.85
+    assert np.mean(result.predictions == ann) >= 0.88
 
 
-# Measured on this fixture: AdEx 0.73, DPI 0.375 (chance 0.1). The DPI integrates in the log
-# domain while its current is below I_th, so the 1 ms excitatory and inhibitory pulses of the
-# recurrent synapses do not add linearly: without recurrent weights its counts match the
-# target (see test_dpi_feedforward_counts_match_targets); with them it under-fires.
-@pytest.mark.parametrize(("neuron", "bound"), [("adex", 0.65), ("dpi", 0.3)])
+# Measured on this fixture (first 96 test samples): LIF 0.927, AdEx 0.927, DPI 0.854. The
+# DPI falls short at low rates, near its rheobase (see test_dpi_feedforward_counts_match_targets).
+@pytest.mark.parametrize(("neuron", "bound"), [("adex", 0.85), ("dpi", 0.75)])
 def test_adex_and_dpi_convert(neuron, bound, ternary_rnn, digits_small):
     net = convert(ternary_rnn, digits_small.X_train[:300], ConversionSettings(neuron=neuron))
     X = digits_small.X_test[:64]
