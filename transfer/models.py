@@ -12,6 +12,9 @@ to be convertible:
   74 % validation after 8 epochs on 10k samples, measured here).
 - :class:`LSTMClassifier`: gates ``hardsigmoid``, candidate and output ``hardtanh``
   (piecewise-linear, so spiking populations with bounded rates can realise them).
+- :class:`transfer.lsnn.LSNNClassifier` (``kind="lsnn"``): recurrent LIF and adaptive-threshold
+  spiking neurons trained with a pseudo-derivative (Bellec et al. 2018); its settings go in
+  ``ModelConfig.extra`` (:class:`transfer.lsnn.LSNNSettings`).
 - :class:`ESNClassifier`: a fixed sparse random reservoir with spectral radius ``rho`` and
   leak ``alpha``, ``h_t = (1-alpha) h_{t-1} + alpha clip(W_in x_t + W h_{t-1} + b, 0, 1)``,
   and a ridge-regression readout on the time-averaged state (Jaeger 2001; He et al. 2019).
@@ -91,6 +94,10 @@ class ModelConfig:
                 raise ValueError(f"model config: {name} must be positive, got {getattr(self, name)}")
         if not 0 < self.syn_leak <= 1:
             raise ValueError(f"model config: syn_leak must lie in (0, 1], got {self.syn_leak}")
+        if self.kind == "lsnn":
+            from .lsnn import LSNNSettings
+
+            LSNNSettings.from_extra(self.extra)  # raises a ValueError naming a bad setting
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -336,5 +343,8 @@ def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:
             return LSTMClassifier(config)
         if config.kind == "esn":
             return ESNClassifier(config, seed=seed)
-        raise ValueError("model 'lsnn' (adaptive spiking network) is not available yet; "
-                         "use rnn, lstm or esn")
+        if config.kind == "lsnn":
+            from .lsnn import LSNNClassifier  # local import: lsnn imports nothing from here
+
+            return LSNNClassifier(config)
+        raise ValueError(f"unknown model {config.kind!r}; choose one of {', '.join(MODEL_TYPES)}")

@@ -126,6 +126,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
 
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
     states of the reservoir that ``weights_fn`` gives (the ternary one during fine-tuning).
+    A model with a ``regularization(states)`` method (the LSNN's firing-rate penalty) has it
+    added to the loss, on the states of ``forward(..., return_states=True)``.
     With ``resume`` (a file path) every finished epoch is saved there (weights, optimiser,
     schedule, random state, history), and a run that finds the file continues after its last
     finished epoch, so an interrupted run loses at most one epoch. The caller deletes it.
@@ -173,9 +175,14 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
         for i in range(0, len(X), config.batch_size):
             idx = order[i:i + config.batch_size]
             weights = weights_fn(model) if weights_fn else None
-            if config.act_penalty > 0:
+            regularization = getattr(model, "regularization", None)
+            if config.act_penalty > 0 or regularization is not None:
                 out, states = model(X[idx], weights, return_states=True)
-                loss = loss_fn(out, y[idx]) + config.act_penalty * torch.relu(states - 1).pow(2).mean()
+                loss = loss_fn(out, y[idx])
+                if config.act_penalty > 0:
+                    loss = loss + config.act_penalty * torch.relu(states - 1).pow(2).mean()
+                if regularization is not None:  # a model's own penalty on its states (LSNN rates)
+                    loss = loss + regularization(states)
             else:
                 loss = loss_fn(model(X[idx], weights), y[idx])
             if not torch.isfinite(loss):
