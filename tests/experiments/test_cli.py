@@ -73,3 +73,19 @@ def test_unknown_option_exits_with_usage(capsys):
         main(["train", "--model", "gru", "--dataset", "digits", "--out", "x"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_lsnn_chain_runs_in_brian2_spike_for_spike(tmp_path, capsys):
+    """train/quantize/simulate --model lsnn: Brian2 runs the ternary LSNN with the torch
+    model's own update, so every test sample gets the ANN's prediction."""
+    common = ["--limit-train", "300", "--limit-test", "40", "--quiet"]
+    assert main(["train", "--model", "lsnn", "--dataset", "recall", "--hidden", "16", "--epochs", "2",
+                 "--out", str(tmp_path / "t"), *common]) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "1", "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--neuron", "lif", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    m = _metrics(tmp_path / "s")
+    assert m["model"] == "lsnn" and m["n_test"] == 40 and m["agreement_with_ann"] == 1.0
+    assert m["accuracy"] == pytest.approx(m["ann_accuracy"])
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "q"), "--neuron", "adex", "--out", str(tmp_path / "a")]) == EXIT_BAD_INPUT
+    assert "LSNN runs with --neuron lif" in capsys.readouterr().err
