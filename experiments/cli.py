@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
     p.add_argument("--max-rate", type=float, default=1000.0, help="firing rate (Hz) for the top activation")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
+    p.add_argument("--gating", default="exact", choices=["exact", "shunting"],
+                   help="LSTM only: exact multiply-and-hold cell, or shunting (GABA_A) gating")
     p.add_argument("--input-coding", default="current", choices=["current", "rate"],
                    help="input as current or as spikes (rate; needed to map onto DYNAP-SE)")
     _common(p)
@@ -168,7 +170,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
                           noise=args.noise, device=args.device, target=args.target,
                           batch_size=args.batch_size, max_rate=args.max_rate, seed=args.seed,
                           limit_test=args.limit_test, input_coding=args.input_coding,
-                          progress=not args.quiet)
+                          gating=args.gating, progress=not args.quiet)
 
 
 def cmd_map(args: argparse.Namespace) -> dict[str, Any]:

@@ -185,8 +185,13 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
                    noise: float = 0.0, device: str = "runtime", target: str = "numpy",
                    batch_size: int = 128, max_rate: float = 1000.0, seed: int | None = None,
                    limit_test: int | None = None, input_coding: str = "current",
-                   readout_samples: int = 1000, progress: bool = True) -> dict[str, Any]:
+                   readout_samples: int = 1000, gating: str = "exact",
+                   progress: bool = True) -> dict[str, Any]:
     """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.
+
+    An LSTM converts through :mod:`transfer.spiking_lstm` with ``gating`` ``"exact"`` (a
+    clocked multiply-and-hold cell, the reference) or ``"shunting"`` (divisive GABA_A gating,
+    what DYNAP-SE circuits have).
 
     ``input_coding="rate"`` feeds the input as spikes, which the DYNAP-SE mapper requires.
     An echo-state network's readout is refitted on the spiking reservoir's counts for up to
@@ -206,6 +211,10 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
     out = new_run_dir(out)
+    if ckpt.config.kind == "lstm":
+        return _simulate_lstm(ckpt, data, out, neuron=neuron, gating=gating, mismatch=mismatch,
+                              noise=noise, device=device, seed=seed, batch_size=batch_size,
+                              source=run_dir, progress=progress)
     if ckpt.config.kind == "lsnn":
         return _simulate_lsnn(ckpt, data, out, neuron=neuron, mismatch=mismatch, noise=noise,
                               device=device, seed=seed, batch_size=batch_size, source=run_dir)
@@ -240,6 +249,41 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
     write_json(out / "simulation.json", sim.to_dict())
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _simulate_lstm(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, gating: str, mismatch: float,
+                   noise: float, device: str, seed: int, batch_size: int, source: str | Path,
+                   progress: bool) -> dict[str, Any]:
+    """The simulate stage of an LSTM: spiking gates and a cell integrator (transfer.spiking_lstm)."""
+    from transfer.datasets import score  # noqa: PLC0415
+    from transfer.spiking_lstm import lstm_macs, simulate_spiking_lstm  # noqa: PLC0415 (Brian2 on demand)
+    from transfer.train import predict  # noqa: PLC0415
+
+    if neuron != "lif" or mismatch > 0 or noise > 0 or device != "runtime":
+        raise RunDirError("a spiking LSTM simulates with --neuron lif on the runtime device, "
+                          "without --mismatch or --noise (not modelled yet)")
+    result = simulate_spiking_lstm(ckpt.model, data.X_train[:1000], data.X_test, gating=gating,
+                                   batch_size=min(batch_size, 100), progress=progress, seed=seed)
+    ann = predict(ckpt.model, data.X_test)
+    T = data.X_test.shape[1]
+    bio = (T + 1) * result.net.settings.step_duration
+    metrics = _common("simulate", data, "lstm", seed, score(data.y_test, result.predictions, data.metric))
+    mc = ckpt.config
+    metrics.update({
+        "ann_accuracy": score(data.y_test, ann, data.metric),
+        "agreement_with_ann": float(np.mean(ann == result.predictions)),
+        "spikes_per_inference": result.spikes_per_inference,
+        "latency_ms": 1e3 * bio,  # the readout reads the window after the last element
+        "wall_seconds": result.wall_seconds, "compile_seconds": 0.0,
+        "samples_per_second": len(data.y_test) / max(result.wall_seconds, 1e-9),
+        "bio_seconds_per_sample": bio, "neuron": neuron, "gating": gating, "mismatch": 0.0,
+        "noise": 0.0, "device": "runtime", "source": str(source),
+        "macs_per_inference": lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, T),
+    })
+    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
     write_json(out / "metrics.json", metrics)
     return metrics
 

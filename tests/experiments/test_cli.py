@@ -89,3 +89,16 @@ def test_lsnn_chain_runs_in_brian2_spike_for_spike(tmp_path, capsys):
     capsys.readouterr()
     assert main(["simulate", str(tmp_path / "q"), "--neuron", "adex", "--out", str(tmp_path / "a")]) == EXIT_BAD_INPUT
     assert "LSNN runs with --neuron lif" in capsys.readouterr().err
+
+
+def test_lstm_simulates_through_the_spiking_lstm(tmp_path):
+    """simulate on a ternary LSTM runs the spiking LSTM (exact gating) and agrees with it."""
+    common = ["--limit-train", "300", "--limit-test", "24", "--quiet"]
+    assert main(["train", "--model", "lstm", "--dataset", "digits", "--hidden", "12", "--epochs", "15",
+                 "--out", str(tmp_path / "t"), *common]) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "4", "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    m = _metrics(tmp_path / "s")
+    assert m["model"] == "lstm" and m["gating"] == "exact" and m["n_test"] == 24
+    assert m["agreement_with_ann"] >= 0.75 and m["macs_per_inference"] > 0
+    assert main(["simulate", str(tmp_path / "q"), "--neuron", "dpi", "--out", str(tmp_path / "d")]) == EXIT_BAD_INPUT
