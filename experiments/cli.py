@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-fan-in", type=int, default=64,
                    help="most non-zero inputs per neuron (DYNAP-SE CAM: 64); 0 for no cap")
     p.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 15)")
+    p.add_argument("--delta-factor", type=float, default=None,
+                   help="ternary threshold as a multiple of mean|W| (default 0.7; 1.5 for lsnn)")
     p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate (default: the training lr)")
     p.add_argument("--measure-cap-cost", action="store_true",
                    help="also fine-tune without the fan-in cap to report what the cap costs")
@@ -159,6 +161,7 @@ def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
 
     return quantize_stage(args.run_dir, args.out, max_fan_in=args.max_fan_in or None,
                           epochs=args.epochs, lr=args.lr, measure_cap_cost=args.measure_cap_cost,
+                          delta_factor=args.delta_factor,
                           mismatch_aware=args.mismatch_aware,
                           progress=not args.quiet)
 

@@ -118,7 +118,7 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
 def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | None = 64,
                    epochs: int | None = None, lr: float | None = None,
                    measure_cap_cost: bool = False, mismatch_aware: float = 0.0,
-                   progress: bool = True) -> dict[str, Any]:
+                   delta_factor: float | None = None, progress: bool = True) -> dict[str, Any]:
     """Ternarize a float checkpoint with quantization-aware fine-tuning; write a new checkpoint.
 
     ``mismatch_aware > 0`` fine-tunes under fresh device-mismatch draws of that CV
@@ -131,7 +131,7 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
     seed = int(s.get("seed", 0))
     data = load_stage_data(s["dataset"], seed, s.get("limit_train"), s.get("limit_test"))
     t0 = time.perf_counter()
-    delta = DELTA_FACTOR.get(ckpt.config.kind, TernaryConfig.delta_factor)
+    delta = delta_factor or DELTA_FACTOR.get(ckpt.config.kind, TernaryConfig.delta_factor)
     tern = Ternarizer(TernaryConfig(max_fan_in=max_fan_in, delta_factor=delta))
     uncapped = Ternarizer(TernaryConfig(max_fan_in=None, delta_factor=delta))
     base = TrainConfig(**s["train"])
@@ -165,13 +165,15 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
         "qat_accuracy": acc,
         "max_fan_in": report["fan_in"]["max"],
         "fan_in_cap": max_fan_in,
+        "delta_factor": delta,
         "mismatch_aware_cv": mismatch_aware,
         "scales": scales,
         "zero_fraction": {k: v["zero_fraction"] for k, v in report.items() if "zero_fraction" in v},
         "quantize_seconds": time.perf_counter() - t0,
         "source": str(run_dir),
     })
-    settings = dict(s, quantize={"max_fan_in": max_fan_in, "train": qcfg.to_dict(),
+    settings = dict(s, quantize={"max_fan_in": max_fan_in, "delta_factor": delta,
+                                 "train": qcfg.to_dict(),
                                  "mismatch_aware": mismatch_aware,
                                  "source": str(run_dir)})
     write_json(out / "quantization.json", report)
