@@ -259,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "rows": rows,
         "failed": failed,
+        "figure": f"figures/mismatch_{dataset}.png",
+        "noise": args.noise,
     }
     print(format_table(rows, ["variant", "neuron", "cv", "n_seeds", "n_test", "accuracy_mean", "accuracy_std",
                               "agreement_mean", "spikes_mean", "ann_accuracy"]) if rows else "no cell finished")
