@@ -51,9 +51,10 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               limit_test: int | None = None, neurons: tuple[str, ...] = ("lif", "dpi"),
               simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
               hardware: bool = False, model_options: dict[str, Any] | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              device: str = "runtime", progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
+    ``device="cpp_standalone"`` compiles each simulation once (Brian2 standalone).
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
@@ -72,7 +73,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
     for neuron in neurons:
         results[f"simulate_{neuron}"] = _stage(out, f"simulate_{neuron}", lambda p, n=neuron: simulate_stage(
-            out / "quantize", p, neuron=n, limit_test=simulate_limit_test, progress=progress))
+            out / "quantize", p, neuron=n, limit_test=simulate_limit_test, device=device,
+            progress=progress))
     if hardware:
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
             out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-bias", action="store_true", help="train with one shared bias")
     parser.add_argument("--hardware", action="store_true",
                         help="also simulate DPI with spike input, map onto DYNAP-SE and emulate")
+    parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"],
+                        help="Brian2 device of the simulate stages (cpp_standalone: compiled once)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}{tag}", model=model,
                                 epochs=args.epochs, seed=args.seed, neurons=neurons,
                                 simulate_limit_test=args.simulate_limit_test,
-                                measure_cap_cost=True, hardware=args.hardware,
+                                measure_cap_cost=True, hardware=args.hardware, device=args.device,
                                 model_options={"shared_bias": True} if args.shared_bias else None,
                                 progress=not args.quiet)
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))

@@ -36,7 +36,8 @@ def test_quantize_reports_ternary_matrices_and_fan_in(chain):
     m = _metrics(chain / "quant")
     assert m["stage"] == "quantize" and m["max_fan_in"] <= 64
     report = json.loads((chain / "quant" / "quantization.json").read_text())
-    assert all(report[k]["n_distinct"] <= 3 for k in ("w_in", "w_rec", "w_out"))
+    assert all(report[k]["n_distinct"] <= 3 for k in ("w_in", "w_rec"))
+    assert not report["w_out"]["quantized"]  # the readout runs on the host, in float
     assert {"ptq_accuracy", "float_accuracy", "qat_accuracy"} <= set(m)
 
 
