@@ -101,7 +101,8 @@ def esn_case(digits):
     max_rate = 200.0
     rate_scale = max_rate / activation_scale(model, data.X_train, 99.9)
     settings = ConversionSettings(neuron="dpi", input_coding="rate", params={"t_ref": 2e-4},
-                                  max_rate=max_rate, input_rate=rate_scale * a_in / a_rec)
+                                  max_rate=max_rate, percentile=99.9,  # the rate_scale above
+                                  input_rate=rate_scale * a_in / a_rec)
     net = convert(model, data.X_train, settings)
     fit = simulate(net, data.X_train[:150], SETTINGS, progress=False)
     net = refit_readout(net, fit.counts["hidden"], data.y_train[:150], ridge=1e-2)
