@@ -1,0 +1,271 @@
+"""Peer simulator: the same recurrent DPI network in Brian2 and in Rockpool's DynapSim.
+
+    python -m experiments.bench_rockpool [--neurons 128] [--samples 128] [--batch 64] [--steps 28]
+                                         [--no-standalone] [--no-record]
+
+Rockpool with jax (``pip install -c constraints.txt -e '.[rockpool]'``) is an optional extra: without
+it this script prints one line and exits with status 2.
+
+The network: ``--neurons`` DPI neurons (:mod:`brian_models.dpi`, DYNAP-SE1 preset) driven by
+28 rate-coded input channels (regular spikes, 500 Hz for a white pixel, 8 input synapses per
+neuron) with a random sparse ternary recurrence (56 synapses per neuron, sign +1 -> AMPA,
+-1 -> GABA_B, efficacy ``--w-rec``), a per-neuron DC bias around the rheobase, no delay, no
+mismatch, no noise, every neuron starting at rest. Each sample is one image read row by row,
+``--steps`` x 20 ms. The same connectivity, efficacies, bias currents, membrane and synapse
+time constants and the same input spike trains are given to Rockpool 3.1's DynapSim
+(``rockpool.devices.dynapse.DynapSim``, the DYNAP-SE2 DPI simulator in jax) at the same
+``dt`` = 0.1 ms; see :func:`dynapsim_kwargs` for which parameters map and which cannot.
+
+Measured: wall seconds to simulate the samples in (a) Brian2 runtime/numpy batched,
+(b) Brian2 cpp_standalone batched (compile time apart), (c) DynapSim under ``jax.jit``
+(first call, i.e. trace + compile, apart), the real-time factor (simulated seconds per wall
+second) and the mean firing rate per neuron in each, as a check that both networks are
+active and comparable. Writes the record ``docs/data/extra_rockpool_peer.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+__all__ = ["main", "peer_network", "input_spikes", "dynapsim_kwargs", "STEP", "DT"]
+
+STEP = 0.02  # seconds per sequence element (real time on the chip)
+DT = 1e-4  # integration step of both simulators (the DPI model's recommended_dt)
+N_IN, FAN_IN_INPUT, FAN_IN_RECURRENT, MAX_RATE = 28, 8, 56, 500.0
+TAU_SYN = 5e-3  # one synaptic time constant: DynapSim 3.1 has a single synapse per neuron
+
+
+def _require_rockpool() -> Any:
+    """Import Rockpool's DynapSim and jax, or raise ImportError with a one-line reason."""
+    try:
+        import jax  # noqa: PLC0415
+        from rockpool.devices.dynapse import DynapSim  # noqa: PLC0415
+    except ImportError as exc:  # also jax missing
+        raise ImportError(f"rockpool with jax is not installed ({exc}); "
+                          "install the optional extra: pip install -c constraints.txt -e '.[rockpool]'") from exc
+    return jax, DynapSim
+
+
+def peer_network(n: int, seed: int = 0, w_in: float = 40e-12, w_rec: float = 30e-12):
+    """The random recurrent DPI network (a :class:`~transfer.spec.SpikingNetwork`)."""
+    from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    fan_rec = min(FAN_IN_RECURRENT, n - 1)
+    W_in = np.zeros((n, N_IN), dtype=np.int64)
+    W_exc = np.zeros((n, n), dtype=np.int64)
+    W_inh = np.zeros_like(W_exc)
+    for k in range(n):
+        W_in[k, rng.choice(N_IN, FAN_IN_INPUT, replace=False)] = 1
+        pre = rng.choice(np.delete(np.arange(n), k), fan_rec, replace=False)
+        sign = rng.choice([-1, 1], fan_rec)
+        W_exc[k, pre[sign > 0]] = 1
+        W_inh[k, pre[sign < 0]] = 1
+    params = {"tau_ampa": TAU_SYN, "tau_gaba_b": TAU_SYN}
+    hidden = Population("hidden", n, "dpi", params=params, bias_current=rng.uniform(100e-12, 140e-12, n))
+    projections = (
+        Projection("input", "input", "hidden", "AMPA", W_in, w_in),
+        Projection("rec_exc", "hidden", "hidden", "AMPA", W_exc, w_rec),
+        Projection("rec_inh", "hidden", "hidden", "GABA_B", W_inh, w_rec),
+    )
+    readout = Readout("hidden", np.zeros((2, n)), np.zeros(2), rate_scale=100.0, window=STEP)
+    return SpikingNetwork((hidden,), projections, InputEncoder("rate", N_IN, max_rate=MAX_RATE, regular=True),
+                          readout, STEP, metadata={"source": "experiments.bench_rockpool"})
+
+
+def input_spikes(X: np.ndarray, dt: float = DT) -> np.ndarray:
+    """Regular input spikes ``[N, T * steps_per_window, channels]`` as Brian2 makes them.
+
+    Brian2's generator integrates ``dphase/dt = rate`` by Euler from ``phase = 0.5`` and
+    spikes (``phase -= 1``) when ``phase >= 1``: the spike count up to step ``k`` is
+    ``floor(0.5 + dt * sum(rate))``.
+    """
+    per = int(round(STEP / dt))
+    rates = np.repeat(np.asarray(X, dtype=float) * MAX_RATE, per, axis=1)  # [N, K, C]
+    phase = 0.5 + np.cumsum(rates * dt, axis=1)
+    counts = np.floor(phase + 1e-9)
+    return np.diff(counts, axis=1, prepend=np.floor(0.5)).astype(np.float32)
+
+
+def dynapsim_kwargs(net, dt: float = DT) -> tuple[dict[str, Any], np.ndarray, np.ndarray, dict[str, str]]:
+    """DynapSim keyword arguments, recurrent and input weight matrices, and a mapping note.
+
+    Maps exactly: C_mem, U_T, kappa (kappa_n = kappa_p), I_tau (Itau_mem), I_th (Igain_mem),
+    I_0 (Io), I_spkthr (Ispkthr), t_ref (Iref = Vth C_ref / t_ref), the DC bias (Idc), no
+    adaptation (Iw_ahp = 0), the synaptic time constant (Itau_syn from C_syn), and the charge
+    of one synaptic event: Rockpool adds ``(1 - exp(-t_pulse/tau)) (Igain_syn/Itau_syn) w
+    Iscale`` per spike, so ``w = sign * count * efficacy / (that factor at w = 1)``.
+    """
+    from brian_models.dpi import DPIParams  # noqa: PLC0415
+
+    pop = net.populations[0]
+    p = DPIParams.from_dict(pop.params)
+    tau_syn = p.synapse.tau_ampa
+    C_syn, C_pulse, C_ref, Vth, Iscale, t_pulse, gain_ratio = 25e-12, 0.5e-12, 1.5e-12, 0.7, 1e-8, 10e-6, 100.0
+    Itau_syn = p.U_T / p.kappa * C_syn / tau_syn
+    per_unit = (1.0 - math.exp(-t_pulse / tau_syn)) * gain_ratio * Iscale  # A per spike at w = 1
+    proj = {q.name: q for q in net.projections}
+    w_rec = (proj["rec_exc"].weights * proj["rec_exc"].efficacy
+             - proj["rec_inh"].weights * proj["rec_inh"].efficacy) / per_unit  # [post, pre]
+    w_in = proj["input"].weights * proj["input"].efficacy / per_unit  # [post, channel]
+    kwargs = dict(
+        Idc=np.asarray(pop.bias_current, dtype=np.float32), Itau_mem=p.I_tau, Igain_mem=p.I_th,
+        Ispkthr=p.I_spkthr, Iref=Vth * C_ref / max(p.t_ref, 1e-9), Iw_ahp=0.0,
+        Itau_syn=Itau_syn, Igain_syn=gain_ratio * Itau_syn, C_syn=C_syn, C_pulse=C_pulse,
+        Ipulse=Vth * C_pulse / t_pulse, C_ref=C_ref, C_mem=p.C_mem, Io=p.I_0,
+        kappa_n=p.kappa, kappa_p=p.kappa, Ut=p.U_T, Vth=Vth, Iscale=Iscale, dt=dt,
+    )
+    note = {
+        "maps": "C_mem, U_T, kappa, I_tau, I_th (gain), I_0, I_spkthr, t_ref, DC bias, tau_syn, "
+                "synaptic charge per event, connectivity and signs, input spike trains, dt",
+        "differs": "DynapSim 3.1 has ONE synapse per neuron (AMPA and GABA_B share it, same tau; "
+                   "a net negative input in a step is clipped to I_0, so inhibition only cancels "
+                   "coincident excitation); positive feedback is Io*exp(kappa' V/U_T), not "
+                   "Brian's sigmoid (I_a_gain, I_a_th, I_a_norm unmapped); reset to Io "
+                   "(Brian: I_reset = I_0 here, equal); the leak enters I_in and the steady state "
+                   "(subtracted twice); input is suppressed while refractory but I_mem is not "
+                   "clamped; float32; no NMDA gate/GABA_A shunt; the recurrent spike arrives one "
+                   "dt later in both",
+    }
+    return kwargs, w_rec.T.astype(np.float32), w_in.astype(np.float32), note  # w_rec as [pre, post]
+
+
+def _row(sim: str, batch: int, n: int, steps: int, neurons: int, seconds: float, compile_s: float | None,
+         counts: np.ndarray) -> dict[str, Any]:
+    simulated = n * steps * STEP
+    return {"simulator": sim, "batch": batch, "samples": n, "seconds": seconds, "compile_s": compile_s,
+            "x_real_time": simulated / seconds, "samples_per_s": n / seconds,
+            "rate_hz": float(counts.sum() / (n * neurons * steps * STEP)),
+            "active_fraction": float((counts.sum(axis=(0, 1)) > 0).mean())}
+
+
+def _brian(net, X: np.ndarray, settings) -> tuple[float, float, np.ndarray]:
+    from brian_models.network import BatchNetwork  # noqa: PLC0415
+
+    B, counts, seconds = settings.batch_size, [], 0.0
+    with BatchNetwork(net, X.shape[1], settings) as bn:
+        for start in range(0, len(X), B):
+            t0 = time.perf_counter()
+            counts.append(bn.run(X[start:start + B])["hidden"])
+            seconds += time.perf_counter() - t0
+        compile_s = bn.compile_seconds
+    return seconds - compile_s, compile_s, np.concatenate(counts)
+
+
+def _rockpool(jax, DynapSim, net, X: np.ndarray, batch: int) -> tuple[float, float, np.ndarray]:
+    """(seconds without the first call's compile, compile seconds, counts ``[N, T, n]``)."""
+    kwargs, w_rec, w_in, _ = dynapsim_kwargs(net)
+    n = net.populations[0].size
+    mod = DynapSim((n, n), w_rec=w_rec, has_rec=True, rng_key=jax.random.PRNGKey(0), **kwargs)
+    per = int(round(STEP / DT))
+    steps = X.shape[1]
+
+    @jax.jit
+    def window_counts(module, inp):
+        spikes, _, _ = module.evolve(inp, record=False)  # [B, K, n]
+        return spikes.reshape(spikes.shape[0], steps, per, n).sum(axis=2)
+
+    def run(xb):
+        inp = input_spikes(xb) @ w_in.T  # [B, K, n]: input spikes times weights (a Linear layer)
+        if len(xb) < batch:  # pad so the compiled shape is reused
+            inp = np.concatenate([inp, np.zeros((batch - len(xb),) + inp.shape[1:], inp.dtype)])
+        return np.asarray(window_counts(mod, inp))[:len(xb)]
+
+    t0 = time.perf_counter()
+    run(X[:batch])  # trace + compile + one batch
+    first = time.perf_counter() - t0
+    counts, seconds = [], 0.0
+    for start in range(0, len(X), batch):
+        t0 = time.perf_counter()
+        counts.append(run(X[start:start + batch]))
+        seconds += time.perf_counter() - t0
+    return seconds, max(first - seconds * batch / len(X), 0.0), np.concatenate(counts).astype(np.int32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--neurons", type=int, default=128)
+    parser.add_argument("--samples", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=64, help="samples per batch in every simulator")
+    parser.add_argument("--steps", type=int, default=28, help="sequence steps (20 ms each) per sample, <= 28")
+    parser.add_argument("--w-in", type=float, default=40e-12, help="input efficacy (A)")
+    parser.add_argument("--w-rec", type=float, default=30e-12, help="recurrent efficacy (A)")
+    parser.add_argument("--no-standalone", action="store_true", help="skip Brian2 cpp_standalone")
+    parser.add_argument("--no-record", action="store_true", help="do not write docs/data/extra_rockpool_peer.json")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if min(args.neurons, args.samples, args.batch) < 2 or not 1 <= args.steps <= 28:
+        parser.error("--neurons, --samples, --batch must be >= 2 and --steps in 1..28")
+    try:
+        jax, DynapSim = _require_rockpool()
+    except ImportError as exc:
+        print(f"bench_rockpool: {exc}", file=sys.stderr)
+        return 2
+
+    from brian_models.network import SimulationSettings  # noqa: PLC0415
+    from experiments.bench_simulation import benchmark_inputs  # noqa: PLC0415
+    from experiments.main_job import format_table  # noqa: PLC0415
+    from experiments.records import command_line, save_record  # noqa: PLC0415
+
+    net = peer_network(args.neurons, args.seed, args.w_in, args.w_rec)
+    X, source = benchmark_inputs(args.samples)
+    X = X[:, :args.steps]
+    n, T, N = args.samples, args.steps, args.neurons
+    B = min(args.batch, n)
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_rockpool_") as build:
+        base = SimulationSettings(dt=DT, batch_size=B, random_phase=False, seed=args.seed,
+                                  build_dir=os.path.join(build, "runtime"))
+        secs, _, c = _brian(net, X, base)
+        rows.append(_row("brian2 runtime/numpy", B, n, T, N, secs, None, c))
+        counts["numpy"] = c
+        if not args.no_standalone:
+            secs, comp, c = _brian(net, X, replace(base, device="cpp_standalone",
+                                                   build_dir=os.path.join(build, "standalone")))
+            rows.append(_row("brian2 cpp_standalone", B, n, T, N, secs, comp, c))
+            counts["standalone"] = c
+    secs, comp, c = _rockpool(jax, DynapSim, net, X, B)
+    rows.append(_row("rockpool DynapSim (jax.jit)", B, n, T, N, secs, comp, c))
+    counts["rockpool"] = c
+
+    def corr(a, b):
+        a, b = a.sum(axis=(0, 1)).astype(float), b.sum(axis=(0, 1)).astype(float)
+        return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+
+    checks = {"rate_correlation_per_neuron_brian_vs_rockpool": corr(counts["numpy"], counts["rockpool"])}
+    if "standalone" in counts:
+        checks["standalone_equals_runtime"] = bool(np.array_equal(counts["numpy"], counts["standalone"]))
+    _, _, _, mapping = dynapsim_kwargs(net)
+    columns = ["simulator", "batch", "samples", "seconds", "compile_s", "x_real_time", "samples_per_s",
+               "rate_hz", "active_fraction"]
+    threads = (f"{os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+               f"XLA_FLAGS={os.environ.get('XLA_FLAGS')}")
+    print(f"{N} DPI neurons, {N_IN} rate-coded inputs, {T} x 20 ms per sample, dt {DT * 1e3:g} ms "
+          f"({source}); {threads}")
+    print(format_table(rows, columns))
+    print("checks: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in checks.items()))
+    note = (f"Random recurrent DPI network, {N} neurons, fan-in {FAN_IN_INPUT} input + "
+            f"{min(FAN_IN_RECURRENT, N - 1)} ternary recurrent; input: {source}; dt {DT} s; "
+            f"x_real_time = simulated seconds / wall seconds (compile excluded); {threads}. "
+            f"Mapped: {mapping['maps']}. Differs: {mapping['differs']}.")
+    if not args.no_record:
+        path = save_record("extra_rockpool_peer", {
+            "title": "Peer simulator: Brian2 vs Rockpool DynapSim on the same recurrent DPI network",
+            "rows": [{c: r[c] for c in columns} for r in rows], "checks": checks, "note": note},
+            command_line(argv, "experiments.bench_rockpool"))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
