@@ -39,6 +39,7 @@ import torch
 
 from brian_models.lsnn import DPIMapping, simulate_lsnn
 from transfer.datasets import DATASET_NAMES, Dataset, load_dataset, score
+from experiments.records import command_line, save_record
 from transfer.files import git_revision, new_run_dir, write_json
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
@@ -167,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="DPIMapping.ahp_scale values tried (adaptive variant only)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--no-record", action="store_true", help="do not write docs/data/extra_lsnn_<dataset>.json")
     return p
 
 
@@ -199,6 +201,25 @@ def main(argv: list[str] | None = None) -> int:
               f"{b['agreement_with_torch']:6.3f} {dpi.get('accuracy', float('nan')):6.3f} "
               f"{r['float_spikes_per_inference']:16.1f} {b['spikes_per_inference']:9.1f} "
               f"{dpi.get('spikes_per_inference', float('nan')):9.1f}")
+    if not args.no_record:
+        rows = []
+        for name, r in results["variants"].items():
+            dpi, b = r.get("brian_dpi", {}), r["brian_alif"]
+            rows.append({"variant": name, "float": round(r["float_accuracy"], 4),
+                         "ternary": round(r["ternary_accuracy"], 4),
+                         "brian_alif": round(b["accuracy"], 4), "brian_alif_n": b.get("n_test"),
+                         "agree_torch": round(b["agreement_with_torch"], 4),
+                         "brian_dpi": round(dpi["accuracy"], 4) if dpi else None,
+                         "brian_dpi_n": dpi.get("n_test") if dpi else None,
+                         "spikes_alif": round(b["spikes_per_inference"], 1)})
+        path = save_record(f"extra_lsnn_{data.name}", {
+            "title": f"Adaptive spiking network (LSNN) on {data.name} ({results['n_train']} training "
+                     f"sequences, {results['n_test']} test)", "rows": rows,
+            "note": "float/ternary: torch on the whole test split; brian_alif: the ternary network "
+                    "in Brian2 with the torch update (agree_torch: same prediction), brian_dpi: on "
+                    "DPI neurons with AHP adaptation, each on its first N test samples."},
+            command_line(argv, "experiments.lsnn_recall"))
+        print(f"wrote {path}")
     return 0
 
 

@@ -14,7 +14,7 @@ from experiments import lsnn_recall
 def test_tiny_run_writes_results(tmp_path):
     out = tmp_path / "lsnn"
     threads = str(torch.get_num_threads())  # leave the session's torch setting alone
-    rc = lsnn_recall.main(["--out", str(out), "--threads", threads, "--limit-train", "80", "--limit-test", "20",
+    rc = lsnn_recall.main(["--out", str(out), "--no-record", "--threads", threads, "--limit-train", "80", "--limit-test", "20",
                            "--hidden", "16", "--substeps", "2", "--epochs", "1", "--qat-epochs", "1",
                            "--brian-limit-test", "20", "--dpi-limit-test", "4", "--dpi-limit-val", "4",
                            "--dpi-input-scales", "1.5", "--dpi-ahp-scales", "0.4"])
