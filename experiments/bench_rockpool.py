@@ -149,16 +149,10 @@ def _row(sim: str, batch: int, n: int, steps: int, neurons: int, seconds: float,
 
 
 def _brian(net, X: np.ndarray, settings) -> tuple[float, float, np.ndarray]:
-    from brian_models.network import BatchNetwork  # noqa: PLC0415
+    """Brian2 seconds, compile seconds and counts, timed as the simulation benchmark times them."""
+    from experiments.bench_simulation import time_runs  # noqa: PLC0415
 
-    B, counts, seconds = settings.batch_size, [], 0.0
-    with BatchNetwork(net, X.shape[1], settings) as bn:
-        for start in range(0, len(X), B):
-            t0 = time.perf_counter()
-            counts.append(bn.run(X[start:start + B])["hidden"])
-            seconds += time.perf_counter() - t0
-        compile_s = bn.compile_seconds
-    return seconds - compile_s, compile_s, np.concatenate(counts)
+    return time_runs(net, X, settings)
 
 
 def _rockpool(jax, DynapSim, net, X: np.ndarray, batch: int) -> tuple[float, float, np.ndarray]:

@@ -45,7 +45,7 @@ from transfer.files import write_json
 from transfer.datasets import DatasetError, load_dataset
 from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
 
-__all__ = ["main", "benchmark_network", "benchmark_inputs", "REAL_TIME_STEP"]
+__all__ = ["main", "benchmark_network", "benchmark_inputs", "time_runs", "REAL_TIME_STEP"]
 
 #: Seconds the chip needs per sequence step (it runs in real time).
 REAL_TIME_STEP = 0.02
@@ -103,7 +103,7 @@ def _git_revision() -> str:
         return "unknown"
 
 
-def _time_runs(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings
+def time_runs(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings
                ) -> tuple[float, float, np.ndarray]:
     """Simulate ``X`` in batches: (seconds without compilation, compile seconds, hidden counts).
 
@@ -174,11 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                 # columns, so each batch size is its own extension): one padded batch per size
                 t0 = time.perf_counter()
                 for B in (1, len(Xb)):
-                    _time_runs(net, X[:1], replace(base, target=target, batch_size=B))
+                    time_runs(net, X[:1], replace(base, target=target, batch_size=B))
                 notes["cython_warm_up_s"] = f"{time.perf_counter() - t0:.1f}"
-            secs, _, _ = _time_runs(net, X[:args.per_sample], replace(base, target=target, batch_size=1))
+            secs, _, _ = time_runs(net, X[:args.per_sample], replace(base, target=target, batch_size=1))
             rows.append(_row("a: run() per sample", f"runtime/{target}", 1, args.per_sample, secs, None))
-            secs, _, counts = _time_runs(net, Xb, replace(base, target=target, batch_size=len(Xb)))
+            secs, _, counts = time_runs(net, Xb, replace(base, target=target, batch_size=len(Xb)))
             rows.append(_row("b: batched", f"runtime/{target}", len(Xb), len(Xb), secs, None))
             if target == "numpy":
                 runtime_counts = counts
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     for B in args.batch_sizes:
         settings = replace(base, device="cpp_standalone", batch_size=B, build_dir=str(build_root / f"standalone_{B}"))
         n = max(args.samples, B)
-        secs, compile_s, counts = _time_runs(net, X[:n], settings)
+        secs, compile_s, counts = time_runs(net, X[:n], settings)
         rows.append(_row("c: batched standalone", "cpp_standalone", B, n, secs, compile_s))
         if runtime_counts is not None:
             k = min(len(runtime_counts), len(counts))
