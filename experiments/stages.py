@@ -265,35 +265,20 @@ def _simulate_lstm(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, g
                    noise: float, device: str, seed: int, batch_size: int, source: str | Path,
                    progress: bool) -> dict[str, Any]:
     """The simulate stage of an LSTM: spiking gates and a cell integrator (transfer.spiking_lstm)."""
-    from transfer.datasets import score  # noqa: PLC0415
     from transfer.spiking_lstm import lstm_macs, simulate_spiking_lstm  # noqa: PLC0415 (Brian2 on demand)
-    from transfer.train import predict  # noqa: PLC0415
 
     if neuron != "lif" or mismatch > 0 or noise > 0 or device != "runtime":
         raise RunDirError("a spiking LSTM simulates with --neuron lif on the runtime device, "
                           "without --mismatch or --noise (not modelled yet)")
     result = simulate_spiking_lstm(ckpt.model, data.X_train[:1000], data.X_test, gating=gating,
                                    batch_size=min(batch_size, 100), progress=progress, seed=seed)
-    ann = predict(ckpt.model, data.X_test)
     T = data.X_test.shape[1]
-    bio = (T + 1) * result.net.settings.step_duration
-    metrics = _common("simulate", data, "lstm", seed, score(data.y_test, result.predictions, data.metric))
     mc = ckpt.config
-    metrics.update({
-        "ann_accuracy": score(data.y_test, ann, data.metric),
-        "agreement_with_ann": float(np.mean(ann == result.predictions)),
-        "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": 1e3 * bio,  # the readout reads the window after the last element
-        "wall_seconds": result.wall_seconds, "compile_seconds": 0.0,
-        "samples_per_second": len(data.y_test) / max(result.wall_seconds, 1e-9),
-        "bio_seconds_per_sample": bio, "neuron": neuron, "gating": gating, "mismatch": 0.0,
-        "noise": 0.0, "device": "runtime", "source": str(source),
-        "macs_per_inference": lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, T),
-    })
-    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
-                        scores=result.scores)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return _write_direct_run(out, ckpt, data, result, seed, bio=(T + 1) * result.net.settings.step_duration,
+                             extra={"neuron": neuron, "gating": gating, "mismatch": 0.0,
+                                    "source": str(source),
+                                    "macs_per_inference": lstm_macs(mc.n_inputs, mc.n_hidden,
+                                                                    mc.n_classes, T)})
 
 
 def _simulate_lsnn(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, mismatch: float,
@@ -302,8 +287,6 @@ def _simulate_lsnn(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, m
     model's discrete update (``--neuron lif``: adaptive-threshold LIF) or on DPI neurons whose
     AHP current carries the adaptation (``--neuron dpi``); nothing is converted."""
     from brian_models.lsnn import simulate_lsnn  # noqa: PLC0415 (Brian2 on demand)
-    from transfer.datasets import score  # noqa: PLC0415
-    from transfer.train import predict  # noqa: PLC0415
 
     kinds = {"lif": "alif", "dpi": "dpi"}
     if neuron not in kinds:
@@ -312,18 +295,32 @@ def _simulate_lsnn(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, m
         raise RunDirError("an LSNN simulates on the runtime device without --noise")
     result = simulate_lsnn(ckpt.model, data.X_test, neuron=kinds[neuron], mismatch=mismatch, seed=seed,
                            batch_size=batch_size)
+    return _write_direct_run(out, ckpt, data, result, seed,
+                             bio=data.X_test.shape[1] * ckpt.model.settings.element_ms * 1e-3,
+                             extra={"neuron": neuron, "mismatch": mismatch, "source": str(source)})
+
+
+def _write_direct_run(out: Path, ckpt: Checkpoint, data: Dataset, result: Any, seed: int, *, bio: float,
+                      extra: dict[str, Any]) -> dict[str, Any]:
+    """Metrics and predictions of a model simulated as itself (LSTM, LSNN), not converted.
+
+    ``result`` has ``predictions``, ``scores``, ``spikes_per_inference`` and ``wall_seconds``;
+    its readout reads the end of the sequence, so the latency is the whole of it (``bio``).
+    """
+    from transfer.datasets import score  # noqa: PLC0415
+    from transfer.train import predict  # noqa: PLC0415
+
     ann = predict(ckpt.model, data.X_test)
-    bio = data.X_test.shape[1] * ckpt.model.settings.element_ms * 1e-3
-    metrics = _common("simulate", data, "lsnn", seed, score(data.y_test, result.predictions, data.metric))
+    acc = score(data.y_test, result.predictions, data.metric)
+    metrics = _common("simulate", data, ckpt.config.kind, seed, acc)
     metrics.update({
         "ann_accuracy": score(data.y_test, ann, data.metric),
         "agreement_with_ann": float(np.mean(ann == result.predictions)),
         "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": 1e3 * bio,  # the readout reads the last element's spikes
+        "latency_ms": 1e3 * bio,
         "wall_seconds": result.wall_seconds, "compile_seconds": 0.0,
         "samples_per_second": len(data.y_test) / max(result.wall_seconds, 1e-9),
-        "bio_seconds_per_sample": bio, "neuron": neuron, "mismatch": mismatch, "noise": 0.0,
-        "device": "runtime", "source": str(source),
+        "bio_seconds_per_sample": bio, "noise": 0.0, "device": "runtime", **extra,
     })
     np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
