@@ -51,10 +51,15 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               limit_test: int | None = None, neurons: tuple[str, ...] = ("lif", "dpi"),
               simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
               hardware: bool = False, model_options: dict[str, Any] | None = None,
-              device: str = "runtime", progress: bool = True) -> dict[str, Any]:
+              device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
+              progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
-    ``device="cpp_standalone"`` compiles each simulation once (Brian2 standalone).
+    An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
+    ``"exact"`` is ``simulate_<neuron>``, of another gating ``simulate_<neuron>_<gating>``.
+
+    ``device="cpp_standalone"`` compiles each simulation once (Brian2 standalone); ``target``
+    is the code generation target of the runtime device (``"cython"`` compiles once per code).
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
@@ -71,10 +76,12 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         limit_test=limit_test, model_options=model_options, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
         out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
-    for neuron in neurons:
-        results[f"simulate_{neuron}"] = _stage(out, f"simulate_{neuron}", lambda p, n=neuron: simulate_stage(
-            out / "quantize", p, neuron=n, limit_test=simulate_limit_test, device=device,
-            progress=progress))
+    sims = [(n, g, f"simulate_{n}" + ("" if g == "exact" else f"_{g}"))
+            for n in neurons for g in (gatings if model == "lstm" else ("exact",))]
+    for neuron, gating, key in sims:
+        results[key] = _stage(out, key, lambda p, n=neuron, g=gating: simulate_stage(
+            out / "quantize", p, neuron=n, gating=g, limit_test=simulate_limit_test, device=device,
+            target=target, progress=progress))
     if hardware:
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
             out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
@@ -90,7 +97,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         {"model": name, "stage": "ternary + QAT (fan-in<=64)", "accuracy": results["quantize"]["accuracy"],
          "wall_s": results["quantize"].get("quantize_seconds")},
     ]
-    labels = {f"simulate_{n}": f"spiking {n.upper()} (Brian2)" for n in neurons}
+    labels = {key: f"spiking {n.upper()}" + ("" if g == "exact" else f" {g}") + " (Brian2)"
+              for n, g, key in sims}
     labels.update({"simulate_hw": "spiking DPI, spike input", "emulate": "DYNAP-SE emulated"})
     for key, label in labels.items():
         if key in results:

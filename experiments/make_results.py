@@ -43,6 +43,9 @@ def _accuracy(rec: dict[str, Any]) -> str:
             "DPI %": _pct(r.get("spiking_dpi")), "DPI agree %": _pct(r.get("agreement_dpi")),
             "s/epoch": r.get("seconds_per_epoch"),
         })
+        if any("spiking_lif_shunting" in q for q in fig["rows"]):
+            rows[-1].update({"LIF shunting %": _pct(r.get("spiking_lif_shunting")),
+                             "shunting agree %": _pct(r.get("agreement_lif_shunting"))})
         if "emulated" in r:
             rows[-1].update({"DPI spike-in %": _pct(r["spiking_dpi_spike_input"]),
                              "emulated %": _pct(r["emulated"]),
@@ -51,13 +54,22 @@ def _accuracy(rec: dict[str, Any]) -> str:
     metric = fig["rows"][0]["metric"] if fig["rows"] else "accuracy"
     cols = list(rows[0]) if rows else []
     cmds = sorted({r.get("command", rec["command"]) for r in fig["rows"]})
-    sims = {r["model"]: (r.get("n_simulated_lif") or r.get("n_simulated_dpi"), r["n_test"]) for r in fig["rows"]}
+    sims = {f"{r['model']} {k[len('n_simulated_'):]}": (n, r["n_test"])
+            for r in fig["rows"] for k, n in r.items() if k.startswith("n_simulated_")}
     sim_note = ", ".join(f"{m}: {n}" for m, (n, total) in sims.items() if n and n < total)
     hw = " — DYNAP-SE mapping" if any("emulated" in r for r in fig["rows"]) else ""
     lines = [f"## Accuracy: {fig['dataset']} ({metric}){hw}", "",
              "```", format_table(rows, cols), "```", ""]
     if sim_note:
         lines.append(f"Spiking columns simulate the first N test samples ({sim_note}); the others use the whole test split.")
+    models = {r["model"] for r in fig["rows"]}
+    if "lstm" in models:
+        lines.append("LSTM: the LIF column is the converted spiking LSTM with exact (multiply-and-hold) "
+                     "gating, the shunting columns its DYNAP-SE-style divisive gating "
+                     "(`transfer/spiking_lstm.py`).")
+    if "lsnn" in models:
+        lines.append("LSNN: trained as a spiking network; the LIF column runs it in Brian2 on its own "
+                     "adaptive-threshold LIF neurons, the DPI column on DPI neurons with AHP adaptation.")
     lines.append("Commands: " + "; ".join(f"`{c}`" for c in cmds) + f" — revision `{rec['revision']}`, {rec['date']}.")
     return "\n".join(lines) + "\n"
 

@@ -53,7 +53,7 @@ def chain_row(summary: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "ecg", "fashion"])
-    parser.add_argument("--models", nargs="+", default=["rnn", "lstm", "esn"])
+    parser.add_argument("--models", nargs="+", default=["rnn", "lstm", "esn", "lsnn"])
     parser.add_argument("--neurons", nargs="*", default=["lif", "dpi"],
                         help="neuron models to simulate (none: skip spiking)")
     parser.add_argument("--simulate-limit-test", type=int, default=None, metavar="N",
@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also simulate DPI with spike input, map onto DYNAP-SE and emulate")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"],
                         help="Brian2 device of the simulate stages (cpp_standalone: compiled once)")
+    parser.add_argument("--target", default="numpy", choices=["numpy", "cython"],
+                        help="code generation target of the runtime device")
+    parser.add_argument("--gatings", nargs="+", default=["exact", "shunting"], choices=["exact", "shunting"],
+                        help="spiking-LSTM gatings to simulate (LSTM rows)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
@@ -74,14 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         old = load_record(name)
         rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
         for model in args.models:
-            neurons = tuple(n for n in args.neurons if model in ("rnn", "esn"))
+            # A spiking LSTM is built from LIF neurons; the LSNN runs as its own ALIF (lif) or DPI.
+            neurons = tuple(n for n in args.neurons if model != "lstm" or n == "lif")
             tag = "_hw" if args.hardware else ""
             summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}{tag}", model=model,
                                 epochs=args.epochs, seed=args.seed, neurons=neurons,
                                 simulate_limit_test=args.simulate_limit_test,
                                 measure_cap_cost=True, hardware=args.hardware, device=args.device,
+                                target=args.target,
                                 model_options={"shared_bias": True} if args.shared_bias else None,
-                                progress=not args.quiet)
+                                gatings=tuple(args.gatings), progress=not args.quiet)
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
             save_record(name, {"dataset": dataset, "rows": list(rows.values())},
                         command_line(argv, "experiments.table_accuracy"))

@@ -359,7 +359,7 @@ def simulate_spiking_lstm(model: torch.nn.Module, X_train: np.ndarray, X: np.nda
                           gating: str = "exact", neuron: str = "lif", batch_size: int = 32,
                           progress: Callable[[int, int], None] | bool = False, seed: int = 0,
                           settings: SpikingLSTMSettings | None = None,
-                          net: SpikingLSTM | None = None) -> SpikingLSTMResult:
+                          net: SpikingLSTM | None = None, target: str = "numpy") -> SpikingLSTMResult:
     """Convert ``model`` (unless ``net`` is given) and simulate it in Brian2 on ``X [N, T, F]``.
 
     Parameters
@@ -382,6 +382,8 @@ def simulate_spiking_lstm(model: torch.nn.Module, X_train: np.ndarray, X: np.nda
         Overrides ``gating`` and ``neuron`` when given.
     net : SpikingLSTM, optional
         An already converted network (skips the conversion).
+    target : {"numpy", "cython"}
+        Brian2 code generation target (cython compiles once, ~30 s, then runs faster).
     """
     from brian_models.spiking_lstm import run_spiking_lstm  # noqa: PLC0415 (Brian2 only here)
 
@@ -398,7 +400,7 @@ def simulate_spiking_lstm(model: torch.nn.Module, X_train: np.ndarray, X: np.nda
     gates, hs = [], []
     t0 = time.perf_counter()
     for start in range(0, len(X), batch_size):
-        run = run_spiking_lstm(net, X[start:start + batch_size], seed=seed)
+        run = run_spiking_lstm(net, X[start:start + batch_size], seed=seed, target=target)
         gates.append(run.counts_gates)
         hs.append(run.counts_h)
         done = min(start + batch_size, len(X))

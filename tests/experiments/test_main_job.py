@@ -23,3 +23,20 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     assert main(args) == 0
     assert capsys.readouterr().out.count("reusing finished run") == len(summary["legs"]["rnn"]["stages"]) + len(
         summary["legs"]["esn_hw"]["stages"])
+
+
+def test_lstm_chain_simulates_each_gating_into_its_own_stage_and_table_columns(tmp_path):
+    from experiments.main_job import run_chain
+    from experiments.table_accuracy import chain_row
+
+    summary = run_chain("digits", tmp_path / "lstm", model="lstm", hidden=8, epochs=2, limit_train=150,
+                        limit_test=12, neurons=("lif",), gatings=("exact", "shunting"), progress=False)
+    stages = summary["stages"]
+    assert stages["simulate_lif"]["gating"] == "exact"
+    assert stages["simulate_lif_shunting"]["gating"] == "shunting"
+    labels = [r["stage"] for r in summary["rows"]]
+    assert "spiking LIF (Brian2)" in labels and "spiking LIF shunting (Brian2)" in labels
+    row = chain_row(summary)
+    assert row["spiking_lif"] == stages["simulate_lif"]["accuracy"]
+    assert row["spiking_lif_shunting"] == stages["simulate_lif_shunting"]["accuracy"]
+    assert row["n_simulated_lif_shunting"] == 12
