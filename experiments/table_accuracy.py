@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simulate-limit-test", type=int, default=None, metavar="N",
                         help="simulate only the first N test samples")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--limit-train", type=int, default=None, metavar="N",
+                        help="train on N training sequences (the test split stays whole)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="runs/accuracy", help="where the run directories go")
     parser.add_argument("--shared-bias", action="store_true", help="train with one shared bias")
@@ -75,19 +77,22 @@ def main(argv: list[str] | None = None) -> int:
 
     for dataset in args.datasets:
         name = f"accuracy_{Path(dataset).stem}" + ("_hardware" if args.hardware else "")
-        old = load_record(name)
-        rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
         for model in args.models:
             # A spiking LSTM is built from LIF neurons; the LSNN runs as its own ALIF (lif) or DPI.
             neurons = tuple(n for n in args.neurons if model != "lstm" or n == "lif")
             tag = "_hw" if args.hardware else ""
             summary = run_chain(dataset, Path(args.runs) / f"{Path(dataset).stem}_{model}{tag}", model=model,
                                 epochs=args.epochs, seed=args.seed, neurons=neurons,
+                                limit_train=args.limit_train,
                                 simulate_limit_test=args.simulate_limit_test,
                                 measure_cap_cost=True, hardware=args.hardware, device=args.device,
                                 target=args.target,
                                 model_options={"shared_bias": True} if args.shared_bias else None,
                                 gatings=tuple(args.gatings), progress=not args.quiet)
+            # Read the record again just before writing: a run of another model may have
+            # updated its row in the meantime.
+            old = load_record(name)
+            rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
             save_record(name, {"dataset": dataset, "rows": list(rows.values())},
                         command_line(argv, "experiments.table_accuracy"))

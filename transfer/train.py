@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 
 from .datasets import Dataset, score
 
-__all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device"]
+__all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device", "class_weights"]
 
 WeightsFn = Callable[[nn.Module], dict[str, torch.Tensor]]
 
@@ -91,6 +92,17 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Inverse-frequency class weights ``N / (C * count_c)`` (1 for a balanced set).
+
+    Classes absent from ``y`` get weight 0 (they contribute no loss anyway).
+    """
+    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(float)
+    w = np.zeros(n_classes)
+    w[counts > 0] = len(y) / (n_classes * counts[counts > 0])
+    return w
+
+
 def _tensor(a: np.ndarray, device: torch.device, dtype=torch.float32) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
@@ -126,6 +138,10 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
 
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
     states of the reservoir that ``weights_fn`` gives (the ternary one during fine-tuning).
+    A validation split with a single class (the ECG record's) cannot rank epochs: then
+    every epoch runs and the last one is kept, with a warning.
+    On a dataset scored by balanced accuracy (ECG) the cross-entropy weights each class by
+    its inverse frequency (:func:`class_weights`), so a rare class is not ignored.
     A model with a ``regularization(states)`` method (the LSNN's firing-rate penalty) has it
     added to the loss, on the states of ``forward(..., return_states=True)``.
     With ``resume`` (a file path) every finished epoch is saved there (weights, optimiser,
@@ -147,7 +163,14 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     gen = torch.Generator().manual_seed(config.seed)
     X = _tensor(data.X_train, device)
     y = _tensor(data.y_train, device, torch.long)
-    loss_fn = nn.CrossEntropyLoss()
+    weight = None
+    if data.metric == "balanced_accuracy":
+        weight = _tensor(class_weights(data.y_train, data.n_classes), device)
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    rank_epochs = np.unique(data.y_val).size > 1
+    if not rank_epochs:
+        warnings.warn(f"{data.name}: the validation split holds one class only; training runs all "
+                      f"{config.epochs} epochs and keeps the last (no early stopping)", stacklevel=2)
     best_val, best_state, since_best = -np.inf, copy.deepcopy(model.state_dict()), 0
     history: list[dict[str, float]] = []
     epochs_run, start, done, elapsed = 0, 0, False, 0.0
@@ -199,7 +222,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
         val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn)
         history.append({"epoch": epoch + 1, "loss": total / max(1, n), "val": val})
         bar.set_postfix(loss=f"{total / max(1, n):.3f}", val=f"{val:.3f}")
-        if val > best_val:
+        if val > best_val or not rank_epochs:
             best_val, best_state, since_best = val, copy.deepcopy(model.state_dict()), 0
         else:
             since_best += 1

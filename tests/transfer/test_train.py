@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from transfer.models import ModelConfig, build_model
@@ -81,3 +82,26 @@ def test_interrupted_run_resumes_to_the_same_weights(digits_small, tmp_path):
     with pytest.raises(ValueError, match="other training settings"):
         fit(build_model(mc, seed=1), digits_small, TrainConfig(epochs=5, seed=1), progress=False,
             resume=state)
+
+
+def test_class_weights_are_inverse_frequencies():
+    from transfer.train import class_weights
+
+    w = class_weights(np.array([0, 0, 0, 1]), 3)
+    # N / (C * count): 4 / (3 * 3) for class 0, 4 / (3 * 1) for class 1, absent class 2 -> 0
+    np.testing.assert_allclose(w, [4 / 9, 4 / 3, 0.0])
+    # a balanced set keeps the plain cross-entropy
+    np.testing.assert_allclose(class_weights(np.array([1, 0, 1, 0]), 2), [1.0, 1.0])
+
+
+def test_single_class_validation_runs_every_epoch_and_keeps_the_last(digits_small):
+    import dataclasses
+
+    one_class = dataclasses.replace(digits_small, y_val=np.zeros_like(digits_small.y_val))
+    model = build_model(ModelConfig("rnn", 8, 8, 10), seed=0)
+    cfg = TrainConfig(epochs=4, patience=1, lr=3e-3, device="cpu")
+    with pytest.warns(UserWarning, match="validation split holds one class"):
+        result = fit(model, one_class, cfg, progress=False)
+    assert result.epochs_run == 4
+    # the last epoch's weights are kept: its validation score is the model's
+    assert evaluate(model, one_class.X_val, one_class.y_val) == result.history[-1]["val"]
