@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most non-zero inputs per neuron (DYNAP-SE CAM: 64); 0 for no cap")
     p.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 15)")
     p.add_argument("--delta-factor", type=float, default=None,
-                   help="ternary threshold as a multiple of mean|W| (default 0.7; 1.5 for lsnn)")
-    p.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate (default: the training lr)")
+                   help="ternary threshold as a multiple of mean|W| (default 0.4 for rnn, 1.5 for lsnn, 0.7 else)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="fine-tuning learning rate (default: the training lr, at most 2e-3; 5e-4 on fashion)")
+    p.add_argument("--clip-percentile", type=float, default=None, metavar="P",
+                   help="RNN: clip activations during fine-tuning at this percentile of the float "
+                        "model's (the rate conversion maps to the top firing rate)")
     p.add_argument("--measure-cap-cost", action="store_true",
                    help="also fine-tune without the fan-in cap to report what the cap costs")
     p.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
@@ -161,7 +165,7 @@ def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
 
     return quantize_stage(args.run_dir, args.out, max_fan_in=args.max_fan_in or None,
                           epochs=args.epochs, lr=args.lr, measure_cap_cost=args.measure_cap_cost,
-                          delta_factor=args.delta_factor,
+                          delta_factor=args.delta_factor, clip_percentile=args.clip_percentile,
                           mismatch_aware=args.mismatch_aware,
                           progress=not args.quiet)
 

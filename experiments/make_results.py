@@ -41,8 +41,11 @@ def _accuracy(rec: dict[str, Any]) -> str:
             "QAT no cap %": _pct(r.get("qat_uncapped")), "fan-in": r["max_fan_in"],
             "LIF %": _pct(r.get("spiking_lif")), "LIF agree %": _pct(r.get("agreement_lif")),
             "DPI %": _pct(r.get("spiking_dpi")), "DPI agree %": _pct(r.get("agreement_dpi")),
+            "LIF spikes/inf": None if r.get("spikes_lif") is None else round(r["spikes_lif"]),
             "s/epoch": r.get("seconds_per_epoch"),
         })
+        if any("ann_macs" in q for q in fig["rows"]):
+            rows[-1]["ANN MACs/inf"] = r.get("ann_macs")
         if any("spiking_lif_shunting" in q for q in fig["rows"]):
             rows[-1].update({"LIF shunting %": _pct(r.get("spiking_lif_shunting")),
                              "shunting agree %": _pct(r.get("agreement_lif_shunting"))})

@@ -47,6 +47,8 @@ def chain_row(summary: dict[str, Any]) -> dict[str, Any]:
             row[f"agreement_{neuron}"] = m["agreement_with_ann"]
             row[f"n_simulated_{neuron}"] = m["n_test"]
             row[f"spikes_{neuron}"] = m["spikes_per_inference"]
+            if "macs_per_inference" in m:  # the spiking LSTM reports its ANN's MACs
+                row["ann_macs"] = m["macs_per_inference"]
     return row
 
 

@@ -220,7 +220,10 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         raise ConversionError(f"cannot convert a {type(model).__name__}; expected an RNN or ESN")
     esn = isinstance(model, ESNClassifier)
     model = model.cpu().eval()
-    lam = activation_scale(model, X_train, settings.percentile)
+    act_max = None if esn else model.config.act_max
+    # A model trained with its activation clipped at act_max saturates exactly where the
+    # neuron reaches max_rate; otherwise the percentile of its activations sets the scale.
+    lam = float(act_max) if act_max else activation_scale(model, X_train, settings.percentile)
     rate_scale = settings.max_rate / lam
     slow_tau = None
     if esn:

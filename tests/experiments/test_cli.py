@@ -41,6 +41,26 @@ def test_quantize_reports_ternary_matrices_and_fan_in(chain):
     assert {"ptq_accuracy", "float_accuracy", "qat_accuracy"} <= set(m)
 
 
+def test_clip_percentile_fine_tunes_with_the_clip_that_conversion_maps_to_the_top_rate(chain):
+    import torch
+
+    from transfer.checkpoint import Checkpoint
+    from transfer.convert import ConversionSettings, activation_scale, convert
+    from experiments.stages import load_stage_data
+
+    assert main(["quantize", str(chain / "train"), "--epochs", "1", "--clip-percentile", "90",
+                 "--out", str(chain / "clip"), "--quiet"]) == 0
+    data = load_stage_data("digits", 0, 300, 60)  # the chain's slice
+    lam = activation_scale(Checkpoint.load(chain / "train").model, data.X_train[:1000], 90.0)
+    model = Checkpoint.load(chain / "clip").model
+    assert model.config.act_max == pytest.approx(lam) and _metrics(chain / "clip")["act_max"] == pytest.approx(lam)
+    _, states = model(torch.as_tensor(data.X_test[:50], dtype=torch.float32), return_states=True)
+    assert float(states.max()) <= lam + 1e-6
+    # the clip value is the activation that fires at the top rate, whatever the percentile says
+    net = convert(model, data.X_train[:100], ConversionSettings(neuron="lif", percentile=50.0))
+    assert net.metadata["activation_scale"] == pytest.approx(lam)
+
+
 def test_simulate_agrees_with_ann(chain):
     out = chain / "sim"
     assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--limit-test", "40",
