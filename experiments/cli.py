@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tuning learning rate (default: the training lr, at most 2e-3; 5e-4 on fashion)")
     p.add_argument("--clip-percentile", type=float, default=None, metavar="P",
                    help="RNN: clip activations during fine-tuning at this percentile of the float "
-                        "model's (the rate conversion maps to the top firing rate)")
+                        "model's, where conversion puts the top firing rate (default 95; 0: no clip)")
     p.add_argument("--measure-cap-cost", action="store_true",
                    help="also fine-tune without the fan-in cap to report what the cap costs")
     p.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
