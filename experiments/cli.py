@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a train run directory")
     p.add_argument("--max-fan-in", type=int, default=64,
                    help="most non-zero inputs per neuron (DYNAP-SE CAM: 64); 0 for no cap")
-    p.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 15)")
+    p.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs (default 15; 300 on digits)")
     p.add_argument("--delta-factor", type=float, default=None,
                    help="ternary threshold as a multiple of mean|W| (default 0.4 for rnn, 1.5 for lsnn, 0.7 else)")
     p.add_argument("--lr", type=float, default=None,
