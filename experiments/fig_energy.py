@@ -45,8 +45,9 @@ def energy_rows(summary: dict[str, Any], chain_dir: Path) -> list[dict[str, Any]
         if not key.startswith("simulate_") and key != "emulate":
             continue
         steps = _steps(chain_dir / key, m["bio_seconds_per_sample"])
-        macs = rnn_macs(model["n_inputs"], model["n_hidden"], model["n_classes"], steps,
-                        _GATES.get(summary["model"], 1))
+        # A spiking LSTM stage reports its LSTM's own count (gates, products, readout).
+        macs = m.get("macs_per_inference") or rnn_macs(model["n_inputs"], model["n_hidden"],
+                                                       model["n_classes"], steps, _GATES.get(summary["model"], 1))
         row = {"dataset": summary["dataset"], "model": summary["model"].upper(),
                "run": _RUN_LABELS[key] if key in _RUN_LABELS else key.split("_", 1)[1].upper(),
                "accuracy": round(float(m["accuracy"]), 4),
