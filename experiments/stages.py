@@ -46,14 +46,14 @@ DELTA_FACTOR = {"lsnn": 1.5, "rnn": 0.4}
 QAT_MAX_LR = 2e-3
 #: Percentile of the float RNN's activations at which QAT clips them (conversion's default
 #: normalisation percentile, so the clip is where neurons reach the top rate). Fashion-MNIST,
-#: full test set: ternary ANN 86.08 -> 85.59 %, spiking LIF 83.97 -> 84.92 % (agreement
-#: 92.8 -> 94.0 %), DPI 81.61 -> 84.00 % (89.2 -> 92.0 %); digits LIF 95.26 -> 95.54 %.
+#: full test set, 20 ms windows: ternary ANN 86.08 -> 85.59 %, spiking LIF 83.97 -> 84.92 %
+#: (agreement 92.8 -> 94.0 %), DPI 81.61 -> 84.00 % (89.2 -> 92.0 %); digits LIF 95.26 -> 95.54 %.
 RNN_CLIP_PERCENTILE = 95.0
 #: QAT epochs per dataset where 15 is too few optimiser steps: digits has ~10 batches an epoch.
-#: Digits RNN: 15 epochs 95.82 % (LIF 95.54 %), 300 epochs 98.05 % (LIF 96.66 %), 500 epochs
-#: 96.66 % (LIF 95.82 %); mismatch-aware at
-#: CV 0.2 and 200 test samples under a 0.2 chip, LIF/DPI 37-53 / 66-80 % after 15 epochs,
-#: 77-85 / 88-93 % after 200 and 81-93 / 91-93 % after 500.
+#: Digits RNN, 20 ms windows: 15 epochs 95.82 % (LIF 95.54 %), 300 epochs 98.05 % (LIF
+#: 96.66 %), 500 epochs 96.66 % (LIF 95.82 %). Mismatch-aware at CV 0.2, 200 test samples on
+#: chips with CV 0.2 (2-3 seeds), LIF / DPI: 37-53 / 66-80 % after 15 epochs, 77-85 / 88-93 %
+#: after 200, 81-93 / 91-93 % after 500.
 QAT_EPOCHS = {"digits": 300}
 #: QAT learning rate per dataset where it differs. Fashion-MNIST RNN, 15 epochs with the cosine
 #: schedule run to its end (test accuracy; best validation in brackets): 1e-3 85.4 (85.2),
