@@ -12,6 +12,7 @@ import pytest
 
 from experiments.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_NO_BOARD, main
 from hardware.config import HardwareConfig
+from transfer.convert import ConversionSettings
 from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
 
 COMMON_KEYS = ("stage", "dataset", "model", "n_test", "accuracy", "seed", "revision")
@@ -65,7 +66,8 @@ def test_emulate_writes_the_spiking_and_hardware_keys(chain):
     assert (m["stage"], m["n_test"], m["neuron"]) == ("emulate", 20, "dpi")
     assert (m["device"], m["mismatch"]) == ("runtime", 0.0)
     assert 0.0 <= m["agreement_with_ann"] <= 1.0 and 0.0 <= m["accuracy"] <= 1.0
-    assert m["spikes_per_inference"] > 0 and m["bio_seconds_per_sample"] == pytest.approx(8 * 0.02)
+    step = ConversionSettings().step_duration  # the window the conversion presented each element for
+    assert m["spikes_per_inference"] > 0 and m["bio_seconds_per_sample"] == pytest.approx(8 * step)
     assert m["energy_joules_per_inference"] == pytest.approx(m["energy"]["total"])
     assert m["energy_joules_per_inference"] > 0
     # 8 steps x (8 + 16) x 16 recurrent MACs + 10 x 16 readout MACs.
