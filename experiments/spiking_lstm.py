@@ -12,13 +12,7 @@ Writes ``--out/metrics.json`` (a new run directory; with training, ``--out/train
 accuracy, agreement with the ANN, spikes per inference and wall time, and the LSTM's
 multiply-accumulates per inference, plus the command, seed and git revision. Unless
 ``--no-record``, each gating also goes to ``docs/data/extra_spiking_lstm_<dataset>_<gating>.json``
-for ``make results``.
-
-Which gating DYNAP-SE can carry: neither multiplies. The exact gating is a clocked
-multiply-and-hold reference that only a simulator has; the shunting gating uses a leak that
-inhibitory input raises, which the DPI's shunting (GABA_A) synapse provides, and a cell that
-holds its value, which needs a time constant far above the chip's (tens of ms), so only
-the shunting variant's mechanism exists on the chip, and not its slow integrator.
+for ``make results``. Which gating DYNAP-SE could carry: see :mod:`transfer.spiking_lstm`.
 """
 
 from __future__ import annotations
@@ -34,8 +28,10 @@ import numpy as np
 __all__ = ["main", "run"]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train/load, convert, simulate; return the metrics (also written to ``args.out``)."""
+def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, Any]:
+    """Train/load, convert, simulate; return the metrics (also written to ``args.out``).
+
+    ``argv`` is the command line recorded with the results (default ``sys.argv``)."""
     from experiments.stages import quantize_stage, train_stage  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.datasets import load_dataset, score  # noqa: PLC0415
@@ -90,7 +86,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
           f"{metrics['macs_per_inference']} MACs per inference", flush=True)
     write_json(out / "metrics.json", metrics)
     if not args.no_record:
-        _save_records(metrics, ckpt.metrics, args.argv)
+        _save_records(metrics, ckpt.metrics, argv)
     return metrics
 
 
@@ -134,9 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-record", action="store_true",
                         help="do not write docs/data/extra_spiking_lstm_<dataset>_<gating>.json")
     args = parser.parse_args(argv)
-    args.argv = argv
     try:
-        run(args)
+        run(args, argv)
     except ValueError as exc:  # ConversionError, RunDirError, DatasetError: one clear line
         print(f"error: {exc}", file=sys.stderr)
         return 1
