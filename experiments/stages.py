@@ -193,17 +193,17 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
         model = copy.deepcopy(start)
         weights_fn = MismatchAware(ternarizer, mismatch_aware, seed) if mismatch_aware > 0 else ternarizer
         cap = ternarizer.config.max_fan_in
-        fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
-            desc=f"QAT {ckpt.config.kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt")
+        result = fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
+                     desc=f"QAT {ckpt.config.kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt")
         model.cpu()
-        return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer)
+        return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer), result.history
 
     metrics_extra: dict[str, Any] = {
         "float_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric),
         "ptq_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, tern),
         "ptq_uncapped_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, uncapped),
     }
-    model, acc = finetune(tern)
+    model, acc, history = finetune(tern)
     if measure_cap_cost:
         metrics_extra["qat_uncapped_accuracy"] = finetune(uncapped)[1]
     scales = bake(model, tern)
@@ -228,6 +228,7 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
                                  "clip_percentile": clip_percentile,
                                  "train": qcfg.to_dict(),
                                  "mismatch_aware": mismatch_aware,
+                                 "history": history,
                                  "source": str(run_dir)})
     write_json(out / "quantization.json", report)
     Checkpoint(model, model.config, settings, metrics).save(out)

@@ -33,6 +33,23 @@ def test_only_training_passes_are_perturbed():
     assert torch.all(ma(model)["w_rec"][tern(model)["w_rec"] == 0] == 0)
 
 
+def test_each_neuron_scales_its_excitatory_and_inhibitory_synapses_by_its_own_factors():
+    # Per-neuron synaptic time-constant mismatch: every excitatory recurrent synapse of a
+    # neuron shares one factor and every inhibitory one another, so the difference of their
+    # mean log-ratios varies across neurons like two independent factors (2 sigma**2), far
+    # more than per-synapse factors averaged over ~n/2 synapses each would (~4 sigma**2 / n).
+    n, cv = 400, 0.2
+    model = build_model(ModelConfig("rnn", 4, n, 2), seed=0)
+    tern = Ternarizer(TernaryConfig(max_fan_in=None))
+    nominal = tern(model)["w_rec"].detach()
+    perturbed = MismatchAware(tern, cv, seed=3)(model.train())["w_rec"].detach()
+    log_ratio = torch.log(perturbed / nominal)
+    exc = torch.nanmean(torch.where(nominal > 0, log_ratio, torch.nan), dim=1)
+    inh = torch.nanmean(torch.where(nominal < 0, log_ratio, torch.nan), dim=1)
+    sigma2 = np.log1p(cv ** 2)
+    assert float((exc - inh).var()) == pytest.approx(2 * sigma2, rel=0.25)
+
+
 def _mean_accuracy_on_chips(model, data, tern, cv, n_chips=8):
     probe = MismatchAware(tern, cv, seed=123, always=True)
     return np.mean([evaluate(model, data.X_test, data.y_test, "accuracy", probe) for _ in range(n_chips)])
