@@ -25,6 +25,14 @@ RNN (``h_t = clip(W_in x_t + W_rec h_{t-1} + b, 0, 1)``): recurrent synapses car
 of one step, so the spikes of window ``t-1`` drive window ``t`` as ``h_{t-1}`` drives
 ``h_t``. The readout reads the spike counts of the last window.
 
+Delay-free RNN (``ModelConfig.syn_leak = alpha < 1``, :class:`transfer.models.RNNClassifier`):
+every synapse, input and recurrent, is a slow low-pass filter of time constant ``tau_leak =
+-step_duration / ln(1 - alpha)`` (NMDA for excitation, GABA_B for inhibition) and nothing
+is delayed, which is what DYNAP-SE offers (it has no programmable delays). The model's
+substeps integrate exactly these filters, so the input must arrive as spikes
+(``input_coding="rate"``) through the same slow synapses; the readout filters the per-step
+rates with the same leak and reads the last step.
+
 ESN (``h_t = (1-alpha) h_{t-1} + alpha clip(z_t)``): the leak is the synaptic filter. The
 neuron's rate is ``clip(z)`` and the state ``h`` is that rate low-pass filtered with the
 time constant ``tau_leak = -step_duration / ln(1 - alpha)``, which is what a recurrent
@@ -222,6 +230,10 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     if not isinstance(model, (RNNClassifier, ESNClassifier)):
         raise ConversionError(f"cannot convert a {type(model).__name__}; expected an RNN or ESN")
     esn = isinstance(model, ESNClassifier)
+    leaky = not esn and model.config.syn_leak < 1
+    if leaky and settings.input_coding != "rate":
+        raise ConversionError("a delay-free RNN (syn_leak < 1) filters its input through slow "
+                              "synapses: convert it with input_coding='rate' (--input-coding rate)")
     model = model.cpu().eval()
     act_max = None if esn else model.config.act_max
     # A model trained with its activation clipped at act_max saturates exactly where the
@@ -229,8 +241,8 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     lam = float(act_max) if act_max else activation_scale(model, X_train, settings.percentile)
     rate_scale = settings.max_rate / lam
     slow_tau = None
-    if esn:
-        alpha = model.config.leak
+    if esn or leaky:
+        alpha = model.config.leak if esn else model.config.syn_leak
         if not 0 < alpha < 1:
             raise ConversionError(f"ESN leak must lie in (0, 1) to map onto a synapse, got {alpha}")
         slow_tau = -settings.step_duration / math.log(1 - alpha)
@@ -244,20 +256,21 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     bias = np.broadcast_to(bias, (H,))  # a shared bias (one DC per core) applies to all
     hidden = Population("hidden", H, settings.neuron, params, bias_current=tf.I0 + tf.gain * bias)
 
+    exc_in = "NMDA" if leaky else "AMPA"
     if settings.input_coding == "current":
         encoder = InputEncoder("current", F)
         e_in_exc = e_in_inh = tf.gain * a_in  # amperes per unit of x
     else:
         input_rate = settings.input_rate or (rate_scale * a_in / a_rec if a_rec > 0 else settings.max_rate)
         encoder = InputEncoder("rate", F, max_rate=input_rate, regular=True)
-        e_in_exc = tf.gain * a_in / (input_rate * params["tau_ampa"])
+        e_in_exc = tf.gain * a_in / (input_rate * params[f"tau_{exc_in.lower()}"])
         e_in_inh = tf.gain * a_in / (input_rate * params["tau_gaba_b"])
-    tau_rec = slow_tau if esn else settings.tau_syn
+    tau_rec = slow_tau or settings.tau_syn
     e_rec = tf.gain * a_rec / (rate_scale * tau_rec)
-    delay = 0.0 if esn else settings.step_duration
-    exc_rec, inh_rec = ("NMDA", "GABA_B") if esn else ("AMPA", "GABA_B")
+    delay = 0.0 if slow_tau else settings.step_duration
+    exc_rec, inh_rec = ("NMDA", "GABA_B") if slow_tau else ("AMPA", "GABA_B")
     projections = [
-        Projection("in_exc", "input", "hidden", "AMPA", w_in_e, e_in_exc),
+        Projection("in_exc", "input", "hidden", exc_in, w_in_e, e_in_exc),
         Projection("in_inh", "input", "hidden", "GABA_B", w_in_i, e_in_inh),
         Projection("rec_exc", "hidden", "hidden", exc_rec, w_rec_e, e_rec, delay),
         Projection("rec_inh", "hidden", "hidden", inh_rec, w_rec_i, e_rec, delay),
@@ -267,9 +280,9 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         # Readout on the time-averaged state: counts over the whole sequence.
         readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
                           rate_scale, T * settings.step_duration, leak=model.config.leak)
-    else:
+    else:  # the last step's rates, filtered with the synaptic leak when there is one
         readout = Readout("hidden", model.w_out.detach().numpy(), model.b_out.detach().numpy(),
-                          rate_scale, settings.step_duration)
+                          rate_scale, settings.step_duration, leak=model.config.syn_leak)
     meta = {"model": model.config.kind, "activation_scale": lam, "transfer_function": tf.to_dict(),
             "scales": {"a_in": a_in, "a_rec": a_rec}, "settings": settings.to_dict()}
     return SpikingNetwork(tuple([hidden]), tuple(projections), encoder, readout,
