@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--syn-leak", type=float, default=1.0,
                    help="RNN: per-step synaptic leak (<1: delay-free rate model of a spiking network)")
     p.add_argument("--substeps", type=_positive_int, default=1, help="RNN with --syn-leak: steps per element")
+    p.add_argument("--min-bias", type=float, default=None,
+                   help="RNN: lower bound of the bias (a DYNAP-SE DC bias can only inject current)")
     p.add_argument("--act-penalty", type=float, default=0.1,
                    help="RNN: weight of the penalty on activations above 1 (default 0.1)")
     _limits(p)
@@ -156,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
                        lr=args.lr, batch_size=args.batch_size, device=args.device,
                        act_penalty=args.act_penalty,
                        model_options={"shared_bias": args.shared_bias, "syn_leak": args.syn_leak,
-                                      "substeps": args.substeps},
+                                      "substeps": args.substeps, "min_bias": args.min_bias},
                        progress=not args.quiet)
 
 

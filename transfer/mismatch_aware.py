@@ -82,5 +82,6 @@ class MismatchAware:
         exc, inh = (lognormal_factors((rows, 1), self.cv, self.generator, device) for _ in range(2))
         w_rec = weights["w_rec"]
         weights["w_rec"] = w_rec * torch.where(w_rec.detach() > 0, exc, inh)
-        weights["b"] = model.b * gain
+        bias = model.effective_bias() if hasattr(model, "effective_bias") else model.b
+        weights["b"] = bias * gain
         return weights

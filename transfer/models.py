@@ -25,6 +25,8 @@ and ``forward(x, return_states=True)`` for the hidden trajectory.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,6 +69,11 @@ class ModelConfig:
         RNN with ``syn_leak < 1``: integration steps per sequence element.
     shared_bias : bool
         One bias for all hidden units (DYNAP-SE has one DC bias per core), RNN and ESN.
+    min_bias : float or None
+        RNN only: lower bound of the bias (``None``: unbounded). A DYNAP-SE DC bias can only
+        inject current, and the DPI neuron's calibrated transfer function needs a negative
+        current at zero activation (about -0.09 ``act_max``), so a network meant for the chip
+        keeps its bias above that.
     extra : dict
         Model-specific settings (e.g. LSNN adaptation).
     """
@@ -84,6 +91,7 @@ class ModelConfig:
     syn_leak: float = 1.0
     substeps: int = 1
     shared_bias: bool = False
+    min_bias: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -94,6 +102,8 @@ class ModelConfig:
                 raise ValueError(f"model config: {name} must be positive, got {getattr(self, name)}")
         if not 0 < self.syn_leak <= 1:
             raise ValueError(f"model config: syn_leak must lie in (0, 1], got {self.syn_leak}")
+        if self.min_bias is not None and not math.isfinite(self.min_bias):
+            raise ValueError(f"model config: min_bias must be finite, got {self.min_bias}")
         if self.kind == "lsnn":
             from .lsnn import LSNNSettings
 
@@ -154,6 +164,11 @@ class RNNClassifier(nn.Module):
     def weight_matrices(self) -> dict[str, nn.Parameter]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
 
+    def effective_bias(self) -> torch.Tensor:
+        """The bias the network uses: ``b`` clipped at ``config.min_bias`` when that is set."""
+        lo = self.config.min_bias
+        return self.b if lo is None else torch.clamp(self.b, min=lo)
+
     #: Matrices quantization turns ternary: the chip-side ones. The readout runs on the host
     #: from spike counts, so it stays float (on Fashion-MNIST a ternary readout cost 2.5 points).
     quantized = ("w_in", "w_rec")
@@ -166,7 +181,7 @@ class RNNClassifier(nn.Module):
             return self._forward_leaky(x, w, return_states)
         B, T, _ = x.shape
         h = x.new_zeros(B, self.config.n_hidden)
-        drive_in = x @ w["w_in"].T + w.get("b", self.b)  # [B, T, H]
+        drive_in = x @ w["w_in"].T + w.get("b", self.effective_bias())  # [B, T, H]
         states = []
         for t in range(T):
             h = torch.clamp(drive_in[:, t] + h @ w["w_rec"].T, 0.0, self.config.act_max)
@@ -182,7 +197,7 @@ class RNNClassifier(nn.Module):
         s = x.new_zeros(B, cfg.n_hidden)
         r = x.new_zeros(B, cfg.n_hidden)
         q = x.new_zeros(B, cfg.n_hidden)
-        b = w.get("b", self.b)
+        b = w.get("b", self.effective_bias())
         drive_in = x @ w["w_in"].T
         states = []
         for t in range(T):
@@ -226,6 +241,11 @@ class LSTMClassifier(nn.Module):
 
     def weight_matrices(self) -> dict[str, nn.Parameter]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    def effective_bias(self) -> torch.Tensor:
+        """The bias the network uses: ``b`` clipped at ``config.min_bias`` when that is set."""
+        lo = self.config.min_bias
+        return self.b if lo is None else torch.clamp(self.b, min=lo)
 
     #: Matrices quantization turns ternary: the chip-side ones. The readout runs on the host
     #: from spike counts, so it stays float (on Fashion-MNIST a ternary readout cost 2.5 points).
@@ -287,6 +307,11 @@ class ESNClassifier(nn.Module):
 
     def weight_matrices(self) -> dict[str, nn.Parameter]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    def effective_bias(self) -> torch.Tensor:
+        """The bias the network uses: ``b`` clipped at ``config.min_bias`` when that is set."""
+        lo = self.config.min_bias
+        return self.b if lo is None else torch.clamp(self.b, min=lo)
 
     #: Matrices quantization turns ternary (the readout is host-side and fitted in closed form).
     quantized = ("w_in", "w_rec")

@@ -100,7 +100,7 @@ def esn_case(digits):
         model.fit_readout(torch.as_tensor(data.X_train, dtype=torch.float32), torch.as_tensor(data.y_train))
     max_rate = 200.0
     rate_scale = max_rate / activation_scale(model, data.X_train, 99.9)
-    settings = ConversionSettings(neuron="dpi", input_coding="rate", params={"t_ref": 2e-4},
+    settings = ConversionSettings(neuron="dpi", input_coding="rate", params={"t_ref": 2.5e-4},
                                   max_rate=max_rate, percentile=99.9,  # the rate_scale above
                                   input_rate=rate_scale * a_in / a_rec)
     net = convert(model, data.X_train, settings)

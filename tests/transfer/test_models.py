@@ -25,6 +25,20 @@ def test_rnn_states_are_non_negative_rates_clipped_at_act_max():
     assert clipped.min() >= 0.0 and clipped.max() <= 1.0
 
 
+def test_rnn_bias_is_held_at_min_bias():
+    # A DYNAP-SE DC bias only injects current: min_bias bounds the bias the network uses.
+    x = torch.rand(4, 6, 5)
+    low = build_model(ModelConfig("rnn", 5, 8, 3, min_bias=0.2, shared_bias=True), seed=0)
+    ref = build_model(ModelConfig("rnn", 5, 8, 3, shared_bias=True), seed=0)
+    with torch.no_grad():
+        low.b.fill_(-1.0)
+        ref.b.fill_(0.2)
+    assert float(low.effective_bias()) == pytest.approx(0.2)
+    assert torch.allclose(low(x), ref(x))
+    with pytest.raises(ValueError, match="min_bias"):
+        ModelConfig("rnn", 5, 8, 3, min_bias=float("nan"))
+
+
 def test_lstm_gates_are_hard_sigmoid_and_state_bounded():
     model = build_model(ModelConfig("lstm", 5, 16, 3), seed=0)
     _, states = model(torch.randn(8, 10, 5) * 5, return_states=True)
