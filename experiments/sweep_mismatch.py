@@ -52,7 +52,7 @@ _NEURON_LABELS = {"lif": "LIF", "adex": "AdEx", "dpi": "DPI"}
 
 
 def simulate_cell(params: dict[str, Any], *, run_dirs: dict[str, str], out_dir: str,
-                  limit_test: int | None, noise: float = 0.0) -> dict[str, Any]:
+                  limit_test: int | None, noise: float = 0.0, device: str = "runtime") -> dict[str, Any]:
     """Simulate one (variant, neuron, cv, seed) cell into ``out_dir/runs/<key>``; its metrics.
 
     A simulate run that finished before its cell was recorded (an interrupt in between) is
@@ -66,7 +66,7 @@ def simulate_cell(params: dict[str, Any], *, run_dirs: dict[str, str], out_dir: 
     else:
         metrics = simulate_stage(run_dirs[params["variant"]], run, neuron=params["neuron"],
                                  mismatch=params["cv"], seed=params["seed"], limit_test=limit_test,
-                                 noise=noise, progress=False)
+                                 noise=noise, device=device, progress=False)
     return dict({k: metrics.get(k) for k in CELL_METRICS}, run=str(run))
 
 
@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the mismatch-aware fine-tuned checkpoint, swept as a second set of curves")
     parser.add_argument("--cvs", nargs="+", type=float, default=[0.0, 0.05, 0.1, 0.2, 0.3],
                         help="mismatch coefficients of variation, each in [0, 1)")
+    parser.add_argument("--device", choices=["runtime", "cpp_standalone"], default="runtime",
+                        help="Brian2 device of every cell (cpp_standalone for full test sets)")
     parser.add_argument("--noise", type=float, default=0.0,
                         help="membrane noise current std in A in every cell (as `simulate --noise`)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="one simulated chip per seed")
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out).resolve()
         cells = grid(variant=list(run_dirs), neuron=args.neurons, cv=args.cvs, seed=args.seeds)
         fn = partial(simulate_cell, run_dirs=run_dirs, out_dir=str(out), limit_test=args.limit_test,
-                     noise=args.noise)
+                     noise=args.noise, device=args.device)
         settings = dict(run_dirs, limit_test=args.limit_test, noise=args.noise)  # resuming under other ones is refused
         records = run_sweep(cells, fn, out, backend=backend, n_jobs=args.n_jobs, scheduler=args.scheduler,
                             progress=not args.quiet, settings=settings, preload=("brian2",))
