@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
     p.add_argument("--gating", default="exact", choices=["exact", "shunting"],
                    help="LSTM only: exact multiply-and-hold cell, or shunting (GABA_A) gating")
-    p.add_argument("--input-coding", default="current", choices=["current", "rate"],
-                   help="input as current or as spikes (rate; needed to map onto DYNAP-SE)")
+    p.add_argument("--input-coding", default=None, choices=["current", "rate"],
+                   help="input as current or as spikes (rate; needed to map onto DYNAP-SE); "
+                        "default: rate for a delay-free RNN (--syn-leak < 1), else current")
     _common(p)
 
     p = sub.add_parser("map", help="place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)")

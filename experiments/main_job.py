@@ -85,9 +85,10 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     if hardware:
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
             out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
-            progress=progress))
+            device=device, target=target, progress=progress))
         results["map"] = _stage(out, "map", lambda p: map_stage(out / "simulate_hw", p))
-        results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(out / "map", p, progress=progress))
+        results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
+            out / "map", p, device=device, target=target, progress=progress))
 
     name = model.upper()
     rows = [

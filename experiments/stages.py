@@ -240,7 +240,7 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
 def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif", mismatch: float = 0.0,
                    noise: float = 0.0, device: str = "runtime", target: str = "numpy",
                    batch_size: int = 128, max_rate: float = 1000.0, seed: int | None = None,
-                   limit_test: int | None = None, input_coding: str = "current",
+                   limit_test: int | None = None, input_coding: str | None = None,
                    readout_samples: int = 1000, gating: str = "exact",
                    progress: bool = True) -> dict[str, Any]:
     """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.
@@ -249,7 +249,8 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     clocked multiply-and-hold cell, the reference) or ``"shunting"`` (divisive GABA_A gating,
     what DYNAP-SE circuits have).
 
-    ``input_coding="rate"`` feeds the input as spikes, which the DYNAP-SE mapper requires.
+    ``input_coding="rate"`` feeds the input as spikes, which the DYNAP-SE mapper requires;
+    by default (``None``) a delay-free RNN (``syn_leak < 1``) gets spikes and the rest current.
     An echo-state network's readout is refitted on the spiking reservoir's counts for up to
     ``readout_samples`` training sequences (see :func:`transfer.convert.refit_readout`).
     """
@@ -275,6 +276,8 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
         return _simulate_lsnn(ckpt, data, out, neuron=neuron, mismatch=mismatch, noise=noise,
                               device=device, seed=seed, batch_size=batch_size, source=run_dir)
     t0 = time.perf_counter()
+    if input_coding is None:
+        input_coding = "rate" if ckpt.config.kind == "rnn" and ckpt.config.syn_leak < 1 else "current"
     conversion = ConversionSettings(neuron=neuron, max_rate=max_rate, input_coding=input_coding)
     net = convert(ckpt.model, data.X_train[:1000], conversion)
     convert_seconds = time.perf_counter() - t0

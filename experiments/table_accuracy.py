@@ -52,6 +52,15 @@ def chain_row(summary: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ModelConfig fields the command line sets (left out: the defaults)."""
+    opts = {"shared_bias": True} if args.shared_bias else {}
+    for key in ("syn_leak", "substeps", "min_bias"):
+        if getattr(args, key) is not None:
+            opts[key] = getattr(args, key)
+    return opts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "ecg", "fashion"])
@@ -66,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="runs/accuracy", help="where the run directories go")
     parser.add_argument("--shared-bias", action="store_true", help="train with one shared bias")
+    parser.add_argument("--syn-leak", type=float, default=None,
+                        help="RNN: synaptic leak per step (< 1: delay-free, mappable onto DYNAP-SE)")
+    parser.add_argument("--substeps", type=int, default=None, help="RNN with --syn-leak: steps per element")
+    parser.add_argument("--min-bias", type=float, default=None,
+                        help="RNN: lower bound of the bias (a DYNAP-SE DC only injects current)")
     parser.add_argument("--hardware", action="store_true",
                         help="also simulate DPI with spike input, map onto DYNAP-SE and emulate")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"],
@@ -89,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                                 simulate_limit_test=args.simulate_limit_test,
                                 measure_cap_cost=True, hardware=args.hardware, device=args.device,
                                 target=args.target,
-                                model_options={"shared_bias": True} if args.shared_bias else None,
+                                model_options=_model_options(args) or None,
                                 gatings=tuple(args.gatings), progress=not args.quiet)
             # Read the record again just before writing: a run of another model may have
             # updated its row in the meantime.
