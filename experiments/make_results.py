@@ -65,6 +65,11 @@ def _accuracy(rec: dict[str, Any]) -> str:
              "```", format_table(rows, cols), "```", ""]
     if sim_note:
         lines.append(f"Spiking columns simulate the first N test samples ({sim_note}); the others use the whole test split.")
+    for r in fig["rows"]:
+        if r.get("model_options"):
+            opts = ", ".join(f"{k}={v}" for k, v in r["model_options"].items())
+            lines.append(f"{r['model'].upper()} trained with {opts} (`ModelConfig`; syn_leak < 1 is the "
+                         "delay-free RNN that DYNAP-SE can carry).")
     models = {r["model"] for r in fig["rows"]}
     if "lstm" in models:
         lines.append("LSTM: the LIF column is the converted spiking LSTM with exact (multiply-and-hold) "

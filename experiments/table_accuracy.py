@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             old = load_record(name)
             rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
+            if _model_options(args):
+                rows[model]["model_options"] = _model_options(args)
             save_record(name, {"dataset": dataset, "rows": list(rows.values())},
                         command_line(argv, "experiments.table_accuracy"))
     return 0
