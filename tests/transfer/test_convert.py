@@ -23,16 +23,19 @@ from transfer.train import TrainConfig, fit, predict
 SIM = SimulationSettings(batch_size=64)
 
 
-@pytest.fixture(scope="module")
-def ternary_rnn(digits_small):
-    model = build_model(ModelConfig("rnn", 8, 64, 10), seed=0)
-    fit(model, digits_small, TrainConfig(epochs=25, lr=5e-3, batch_size=32, act_penalty=0.1),
-        progress=False)
+def _train_ternary(config: ModelConfig, data):
+    """``config``'s model trained on ``data``, then fine-tuned and baked ternary."""
+    model = build_model(config, seed=0)
+    fit(model, data, TrainConfig(epochs=25, lr=5e-3, batch_size=32, act_penalty=0.1), progress=False)
     tern = Ternarizer(TernaryConfig())
-    fit(model, digits_small, TrainConfig(epochs=8, lr=2e-3, batch_size=32), weights_fn=tern,
-        progress=False)
+    fit(model, data, TrainConfig(epochs=8, lr=2e-3, batch_size=32), weights_fn=tern, progress=False)
     bake(model, tern)
     return model.eval()
+
+
+@pytest.fixture(scope="module")
+def ternary_rnn(digits_small):
+    return _train_ternary(ModelConfig("rnn", 8, 64, 10), digits_small)
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +138,7 @@ def test_bad_settings_are_refused(ternary_rnn, digits_small):
 def test_delay_free_rnn_converts_to_slow_synapses_without_delays(digits_small):
     """``syn_leak < 1``: every synapse is a slow filter, nothing is delayed, and the spiking
     network (spike input, as on DYNAP-SE) agrees with its ANN."""
-    model = build_model(ModelConfig("rnn", 8, 48, 10, syn_leak=0.5, substeps=4), seed=0)
-    fit(model, digits_small, TrainConfig(epochs=25, lr=5e-3, batch_size=32, act_penalty=0.1),
-        progress=False)
-    tern = Ternarizer(TernaryConfig())
-    fit(model, digits_small, TrainConfig(epochs=8, lr=2e-3, batch_size=32), weights_fn=tern,
-        progress=False)
-    bake(model, tern)
-    model.eval()
+    model = _train_ternary(ModelConfig("rnn", 8, 48, 10, syn_leak=0.5, substeps=4), digits_small)
     with pytest.raises(ConversionError, match="input_coding='rate'"):
         convert(model, digits_small.X_train[:300], ConversionSettings(neuron="lif"))
     settings = ConversionSettings(neuron="lif", input_coding="rate")
