@@ -213,7 +213,11 @@ def _population_params(settings: ConversionSettings, slow_tau: float | None) -> 
         if "v_nmda_half" in p:
             p["v_nmda_half"] = -1.0
         if "I_nmda_thr" in p:
-            p["I_nmda_thr"] = 1e-13  # smallest bias codes reach 59 fA: representable
+            from hardware.biases import code_to_current  # noqa: PLC0415
+
+            # The smallest non-zero DYNAP-SE1 bias (coarse 0, fine 1: 59 fA), exactly what
+            # the chip can be given: 1e-13 A decoded to 118 fA, which changed the emulation.
+            p["I_nmda_thr"] = code_to_current(0, 1)
     return p
 
 
