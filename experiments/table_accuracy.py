@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
+    options = _model_options(args)
     for dataset in args.datasets:
         name = f"accuracy_{Path(dataset).stem}" + ("_hardware" if args.hardware else "")
         for model in args.models:
@@ -103,15 +104,15 @@ def main(argv: list[str] | None = None) -> int:
                                 simulate_limit_test=args.simulate_limit_test,
                                 measure_cap_cost=True, hardware=args.hardware, device=args.device,
                                 target=args.target,
-                                model_options=_model_options(args) or None,
+                                model_options=options or None,
                                 gatings=tuple(args.gatings), progress=not args.quiet)
             # Read the record again just before writing: a run of another model may have
             # updated its row in the meantime.
             old = load_record(name)
             rows = {r["model"]: r for r in (old["figures"]["rows"] if old else [])}
             rows[model] = dict(chain_row(summary), command=command_line(argv, "experiments.table_accuracy"))
-            if _model_options(args):
-                rows[model]["model_options"] = _model_options(args)
+            if options:
+                rows[model]["model_options"] = options
             save_record(name, {"dataset": dataset, "rows": list(rows.values())},
                         command_line(argv, "experiments.table_accuracy"))
     return 0

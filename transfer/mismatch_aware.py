@@ -19,7 +19,8 @@ fine-tuning, every forward pass draws a fresh "chip":
 
 each lognormal with mean 1 and the target CV (the distribution of
 :mod:`brian_models.mismatch`). Inputs are injected as currents (the conversion's default),
-so the input rows get no synaptic time-constant factor. The latent weights learn a solution that works on most
+so the input rows get no synaptic time-constant factor (spike input, as a delay-free RNN
+has, would). The latent weights learn a solution that works on most
 chips; evaluation and the baked model use the nominal ternary weights.
 """
 
