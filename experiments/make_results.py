@@ -68,8 +68,9 @@ def _accuracy(rec: dict[str, Any]) -> str:
     for r in fig["rows"]:
         if r.get("model_options"):
             opts = ", ".join(f"{k}={v}" for k, v in r["model_options"].items())
-            lines.append(f"{r['model'].upper()} trained with {opts} (`ModelConfig`; syn_leak < 1 is the "
-                         "delay-free RNN that DYNAP-SE can carry).")
+            delay_free = "syn_leak" in r["model_options"]
+            why = "; syn_leak < 1 is the delay-free RNN that DYNAP-SE can carry" if delay_free else ""
+            lines.append(f"{r['model'].upper()} trained with {opts} (`ModelConfig`{why}).")
     models = {r["model"] for r in fig["rows"]}
     if "lstm" in models:
         lines.append("LSTM: the LIF column is the converted spiking LSTM with exact (multiply-and-hold) "

@@ -237,6 +237,8 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         raise ConversionError("an LSTM converts through transfer.spiking_lstm, not convert()")
     if not isinstance(model, (RNNClassifier, ESNClassifier)):
         raise ConversionError(f"cannot convert a {type(model).__name__}; expected an RNN or ESN")
+    from brian_models.synapses import SYNAPSE_TAU  # noqa: PLC0415 (Brian2 only when converting)
+
     esn = isinstance(model, ESNClassifier)
     leaky = not esn and model.config.syn_leak < 1
     if leaky and settings.input_coding != "rate":
@@ -271,7 +273,7 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     else:
         input_rate = settings.input_rate or (rate_scale * a_in / a_rec if a_rec > 0 else settings.max_rate)
         encoder = InputEncoder("rate", F, max_rate=input_rate, regular=True)
-        e_in_exc = tf.gain * a_in / (input_rate * params[f"tau_{exc_in.lower()}"])
+        e_in_exc = tf.gain * a_in / (input_rate * params[SYNAPSE_TAU[exc_in]])
         e_in_inh = tf.gain * a_in / (input_rate * params["tau_gaba_b"])
     tau_rec = slow_tau or settings.tau_syn
     e_rec = tf.gain * a_rec / (rate_scale * tau_rec)

@@ -242,11 +242,6 @@ class LSTMClassifier(nn.Module):
     def weight_matrices(self) -> dict[str, nn.Parameter]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
 
-    def effective_bias(self) -> torch.Tensor:
-        """The bias the network uses: ``b`` clipped at ``config.min_bias`` when that is set."""
-        lo = self.config.min_bias
-        return self.b if lo is None else torch.clamp(self.b, min=lo)
-
     #: Matrices quantization turns ternary: the chip-side ones. The readout runs on the host
     #: from spike counts, so it stays float (on Fashion-MNIST a ternary readout cost 2.5 points).
     quantized = ("w_in", "w_rec")
@@ -307,11 +302,6 @@ class ESNClassifier(nn.Module):
 
     def weight_matrices(self) -> dict[str, nn.Parameter]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
-
-    def effective_bias(self) -> torch.Tensor:
-        """The bias the network uses: ``b`` clipped at ``config.min_bias`` when that is set."""
-        lo = self.config.min_bias
-        return self.b if lo is None else torch.clamp(self.b, min=lo)
 
     #: Matrices quantization turns ternary (the readout is host-side and fitted in closed form).
     quantized = ("w_in", "w_rec")
