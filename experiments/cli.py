@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also fine-tune without the fan-in cap to report what the cap costs")
     p.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
                    help="fine-tune under random device mismatch of this CV (e.g. 0.2)")
+    p.add_argument("--distill", type=float, default=0.0, metavar="ALPHA",
+                   help="weight in [0, 1] of knowledge distillation from the float model (default 0)")
     _common(p)
 
     p = sub.add_parser("simulate", help="convert to a spiking network and simulate it in Brian2")
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-coding", default=None, choices=["current", "rate"],
                    help="input as current or as spikes (rate; needed to map onto DYNAP-SE); "
                         "default: rate for a delay-free RNN (--syn-leak < 1), else current")
+    p.add_argument("--chip", default=None, choices=["dynapse1"],
+                   help="DPI: snap parameters to what this chip's bias codes can hold (before map)")
     _common(p)
 
     p = sub.add_parser("map", help="place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)")
@@ -169,7 +173,7 @@ def cmd_quantize(args: argparse.Namespace) -> dict[str, Any]:
     return quantize_stage(args.run_dir, args.out, max_fan_in=args.max_fan_in or None,
                           epochs=args.epochs, lr=args.lr, measure_cap_cost=args.measure_cap_cost,
                           delta_factor=args.delta_factor, clip_percentile=args.clip_percentile,
-                          mismatch_aware=args.mismatch_aware,
+                          mismatch_aware=args.mismatch_aware, distill=args.distill,
                           progress=not args.quiet)
 
 
@@ -180,7 +184,7 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
                           noise=args.noise, device=args.device, target=args.target,
                           batch_size=args.batch_size, max_rate=args.max_rate, seed=args.seed,
                           limit_test=args.limit_test, input_coding=args.input_coding,
-                          gating=args.gating, progress=not args.quiet)
+                          gating=args.gating, chip=args.chip, progress=not args.quiet)
 
 
 def cmd_map(args: argparse.Namespace) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     if hardware:
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
             out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
-            device=device, target=target, progress=progress))
+            device=device, target=target, chip="dynapse1", progress=progress))
         results["map"] = _stage(out, "map", lambda p: map_stage(out / "simulate_hw", p))
         results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
             out / "map", p, device=device, target=target, progress=progress))

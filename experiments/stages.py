@@ -148,8 +148,11 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
                    epochs: int | None = None, lr: float | None = None,
                    measure_cap_cost: bool = False, mismatch_aware: float = 0.0,
                    delta_factor: float | None = None, clip_percentile: float | None = None,
-                   progress: bool = True) -> dict[str, Any]:
+                   distill: float = 0.0, progress: bool = True) -> dict[str, Any]:
     """Ternarize a float checkpoint with quantization-aware fine-tuning; write a new checkpoint.
+
+    ``distill > 0`` adds knowledge distillation from the float model to the fine-tuning loss
+    with that weight (:class:`transfer.train.TrainConfig`).
 
     ``clip_percentile`` (RNN only; default :data:`RNN_CLIP_PERCENTILE`, 0 for none) clips the
     hidden activations during fine-tuning at that percentile of the float model's activations
@@ -173,7 +176,7 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
     qat_epochs = QAT_EPOCHS.get(data.name, 15) if epochs is None else epochs
     qat_lr = lr or min(base.lr, QAT_LR.get(data.name, QAT_MAX_LR))
     # The cosine schedule runs to its end (no early stop); the best validation epoch is kept.
-    qcfg = replace(base, epochs=qat_epochs, lr=qat_lr, patience=max(1, qat_epochs))
+    qcfg = replace(base, epochs=qat_epochs, lr=qat_lr, patience=max(1, qat_epochs), distill=distill)
 
     out = new_run_dir(out)
 
@@ -194,7 +197,8 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
         weights_fn = MismatchAware(ternarizer, mismatch_aware, seed) if mismatch_aware > 0 else ternarizer
         cap = ternarizer.config.max_fan_in
         result = fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
-                     desc=f"QAT {ckpt.config.kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt")
+                     desc=f"QAT {ckpt.config.kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt",
+                     teacher=ckpt.model)
         model.cpu()
         return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer), result.history
 
@@ -219,6 +223,7 @@ def quantize_stage(run_dir: str | Path, out: str | Path, *, max_fan_in: int | No
         "act_max": start.config.act_max,
         "clip_percentile": clip_percentile,
         "mismatch_aware_cv": mismatch_aware,
+        "distill": distill,
         "scales": scales,
         "zero_fraction": {k: v["zero_fraction"] for k, v in report.items() if "zero_fraction" in v},
         "quantize_seconds": time.perf_counter() - t0,
@@ -241,7 +246,7 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
                    noise: float = 0.0, device: str = "runtime", target: str = "numpy",
                    batch_size: int = 128, max_rate: float = 1000.0, seed: int | None = None,
                    limit_test: int | None = None, input_coding: str | None = None,
-                   readout_samples: int = 1000, gating: str = "exact",
+                   readout_samples: int = 1000, gating: str = "exact", chip: str | None = None,
                    progress: bool = True) -> dict[str, Any]:
     """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.
 
@@ -253,6 +258,9 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     by default (``None``) a delay-free RNN (``syn_leak < 1``) gets spikes and the rest current.
     An echo-state network's readout is refitted on the spiking reservoir's counts for up to
     ``readout_samples`` training sequences (see :func:`transfer.convert.refit_readout`).
+    ``chip`` (``"dynapse1"``; DPI neurons and spike input) snaps the converted network's
+    parameters to the values the chip's bias codes decode to
+    (:func:`hardware.mapper.snap_to_chip`), so the simulation runs what the board can hold.
     """
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from brian_models.simulate import simulate  # noqa: PLC0415
@@ -267,6 +275,9 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     seed = int(s.get("seed", 0)) if seed is None else seed
     data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
+    if chip is not None and (neuron != "dpi" or ckpt.config.kind not in ("rnn", "esn")):
+        raise RunDirError("--chip snaps the DPI parameters of a converted RNN or ESN to bias codes: "
+                          "simulate one with --neuron dpi")
     out = new_run_dir(out)
     if ckpt.config.kind == "lstm":
         return _simulate_lstm(ckpt, data, out, neuron=neuron, gating=gating, mismatch=mismatch,
@@ -280,6 +291,9 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
         input_coding = "rate" if ckpt.config.kind == "rnn" and ckpt.config.syn_leak < 1 else "current"
     conversion = ConversionSettings(neuron=neuron, max_rate=max_rate, input_coding=input_coding)
     net = convert(ckpt.model, data.X_train[:1000], conversion)
+    snapped = None
+    if chip is not None:
+        net, snapped = _snap(net, chip)
     convert_seconds = time.perf_counter() - t0
     sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
                              mismatch_seed=seed, noise=noise, seed=seed,
@@ -303,8 +317,11 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
         "device": device,
         "transfer_function": net.metadata["transfer_function"],
         "input_coding": input_coding,
+        "snapped_to_chip": chip,
         "source": str(run_dir),
     })
+    if snapped is not None:
+        metrics["snap"] = snapped
     np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
     write_json(out / "simulation.json", sim.to_dict())
@@ -384,6 +401,21 @@ def _write_direct_run(out: Path, ckpt: Checkpoint, data: Dataset, result: Any, s
 _CHIPS = {"dynapse1": "DYNAPSE1", "dynapse2": "DYNAPSE2"}
 
 
+def _chip_spec(chip: str) -> Any:
+    from hardware import dynapse1  # noqa: PLC0415
+
+    if chip not in _CHIPS:
+        raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(_CHIPS)}")
+    return getattr(dynapse1, _CHIPS[chip])
+
+
+def _snap(net: Any, chip: str) -> tuple[Any, dict[str, Any]]:
+    """``net`` snapped to ``chip``'s bias grid, and the relative error of each snapped value."""
+    from hardware.mapper import snap_to_chip  # noqa: PLC0415
+
+    return snap_to_chip(net, _chip_spec(chip))
+
+
 def _stage_metrics(run_dir: Path, stage: str, needs: str) -> dict[str, Any]:
     """The ``metrics.json`` of ``run_dir``, which must be a finished ``stage`` run."""
     path = run_dir / "metrics.json"
@@ -412,15 +444,12 @@ def map_stage(run_dir: str | Path, out: str | Path, *, chip: str = "dynapse1") -
     HardwareConstraintError
         If the network does not fit the chip (the CLI exits with code 2 naming the rule).
     """
-    from hardware import dynapse1  # noqa: PLC0415
     from hardware.mapper import map_network  # noqa: PLC0415
     from hardware.rules import check_config  # noqa: PLC0415
     from transfer.spec import SpikingNetwork  # noqa: PLC0415
 
     run_dir = Path(run_dir)
-    if chip not in _CHIPS:
-        raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(_CHIPS)}")
-    spec = getattr(dynapse1, _CHIPS[chip])
+    spec = _chip_spec(chip)
     source = _stage_metrics(run_dir, "simulate",
                             "map needs a simulate run (rnn2dynapse simulate --neuron dpi --input-coding rate)")
     net = SpikingNetwork.load(run_dir / "network.json")

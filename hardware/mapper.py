@@ -38,7 +38,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -61,7 +61,7 @@ from hardware.errors import HardwareConstraintError
 from hardware.rules import check_config, check_network, efficacy_spread
 from transfer.spec import INPUT, SpikingNetwork
 
-__all__ = ["map_network", "route_bits"]
+__all__ = ["map_network", "route_bits", "snap_to_chip"]
 
 _Key = tuple  # ("pop", name, index) or ("input", channel)
 
@@ -116,6 +116,48 @@ def _population_biases(net: SpikingNetwork, spec: ChipSpec, warnings: list[str])
                             "bias; kept as constants")
         out[pop.name] = _PopBiases(group, report, dc)
     return out
+
+
+def snap_to_chip(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1) -> tuple[SpikingNetwork, dict[str, Any]]:
+    """``net`` with every parameter the chip sets through a bias replaced by the value its
+    coarse/fine code decodes to, as :func:`map_network` would program it.
+
+    Each population's DPI parameters, its one efficacy per synapse type (the synapse-weighted
+    mean of its incoming projections of that type) and its one DC current (the mean of
+    ``bias_current + I_dc``, clipped at 0) take their decoded values, so a Brian2 simulation of
+    the result runs the network the board can hold and an emulation of its mapping should
+    reproduce it spike for spike. Parameters no bias sets stay as they are.
+
+    Returns
+    -------
+    net : SpikingNetwork
+    report : dict
+        Per population ``relative_error`` of every snapped parameter, and the warnings
+        (merged efficacies, negative DC clipped) the mapping would give.
+    """
+    check_network(net, spec)
+    warnings: list[str] = []
+    biases = _population_biases(net, spec, warnings)
+    pops, report = [], {"relative_error": {}, "warnings": warnings}
+    for pop in net.populations:
+        rep = biases[pop.name].report
+        params = dict(pop.params)
+        params.update({k: rep.decoded[k] for k in rep.requested
+                       if not k.startswith("efficacy_") and k != "I_dc"})
+        bias_current = pop.bias_current
+        if bias_current is not None:  # the one DC of the core, as a per-neuron current
+            params.pop("I_dc", None)
+            bias_current = np.full(pop.size, rep.decoded["I_dc"])
+        pops.append(replace(pop, params=params, bias_current=bias_current))
+        report["relative_error"][pop.name] = dict(rep.relative_error)
+    projs = []
+    for proj in net.projections:
+        key = f"efficacy_{SYNAPSE_BIASES[proj.synapse].key}"
+        decoded = biases[proj.post].report.decoded.get(key)
+        snapped = proj.efficacy if decoded is None or int(proj.weights.sum()) == 0 else decoded
+        projs.append(replace(proj, efficacy=float(snapped)))
+    meta = dict(net.metadata, snapped_to=spec.name)
+    return replace(net, populations=tuple(pops), projections=tuple(projs), metadata=meta), report
 
 
 def _allocate_cores(net: SpikingNetwork, biases: dict[str, _PopBiases], spec: ChipSpec

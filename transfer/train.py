@@ -50,6 +50,12 @@ class TrainConfig:
     act_penalty : float
         Weight of ``mean(relu(h - 1)**2)`` over all hidden activations: keeps ReLU
         activations (firing rates) mostly below 1, the rate that conversion normalises to.
+    distill : float
+        With a ``teacher`` passed to :func:`fit`: the loss is ``(1 - distill)`` times the
+        cross-entropy plus ``distill`` times the knowledge-distillation loss (Hinton, Vinyals
+        & Dean 2015, arXiv:1503.02531), ``T**2 * KL(softmax(teacher / T) || softmax(out / T))``.
+    temperature : float
+        The distillation temperature ``T``.
     """
 
     epochs: int = 30
@@ -60,10 +66,15 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     act_penalty: float = 0.0
+    distill: float = 0.0
+    temperature: float = 2.0
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
             raise ValueError(f"invalid training settings: {self}")
+        if not 0 <= self.distill <= 1 or not self.temperature > 0:
+            raise ValueError(f"--distill must lie in [0, 1] and the temperature be > 0, got "
+                             f"{self.distill} and {self.temperature}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +136,16 @@ def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, metric: str = "accu
     return score(y, predict(model, X, weights_fn), metric)
 
 
+def _distillation_loss(ce: nn.Module, teacher: nn.Module, alpha: float, T: float):
+    """``(1 - alpha) * ce(out, y) + alpha * T**2 * KL(teacher || student)`` at temperature ``T``."""
+    def loss(out: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            soft = torch.softmax(teacher(x) / T, dim=1)
+        kd = nn.functional.kl_div(torch.log_softmax(out / T, dim=1), soft, reduction="batchmean")
+        return (1 - alpha) * ce(out, target) + alpha * T * T * kd
+    return loss
+
+
 def _save_state(path: Path, state: dict[str, Any]) -> None:
     """Write the resume state atomically (a killed run leaves the previous epoch's file)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -133,7 +154,8 @@ def _save_state(path: Path, state: dict[str, Any]) -> None:
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: WeightsFn | None = None,
-        progress: bool = True, desc: str = "train", resume: str | Path | None = None) -> TrainResult:
+        progress: bool = True, desc: str = "train", resume: str | Path | None = None,
+        teacher: nn.Module | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` with BPTT; restore the best validation epoch.
 
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
@@ -147,6 +169,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     With ``resume`` (a file path) every finished epoch is saved there (weights, optimiser,
     schedule, random state, history), and a run that finds the file continues after its last
     finished epoch, so an interrupted run loses at most one epoch. The caller deletes it.
+    With a ``teacher`` (the float model, during quantization-aware fine-tuning) and
+    ``config.distill > 0`` the student also matches the teacher's softened outputs.
     """
     device = pick_device(config.device)
     model.to(device)
@@ -166,7 +190,12 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     weight = None
     if data.metric == "balanced_accuracy":
         weight = _tensor(class_weights(data.y_train, data.n_classes), device)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    ce = nn.CrossEntropyLoss(weight=weight)
+    if teacher is not None and config.distill > 0:
+        teacher = teacher.to(device).eval()
+        loss_fn = _distillation_loss(ce, teacher, config.distill, config.temperature)
+    else:
+        loss_fn = lambda out, target, _x: ce(out, target)  # noqa: E731
     rank_epochs = np.unique(data.y_val).size > 1
     if not rank_epochs:
         warnings.warn(f"{data.name}: the validation split holds one class only; training runs all "
@@ -201,13 +230,13 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
             regularization = getattr(model, "regularization", None)
             if config.act_penalty > 0 or regularization is not None:
                 out, states = model(X[idx], weights, return_states=True)
-                loss = loss_fn(out, y[idx])
+                loss = loss_fn(out, y[idx], X[idx])
                 if config.act_penalty > 0:
                     loss = loss + config.act_penalty * torch.relu(states - 1).pow(2).mean()
                 if regularization is not None:  # a model's own penalty on its states (LSNN rates)
                     loss = loss + regularization(states)
             else:
-                loss = loss_fn(model(X[idx], weights), y[idx])
+                loss = loss_fn(model(X[idx], weights), y[idx], X[idx])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); "
                                          "lower --lr")

@@ -133,3 +133,6 @@ def test_stages_refuse_the_wrong_run_directory(chain, tmp_path, capsys):
     assert "emulate needs a map run" in capsys.readouterr().err
     assert main(["map", str(chain / "quant"), "--out", str(tmp_path / "m"), "--quiet"]) == EXIT_BAD_INPUT
     assert "map needs a simulate run" in capsys.readouterr().err
+    assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--chip", "dynapse1",
+                 "--out", str(tmp_path / "s"), "--quiet"]) == EXIT_BAD_INPUT
+    assert "--chip snaps the DPI parameters" in capsys.readouterr().err

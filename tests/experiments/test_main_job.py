@@ -18,6 +18,9 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     assert "DYNAP-SE emulated" in out and "rnn2dynapse run: digits, 30 test samples" in out
     emulated = summary["legs"]["esn_hw"]["stages"]["emulate"]
     assert emulated["n_test"] == 30 and emulated["energy_joules_per_inference"] > 0
+    # The hardware leg simulates the chip-snapped reservoir: the board's emulation repeats it.
+    assert summary["legs"]["esn_hw"]["stages"]["simulate_hw"]["snapped_to_chip"] == "dynapse1"
+    assert emulated["agreement_with_simulation"] == 1.0
     assert summary["legs"]["esn_hw"]["stages"]["map"]["cores_used"] >= 1
     # A second call reuses every finished stage instead of recomputing it.
     assert main(args) == 0
