@@ -105,3 +105,42 @@ def test_single_class_validation_runs_every_epoch_and_keeps_the_last(digits_smal
     assert result.epochs_run == 4
     # the last epoch's weights are kept: its validation score is the model's
     assert evaluate(model, one_class.X_val, one_class.y_val) == result.history[-1]["val"]
+
+
+def test_distillation_loss_matches_a_numpy_reference():
+    import torch
+    from torch import nn
+
+    from transfer.train import _distillation_loss
+
+    rng = np.random.default_rng(0)
+    student, teacher = rng.normal(size=(5, 4)), rng.normal(size=(5, 4)) * 3
+    y = rng.integers(0, 4, 5)
+    alpha, T = 0.7, 2.5
+
+    def log_softmax(z):
+        z = z - z.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    ce = -log_softmax(student)[np.arange(5), y].mean()
+    p_t = np.exp(log_softmax(teacher / T))
+    kl = np.sum(p_t * (np.log(p_t) - log_softmax(student / T))) / 5
+    want = (1 - alpha) * ce + alpha * T * T * kl
+    # nn.Identity as the teacher: its "input" is the teacher's logits.
+    loss = _distillation_loss(nn.CrossEntropyLoss(), nn.Identity(), alpha, T)
+    got = loss(torch.tensor(student), torch.tensor(y), torch.tensor(teacher))
+    assert float(got) == pytest.approx(want, rel=1e-9)
+
+
+def test_pure_distillation_learns_the_teacher_without_the_labels(digits_small):
+    from dataclasses import replace
+
+    teacher, _ = _train(digits_small)
+    shuffled = replace(digits_small, y_train=np.random.default_rng(1).permutation(digits_small.y_train))
+    student = build_model(ModelConfig("rnn", digits_small.n_features, 32, digits_small.n_classes), seed=5)
+    fit(student, shuffled, TrainConfig(epochs=12, lr=3e-3, batch_size=32, distill=1.0, patience=99),
+        progress=False, teacher=teacher)
+    # Scored against the true labels the student never saw: it learnt them from the teacher.
+    assert evaluate(student, digits_small.X_test, digits_small.y_test) > 0.5  # chance is 0.1
+    with pytest.raises(ValueError, match="--distill"):
+        TrainConfig(distill=1.5)
