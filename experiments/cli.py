@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: rate for a delay-free RNN (--syn-leak < 1), else current")
     p.add_argument("--chip", default=None, choices=["dynapse1"],
                    help="DPI: snap parameters to what this chip's bias codes can hold (before map)")
+    p.add_argument("--copies", type=_positive_int, default=1, metavar="K",
+                   help="RNN/ESN: K copies of the network on their own neurons, averaged by the "
+                        "readout (averages device mismatch; K times the neurons)")
     _common(p)
 
     p = sub.add_parser("map", help="place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)")
@@ -184,7 +187,8 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
                           noise=args.noise, device=args.device, target=args.target,
                           batch_size=args.batch_size, max_rate=args.max_rate, seed=args.seed,
                           limit_test=args.limit_test, input_coding=args.input_coding,
-                          gating=args.gating, chip=args.chip, progress=not args.quiet)
+                          gating=args.gating, chip=args.chip, copies=args.copies,
+                          progress=not args.quiet)
 
 
 def cmd_map(args: argparse.Namespace) -> dict[str, Any]:

@@ -247,7 +247,7 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
                    batch_size: int = 128, max_rate: float = 1000.0, seed: int | None = None,
                    limit_test: int | None = None, input_coding: str | None = None,
                    readout_samples: int = 1000, gating: str = "exact", chip: str | None = None,
-                   progress: bool = True) -> dict[str, Any]:
+                   copies: int = 1, progress: bool = True) -> dict[str, Any]:
     """Convert a quantized checkpoint into a spiking network and simulate the test split in Brian2.
 
     An LSTM converts through :mod:`transfer.spiking_lstm` with ``gating`` ``"exact"`` (a
@@ -261,10 +261,13 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     ``chip`` (``"dynapse1"``; DPI neurons and spike input) snaps the converted network's
     parameters to the values the chip's bias codes decode to
     (:func:`hardware.mapper.snap_to_chip`), so the simulation runs what the board can hold.
+    ``copies > 1`` (RNN, ESN) runs that many copies of the converted network on their own
+    neurons and averages them in the readout (:func:`transfer.spec.replicate`).
     """
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from brian_models.simulate import simulate  # noqa: PLC0415
     from transfer.convert import ConversionSettings, convert, refit_readout  # noqa: PLC0415
+    from transfer.spec import replicate  # noqa: PLC0415
     from transfer.datasets import score  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
@@ -275,6 +278,8 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     seed = int(s.get("seed", 0)) if seed is None else seed
     data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
+    if copies > 1 and ckpt.config.kind not in ("rnn", "esn"):
+        raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {ckpt.config.kind}")
     if chip is not None and (neuron != "dpi" or ckpt.config.kind not in ("rnn", "esn")):
         raise RunDirError("--chip snaps the DPI parameters of a converted RNN or ESN to bias codes: "
                           "simulate one with --neuron dpi")
@@ -290,7 +295,7 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     if input_coding is None:
         input_coding = "rate" if ckpt.config.kind == "rnn" and ckpt.config.syn_leak < 1 else "current"
     conversion = ConversionSettings(neuron=neuron, max_rate=max_rate, input_coding=input_coding)
-    net = convert(ckpt.model, data.X_train[:1000], conversion)
+    net = replicate(convert(ckpt.model, data.X_train[:1000], conversion), copies)
     snapped = None
     if chip is not None:
         net, snapped = _snap(net, chip)
@@ -318,6 +323,7 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
         "transfer_function": net.metadata["transfer_function"],
         "input_coding": input_coding,
         "snapped_to_chip": chip,
+        "copies": copies,
         "source": str(run_dir),
     })
     if snapped is not None:

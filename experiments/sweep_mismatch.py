@@ -20,6 +20,9 @@ record alone.
 over the same cells (``rnn2dynapse quantize runs/mm/train --mismatch-aware 0.2 --out
 runs/mm/quant_mm``; any quantize run will do).
 
+``--copies K`` simulates K copies of each network on their own neurons, averaged by the
+readout (:func:`transfer.spec.replicate`); its record and figure get the suffix ``_xK``.
+
 On a dask cluster: start ``dask scheduler`` and ``dask worker tcp://HOST:8786 --nthreads 1``
 from this repository's environment, then pass ``--scheduler tcp://HOST:8786``. The workers
 write the simulation run directories under ``--out``, so ``--out`` and the run directories
@@ -52,7 +55,8 @@ _NEURON_LABELS = {"lif": "LIF", "adex": "AdEx", "dpi": "DPI"}
 
 
 def simulate_cell(params: dict[str, Any], *, run_dirs: dict[str, str], out_dir: str,
-                  limit_test: int | None, noise: float = 0.0, device: str = "runtime") -> dict[str, Any]:
+                  limit_test: int | None, noise: float = 0.0, device: str = "runtime",
+                  copies: int = 1) -> dict[str, Any]:
     """Simulate one (variant, neuron, cv, seed) cell into ``out_dir/runs/<key>``; its metrics.
 
     A simulate run that finished before its cell was recorded (an interrupt in between) is
@@ -66,7 +70,7 @@ def simulate_cell(params: dict[str, Any], *, run_dirs: dict[str, str], out_dir: 
     else:
         metrics = simulate_stage(run_dirs[params["variant"]], run, neuron=params["neuron"],
                                  mismatch=params["cv"], seed=params["seed"], limit_test=limit_test,
-                                 noise=noise, device=device, progress=False)
+                                 noise=noise, device=device, copies=copies, progress=False)
     return dict({k: metrics.get(k) for k in CELL_METRICS}, run=str(run))
 
 
@@ -148,8 +152,9 @@ def plot(record_or_rows: dict[str, Any] | list[dict[str, Any]], path: str | Path
     n_test, n_seeds = rows[0].get("n_test"), max(r["n_seeds"] for r in rows)
     ax.set_xlabel("device mismatch CV (std / mean)")
     ax.set_ylabel(f"spiking {metric.replace('_', ' ')}")
-    ax.set_title(f"{figures.get('dataset', '')}: {n_test} test samples, mean ± std over {n_seeds} seeds",
-                 fontsize=9)
+    copies = figures.get("copies", 1)
+    ax.set_title(f"{figures.get('dataset', '')}: {n_test} test samples, mean ± std over {n_seeds} seeds"
+                 + (f", {copies} copies averaged" if copies > 1 else ""), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path = Path(path)
@@ -200,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--figures-dir", default=str(FIGURES_DIR), help="where the figure is written")
     parser.add_argument("--replot", metavar="DATASET", default=None,
                         help="only redraw the figure of DATASET from its record in --data-dir")
+    parser.add_argument("--copies", type=int, default=1, metavar="K",
+                        help="K copies of each network on their own neurons, averaged by the readout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -220,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [cv for cv in args.cvs if not (0 <= cv < 1)]
     if bad:
         parser.error(f"--cvs must lie in [0, 1), got {bad}")
+    if args.copies < 1:
+        parser.error(f"--copies must be at least 1, got {args.copies}")
     if args.limit_test is not None and args.limit_test < 1:
         parser.error(f"--limit-test must be at least 1, got {args.limit_test}")
     backend = args.backend or ("dask" if args.scheduler else "joblib")
@@ -236,8 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out).resolve()
         cells = grid(variant=list(run_dirs), neuron=args.neurons, cv=args.cvs, seed=args.seeds)
         fn = partial(simulate_cell, run_dirs=run_dirs, out_dir=str(out), limit_test=args.limit_test,
-                     noise=args.noise, device=args.device)
+                     noise=args.noise, device=args.device, copies=args.copies)
         settings = dict(run_dirs, limit_test=args.limit_test, noise=args.noise)  # resuming under other ones is refused
+        if args.copies > 1:
+            settings["copies"] = args.copies
         records = run_sweep(cells, fn, out, backend=backend, n_jobs=args.n_jobs, scheduler=args.scheduler,
                             progress=not args.quiet, settings=settings, preload=("brian2",))
     except (RunDirError, SweepError) as exc:
@@ -247,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.main_job import format_table  # noqa: PLC0415
 
     dataset = base["dataset"]
+    name = dataset + (f"_x{args.copies}" if args.copies > 1 else "")
     rows = aggregate(records)
     failed = [{"key": r["key"], "params": r["params"], "error": r["error"]}
               for r in records if r["status"] == "failed"]
@@ -261,16 +273,17 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "rows": rows,
         "failed": failed,
-        "figure": f"figures/mismatch_{dataset}.png",
+        "figure": f"figures/mismatch_{name}.png",
         "noise": args.noise,
+        "copies": args.copies,
     }
     print(format_table(rows, ["variant", "neuron", "cv", "n_seeds", "n_test", "accuracy_mean", "accuracy_std",
                               "agreement_mean", "spikes_mean", "ann_accuracy"]) if rows else "no cell finished")
     if rows:
-        path = save_record(f"extra_mismatch_{dataset}", figures,
+        path = save_record(f"extra_mismatch_{name}", figures,
                            command_line(argv, "experiments.sweep_mismatch"), data_dir)
         print(f"wrote {path}")
-        print(f"wrote {plot(figures, figures_dir / f'mismatch_{dataset}.png')}")
+        print(f"wrote {plot(figures, figures_dir / f'mismatch_{name}.png')}")
     return 1 if failed else 0
 
 

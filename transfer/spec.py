@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ __all__ = [
     "Readout",
     "SpikingNetwork",
     "SpecError",
+    "replicate",
 ]
 
 NEURON_MODELS = ("lif", "adex", "dpi")
@@ -410,3 +411,30 @@ class SpikingNetwork:
         if not path.exists():
             raise FileNotFoundError(f"no spiking network spec at {path}")
         return cls.from_dict(json.loads(path.read_text()))
+
+
+def replicate(net: SpikingNetwork, copies: int) -> SpikingNetwork:
+    """``copies`` independent copies of ``net`` on their own neurons, averaged by the readout.
+
+    Every population grows to ``copies * size`` neurons (neuron ``c * size + j`` is unit ``j``
+    of copy ``c``); a projection between populations becomes block diagonal (each copy
+    listens only to itself, so no neuron gains inputs: the CAM fan-in is unchanged), an input
+    projection feeds every copy, and the readout takes the mean of the copies' rates. Without
+    mismatch or noise every copy fires exactly as ``net``; on a chip each copy draws its own
+    device mismatch, and the readout averages those errors (an ensemble of ``copies`` chips'
+    worth of neurons, at ``copies`` times the neurons and synaptic events).
+    """
+    if int(copies) != copies or copies < 1:
+        raise SpecError(f"copies must be a positive integer, got {copies}")
+    copies = int(copies)
+    if copies == 1:
+        return net
+    pops = tuple(replace(p, size=copies * p.size,
+                         bias_current=None if p.bias_current is None else np.tile(p.bias_current, copies))
+                 for p in net.populations)
+    projs = tuple(replace(p, weights=np.tile(p.weights, (copies, 1)) if p.pre == INPUT
+                          else np.kron(np.eye(copies, dtype=p.weights.dtype), p.weights))
+                  for p in net.projections)
+    readout = replace(net.readout, weights=np.tile(net.readout.weights, (1, copies)) / copies)
+    return replace(net, populations=pops, projections=projs, readout=readout,
+                   metadata=dict(net.metadata, copies=copies))

@@ -18,6 +18,7 @@ from transfer.convert import (CONVERSION_PRESETS, ConversionError, ConversionSet
                               convert, split_ternary)
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import Ternarizer, TernaryConfig, bake
+from transfer.spec import INPUT, SpecError, replicate
 from transfer.train import TrainConfig, fit, predict
 
 SIM = SimulationSettings(batch_size=64)
@@ -159,3 +160,28 @@ def test_delay_free_rnn_converts_to_slow_synapses_without_delays(digits_small):
     # Measured: r = 0.966, agreement 0.766 (0.906 for a model trained on all of digits).
     assert r > 0.9
     assert agreement >= 0.7
+
+
+def test_replicated_network_runs_every_copy_as_the_original(ternary_rnn, digits_small):
+    """``replicate``: k block-diagonal copies, no neuron gains an input, and without mismatch,
+    noise or random phases each copy fires exactly as the original; the readout's mean over
+    identical copies gives the original's scores."""
+    net = convert(ternary_rnn, digits_small.X_train[:200], ConversionSettings(neuron="lif"))
+    k, n = 3, net.population("hidden").size
+    rep = replicate(net, k)
+    assert rep.population("hidden").size == k * n and rep.metadata["copies"] == k
+    for a, b in zip(net.projections, rep.projections):
+        want = np.tile(a.weights, (k, 1)) if a.pre == INPUT else np.kron(np.eye(k, dtype=int), a.weights)
+        np.testing.assert_array_equal(b.weights, want)
+    fan_in = sum((p.weights > 0).sum(axis=1) for p in net.projections)
+    assert np.array_equal(sum((p.weights > 0).sum(axis=1) for p in rep.projections), np.tile(fan_in, k))
+    exact = SimulationSettings(batch_size=64, random_phase=False)
+    X = digits_small.X_test[:8]
+    one, many = simulate(net, X, exact), simulate(rep, X, exact)
+    counts = many.counts["hidden"].reshape(len(X), -1, k, n)
+    for c in range(k):
+        np.testing.assert_array_equal(counts[:, :, c], one.counts["hidden"])
+    np.testing.assert_allclose(many.scores, one.scores, rtol=1e-12, atol=1e-12)
+    assert replicate(net, 1) is net
+    with pytest.raises(SpecError, match="copies"):
+        replicate(net, 0)
