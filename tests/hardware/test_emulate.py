@@ -30,7 +30,7 @@ from hardware.emulate import (
 from hardware.mapper import map_network, snap_to_chip
 from transfer.convert import ConversionSettings, activation_scale, convert, refit_readout
 from transfer.models import ModelConfig, build_model
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork, replicate
 
 SETTINGS = SimulationSettings(batch_size=128)
 
@@ -113,12 +113,17 @@ def esn_case(digits):
 
 
 # -- connectivity and parameters -----------------------------------------------------------------
-@pytest.mark.parametrize("which", ["small", "multi_chip"])
-def test_connectivity_equals_the_spec(which, small_net, multi_chip_net):
-    net = small_net if which == "small" else multi_chip_net
+@pytest.mark.parametrize("which", ["small", "multi_chip", "replicated"])
+def test_connectivity_equals_the_spec(which, small_net, multi_chip_net, network_factory):
+    net = {"small": small_net, "multi_chip": multi_chip_net,
+           "replicated": replicate(network_factory(n_hidden=100), 3)}[which]
     config = HardwareConfig.from_json(map_network(net).to_json())  # the JSON file is all it gets
     if which == "multi_chip":
         assert config.mapping_report["chips_used"] == 2 and len(config.population_cores("big")) == 2
+    if which == "replicated":  # 300 hidden neurons share one parameter group over two cores
+        assert len(config.population_cores("hidden")) == 2
+        one = map_network(network_factory(n_hidden=100)).mapping_report
+        assert config.mapping_report["max_fan_in"] == one["max_fan_in"]  # no neuron gains inputs
     emulated = network_from_config(config)
     got = {(p.pre, p.post, p.synapse): p.weights for p in emulated.projections}
     want = spec_weights(net)
