@@ -22,6 +22,8 @@ runs/mm/quant_mm``; any quantize run will do).
 
 ``--copies K`` simulates K copies of each network on their own neurons, averaged by the
 readout (:func:`transfer.spec.replicate`); its record and figure get the suffix ``_xK``.
+``--tag NAME`` appends ``_NAME`` as well, to keep a second fine-tuned model's sweep beside
+the first.
 
 On a dask cluster: start ``dask scheduler`` and ``dask worker tcp://HOST:8786 --nthreads 1``
 from this repository's environment, then pass ``--scheduler tcp://HOST:8786``. The workers
@@ -176,6 +178,17 @@ def _quantize_metrics(run_dir: str, option: str) -> dict[str, Any]:
     return metrics
 
 
+def _models_note(run_dir: str, finetuned: str | None) -> str:
+    """Which checkpoints the curves are, with the fine-tuning settings that made them."""
+    def describe(path: str) -> str:
+        m = read_json(Path(path) / "metrics.json")
+        how = [f"mismatch-aware CV {m['mismatch_aware_cv']:g}"] if m.get("mismatch_aware_cv") else []
+        how += [f"distillation {m['distill']:g}"] if m.get("distill") else []
+        return f"`{path}` (ternary ANN {100 * m['accuracy']:.2f} %{'; ' + ', '.join(how) if how else ''})"
+    note = f"ternary: {describe(run_dir)}"
+    return note + (f"; fine-tuned: {describe(finetuned)}" if finetuned else "") + "."
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -207,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only redraw the figure of DATASET from its record in --data-dir")
     parser.add_argument("--copies", type=int, default=1, metavar="K",
                         help="K copies of each network on their own neurons, averaged by the readout")
+    parser.add_argument("--tag", default=None, help="suffix of the record and figure names")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -258,12 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     from experiments.main_job import format_table  # noqa: PLC0415
 
     dataset = base["dataset"]
-    name = dataset + (f"_x{args.copies}" if args.copies > 1 else "")
+    name = dataset + (f"_x{args.copies}" if args.copies > 1 else "") + (f"_{args.tag}" if args.tag else "")
     rows = aggregate(records)
     failed = [{"key": r["key"], "params": r["params"], "error": r["error"]}
               for r in records if r["status"] == "failed"]
     figures = {
-        "title": f"Accuracy vs device mismatch ({dataset}, {base.get('model')}, mean ± std over seeds)",
+        "title": f"Accuracy vs device mismatch ({dataset}, {base.get('model')}, mean ± std over seeds"
+                 + (f", {args.copies} copies" if args.copies > 1 else "") + (f", {args.tag}" if args.tag else "") + ")",
         "dataset": dataset,
         "model": base.get("model"),
         "metric": base.get("metric", "accuracy"),
@@ -276,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         "figure": f"figures/mismatch_{name}.png",
         "noise": args.noise,
         "copies": args.copies,
+        "note": _models_note(args.run_dir, args.finetuned_run_dir),
     }
     print(format_table(rows, ["variant", "neuron", "cv", "n_seeds", "n_test", "accuracy_mean", "accuracy_std",
                               "agreement_mean", "spikes_mean", "ann_accuracy"]) if rows else "no cell finished")
