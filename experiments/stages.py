@@ -298,7 +298,9 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     net = replicate(convert(ckpt.model, data.X_train[:1000], conversion), copies)
     snapped = None
     if chip is not None:
-        net, snapped = _snap(net, chip)
+        from hardware.mapper import snap_to_chip  # noqa: PLC0415
+
+        net, snapped = snap_to_chip(net, _chip_spec(chip))
     convert_seconds = time.perf_counter() - t0
     sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
                              mismatch_seed=seed, noise=noise, seed=seed,
@@ -413,13 +415,6 @@ def _chip_spec(chip: str) -> Any:
     if chip not in _CHIPS:
         raise ValueError(f"unknown chip {chip!r}; choose one of {', '.join(_CHIPS)}")
     return getattr(dynapse1, _CHIPS[chip])
-
-
-def _snap(net: Any, chip: str) -> tuple[Any, dict[str, Any]]:
-    """``net`` snapped to ``chip``'s bias grid, and the relative error of each snapped value."""
-    from hardware.mapper import snap_to_chip  # noqa: PLC0415
-
-    return snap_to_chip(net, _chip_spec(chip))
 
 
 def _stage_metrics(run_dir: Path, stage: str, needs: str) -> dict[str, Any]:

@@ -142,12 +142,10 @@ def snap_to_chip(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1) -> tuple[Spikin
     for pop in net.populations:
         rep = biases[pop.name].report
         params = dict(pop.params)
-        params.update({k: rep.decoded[k] for k in rep.requested
-                       if not k.startswith("efficacy_") and k != "I_dc"})
+        params.update({k: rep.decoded[k] for k in rep.requested if not k.startswith("efficacy_")})
         bias_current = pop.bias_current
-        if bias_current is not None:  # the one DC of the core, as a per-neuron current
-            params.pop("I_dc", None)
-            bias_current = np.full(pop.size, rep.decoded["I_dc"])
+        if "I_dc" in rep.requested:  # the one DC of the core, as a per-neuron current
+            bias_current = np.full(pop.size, params.pop("I_dc"))
         pops.append(replace(pop, params=params, bias_current=bias_current))
         report["relative_error"][pop.name] = dict(rep.relative_error)
     projs = []
