@@ -33,7 +33,8 @@ def _limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use N test samples")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """Argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
@@ -50,16 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a float model with BPTT")
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "esn", "lsnn"])
     p.add_argument("--dataset", required=True, help="digits, fashion, ecg, recall or PATH.npz")
-    p.add_argument("--hidden", type=_positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
+    p.add_argument("--hidden", type=positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, else 30)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-3, 1e-2 for lsnn)")
-    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
     p.add_argument("--shared-bias", action="store_true",
                    help="one bias for all hidden units (DYNAP-SE: one DC bias per core)")
     p.add_argument("--syn-leak", type=float, default=1.0,
                    help="RNN: per-step synaptic leak (<1: delay-free rate model of a spiking network)")
-    p.add_argument("--substeps", type=_positive_int, default=1, help="RNN with --syn-leak: steps per element")
+    p.add_argument("--substeps", type=positive_int, default=1, help="RNN with --syn-leak: steps per element")
     p.add_argument("--min-bias", type=float, default=None,
                    help="RNN: lower bound of the bias (a DYNAP-SE DC bias can only inject current)")
     p.add_argument("--act-penalty", type=float, default=0.1,
@@ -94,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.0, metavar="S", help="membrane noise current std in A")
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="samples simulated together")
     p.add_argument("--max-rate", type=float, default=1000.0, help="firing rate (Hz) for the top activation")
     p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
     p.add_argument("--gating", default="exact", choices=["exact", "shunting"],
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: rate for a delay-free RNN (--syn-leak < 1), else current")
     p.add_argument("--chip", default=None, choices=["dynapse1"],
                    help="DPI: snap parameters to what this chip's bias codes can hold (before map)")
-    p.add_argument("--copies", type=_positive_int, default=1, metavar="K",
+    p.add_argument("--copies", type=positive_int, default=1, metavar="K",
                    help="RNN/ESN: K copies of the network on their own neurons, averaged by the "
                         "readout (averages device mismatch; K times the neurons)")
     _common(p)
@@ -121,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip")
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="samples simulated together")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="samples simulated together")
     p.add_argument("--limit-test", type=int, default=None, metavar="N",
                    help="emulate N test samples (default: those of the simulate run)")
     _common(p)
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a map run directory")
     p.add_argument("--samples", type=int, default=0, metavar="N",
                    help="also play the first N test samples and count the board's spikes")
-    p.add_argument("--isi-base", type=_positive_int, default=None,
+    p.add_argument("--isi-base", type=positive_int, default=None,
                    help="FPGA spike generator ISI multiplier (default 900: 10 us units)")
     p.add_argument("--out", default=None, help="run directory for the upload's metrics (optional)")
     _common(p, out=False)
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the whole chain on one dataset, one table at the end")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--model", default="rnn", choices=["rnn", "lstm", "esn"])
-    p.add_argument("--hidden", type=_positive_int, default=None)
+    p.add_argument("--hidden", type=positive_int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     _limits(p)
     _common(p)

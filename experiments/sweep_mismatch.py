@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from experiments.cli import positive_int
 from experiments.records import DATA_DIR, FIGURES_DIR, command_line, load_record, save_record
 from experiments.sweep import Cell, SweepError, grid, run_sweep
 from transfer.files import RunDirError, read_json
@@ -204,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="membrane noise current std in A in every cell (as `simulate --noise`)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="one simulated chip per seed")
     parser.add_argument("--neurons", nargs="+", default=["lif", "dpi"], choices=sorted(_NEURON_LABELS))
-    parser.add_argument("--limit-test", type=int, default=None, metavar="N",
+    parser.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                         help="simulate only the first N test samples (default: the quantize run's test split)")
     parser.add_argument("--backend", choices=["joblib", "dask"], default=None,
                         help="joblib on this machine, or dask (default: dask when --scheduler is given)")
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--figures-dir", default=str(FIGURES_DIR), help="where the figure is written")
     parser.add_argument("--replot", metavar="DATASET", default=None,
                         help="only redraw the figure of DATASET from its record in --data-dir")
-    parser.add_argument("--copies", type=int, default=1, metavar="K",
+    parser.add_argument("--copies", type=positive_int, default=1, metavar="K",
                         help="K copies of each network on their own neurons, averaged by the readout")
     parser.add_argument("--tag", default=None, help="suffix of the record and figure names")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -241,10 +242,6 @@ def main(argv: list[str] | None = None) -> int:
     bad = [cv for cv in args.cvs if not (0 <= cv < 1)]
     if bad:
         parser.error(f"--cvs must lie in [0, 1), got {bad}")
-    if args.copies < 1:
-        parser.error(f"--copies must be at least 1, got {args.copies}")
-    if args.limit_test is not None and args.limit_test < 1:
-        parser.error(f"--limit-test must be at least 1, got {args.limit_test}")
     backend = args.backend or ("dask" if args.scheduler else "joblib")
 
     try:

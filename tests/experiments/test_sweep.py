@@ -209,3 +209,13 @@ def test_mismatch_rows_are_mean_and_std_over_seeds_and_the_figure_redraws(tmp_pa
                 data_dir=tmp_path)
     assert main(["--replot", "digits", "--data-dir", str(tmp_path), "--figures-dir", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig" / "mismatch_digits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("option", ["--copies", "--limit-test"])
+def test_sweep_mismatch_refuses_a_count_below_one(option, tmp_path, capsys):
+    from experiments.sweep_mismatch import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--run-dir", str(tmp_path), option, "0", "--data-dir", str(tmp_path)])
+    assert exc.value.code == 2
+    assert f"{option}: must be a positive integer, got 0" in capsys.readouterr().err
