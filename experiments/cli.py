@@ -29,8 +29,8 @@ def _common(p: argparse.ArgumentParser, out: bool = True) -> None:
 
 
 def _limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--limit-train", type=int, default=None, metavar="N", help="use N training samples")
-    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="use N test samples")
+    p.add_argument("--limit-train", type=positive_int, default=None, metavar="N", help="use N training samples")
+    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N", help="use N test samples")
 
 
 def positive_int(text: str) -> int:
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples simulated together")
     p.add_argument("--max-rate", type=float, default=1000.0, help="firing rate (Hz) for the top activation")
-    p.add_argument("--limit-test", type=int, default=None, metavar="N", help="simulate N test samples")
+    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N", help="simulate N test samples")
     p.add_argument("--gating", default="exact", choices=["exact", "shunting"],
                    help="LSTM only: exact multiply-and-hold cell, or shunting (GABA_A) gating")
     p.add_argument("--input-coding", default=None, choices=["current", "rate"],
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
     p.add_argument("--target", default="numpy", choices=["numpy", "cython"], help="runtime code generation")
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples simulated together")
-    p.add_argument("--limit-test", type=int, default=None, metavar="N",
+    p.add_argument("--limit-test", type=positive_int, default=None, metavar="N",
                    help="emulate N test samples (default: those of the simulate run)")
     _common(p)
 

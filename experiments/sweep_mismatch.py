@@ -179,15 +179,14 @@ def _quantize_metrics(run_dir: str, option: str) -> dict[str, Any]:
     return metrics
 
 
-def _models_note(run_dir: str, finetuned: str | None) -> str:
-    """Which checkpoints the curves are, with the fine-tuning settings that made them."""
-    def describe(path: str) -> str:
-        m = read_json(Path(path) / "metrics.json")
+def _models_note(models: dict[str, tuple[str, dict[str, Any]]]) -> str:
+    """Which checkpoints the curves are (``{label: (run_dir, its metrics)}``), with the
+    fine-tuning settings that made them."""
+    def describe(path: str, m: dict[str, Any]) -> str:
         how = [f"mismatch-aware CV {m['mismatch_aware_cv']:g}"] if m.get("mismatch_aware_cv") else []
         how += [f"distillation {m['distill']:g}"] if m.get("distill") else []
         return f"`{path}` (ternary ANN {100 * m['accuracy']:.2f} %{'; ' + ', '.join(how) if how else ''})"
-    note = f"ternary: {describe(run_dir)}"
-    return note + (f"; fine-tuned: {describe(finetuned)}" if finetuned else "") + "."
+    return "; ".join(f"{label}: {describe(*model)}" for label, model in models.items()) + "."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,9 +245,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         base = _quantize_metrics(args.run_dir, "--run-dir")
+        models = {"ternary": (args.run_dir, base)}
         run_dirs = {"baseline": str(Path(args.run_dir).resolve())}
         if args.finetuned_run_dir:
             tuned = _quantize_metrics(args.finetuned_run_dir, "--finetuned-run-dir")
+            models["fine-tuned"] = (args.finetuned_run_dir, tuned)
             if tuned.get("dataset") != base.get("dataset"):
                 raise RunDirError(f"--finetuned-run-dir is a {tuned.get('dataset')!r} model but --run-dir a "
                                   f"{base.get('dataset')!r} one; the curves would not be comparable")
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "figure": f"figures/mismatch_{name}.png",
         "noise": args.noise,
         "copies": args.copies,
-        "note": _models_note(args.run_dir, args.finetuned_run_dir),
+        "note": _models_note(models),
     }
     print(format_table(rows, ["variant", "neuron", "cv", "n_seeds", "n_test", "accuracy_mean", "accuracy_std",
                               "agreement_mean", "spikes_mean", "ann_accuracy"]) if rows else "no cell finished")

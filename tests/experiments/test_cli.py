@@ -96,6 +96,16 @@ def test_unknown_option_exits_with_usage(capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["train", "--model", "rnn", "--dataset", "digits", "--limit-train", "0"],
+                                  ["simulate", "some_run", "--neuron", "lif", "--limit-test", "0"],
+                                  ["emulate", "some_map", "--limit-test", "0"]])
+def test_a_zero_sample_limit_is_refused_not_read_as_no_limit(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--out", "x"])
+    assert exc.value.code == 2
+    assert "must be a positive integer, got 0" in capsys.readouterr().err
+
+
 def test_lsnn_chain_runs_in_brian2_spike_for_spike(tmp_path, capsys):
     """train/quantize/simulate --model lsnn: Brian2 runs the ternary LSNN with the torch
     model's own update, so every test sample gets the ANN's prediction."""
