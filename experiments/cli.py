@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RNN: lower bound of the bias (a DYNAP-SE DC bias can only inject current)")
     p.add_argument("--act-penalty", type=float, default=0.1,
                    help="RNN: weight of the penalty on activations above 1 (default 0.1)")
+    p.add_argument("--max-fan-in", type=positive_int, default=None, metavar="K",
+                   help="train under the DYNAP-SE fan-in cap: prune each neuron gradually to its K "
+                        "strongest inputs (e.g. 64; default: dense)")
     _limits(p)
     _common(p)
 
@@ -165,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     return train_stage(args.model, args.dataset, args.out, hidden=args.hidden, epochs=args.epochs,
                        seed=args.seed, limit_train=args.limit_train, limit_test=args.limit_test,
                        lr=args.lr, batch_size=args.batch_size, device=args.device,
-                       act_penalty=args.act_penalty,
+                       act_penalty=args.act_penalty, max_fan_in=args.max_fan_in,
                        model_options={"shared_bias": args.shared_bias, "syn_leak": args.syn_leak,
                                       "substeps": args.substeps, "min_bias": args.min_bias},
                        progress=not args.quiet)

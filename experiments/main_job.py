@@ -52,7 +52,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
               hardware: bool = False, model_options: dict[str, Any] | None = None,
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
-              progress: bool = True) -> dict[str, Any]:
+              train_fan_in: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -63,7 +63,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
-    configuration. Returns ``{"stages": {name: metrics}, "rows": table rows, ...}``.
+    configuration. ``train_fan_in`` trains the float model under that fan-in cap
+    (``train --max-fan-in``). Returns ``{"stages": {name: metrics}, "rows": table rows, ...}``.
     """
     from .stages import emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
@@ -73,7 +74,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     results: dict[str, dict[str, Any]] = {}
     results["train"] = _stage(out, "train", lambda p: train_stage(
         model, dataset, p, hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
-        limit_test=limit_test, model_options=model_options, progress=progress))
+        limit_test=limit_test, model_options=model_options, max_fan_in=train_fan_in,
+        progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
         out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
     sims = [(n, g, f"simulate_{n}" + ("" if g == "exact" else f"_{g}"))

@@ -20,7 +20,7 @@ from transfer.files import RunDirError, git_revision, new_run_dir, read_json, wr
 from transfer.datasets import Dataset, load_dataset
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
-from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
+from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.train import TrainConfig, evaluate, fit
 
 __all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage", "simulate_stage",
@@ -102,14 +102,22 @@ def _spiking_metrics(result: Any, ann: np.ndarray, data: Dataset, step_duration:
 def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None = None,
                 epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
                 limit_test: int | None = None, lr: float | None = None, batch_size: int = 128,
-                device: str = "auto", act_penalty: float = 0.1,
+                device: str = "auto", act_penalty: float = 0.1, max_fan_in: int | None = None,
                 model_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Train a float model and write its checkpoint directory to ``out``.
 
     ``model_options`` are extra :class:`~transfer.models.ModelConfig` fields
     (``shared_bias``, ``syn_leak``, ``substeps``, ...). ``lr`` defaults to 3e-3 (1e-2 for
     the LSNN).
+
+    ``max_fan_in`` trains the float model under the DYNAP-SE fan-in cap: gradual magnitude
+    pruning (:class:`transfer.quantize.FanInPruning`) from the sixth of the epochs to two
+    thirds of them, then the rest at the cap; every epoch runs (no early stop, the best
+    validation epoch is kept) and the pruned weights are zero in the checkpoint.
     """
+    if max_fan_in is not None and model == "esn":
+        raise ValueError("--max-fan-in applies to models trained by BPTT; an ESN's reservoir is fixed "
+                         "(quantize caps it)")
     data = load_stage_data(dataset, seed, limit_train, limit_test)
     if model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
         opts = dict(model_options or {})
@@ -123,9 +131,18 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
     tcfg = TrainConfig(epochs=DEFAULT_EPOCHS.get(data.name, 30) if epochs is None else epochs,
                        lr=lr, batch_size=batch_size, seed=seed, device=device, patience=10,
                        act_penalty=act_penalty if model == "rnn" and config.act_max is None else 0.0)
+    prune = None
+    if max_fan_in is not None:
+        prune = FanInPruning(max_fan_in, data.n_features + n_hidden, tcfg.epochs // 6,
+                             max(tcfg.epochs // 6 + 1, 2 * tcfg.epochs // 3),
+                             DELTA_FACTOR.get(model, TernaryConfig.delta_factor))
+        tcfg = replace(tcfg, patience=tcfg.epochs)
     resume = out / "resume.pt"
-    result = fit(net, data, tcfg, progress=progress, desc=f"train {model}/{data.name}", resume=resume)
+    result = fit(net, data, tcfg, weights_fn=prune, progress=progress, desc=f"train {model}/{data.name}",
+                 resume=resume)
     net.cpu()
+    if prune is not None:
+        prune.bake(net)
     acc = evaluate(net, data.X_test, data.y_test, data.metric)
     metrics = _common("train", data, model, seed, acc)
     metrics.update({
@@ -135,9 +152,12 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
         "seconds_per_epoch": result.seconds_per_epoch,
         "n_hidden": n_hidden,
         "n_parameters": int(sum(p.numel() for p in net.parameters())),
+        "fan_in_cap": max_fan_in,
+        "max_fan_in": matrix_report(net)["fan_in"]["max"],
     })
     settings = {"dataset": dataset, "seed": seed, "limit_train": limit_train,
                 "limit_test": limit_test, "train": tcfg.to_dict(), "history": result.history,
+                "max_fan_in": max_fan_in,
                 "revision": metrics["revision"]}
     Checkpoint(net, config, settings, metrics).save(out)
     resume.unlink(missing_ok=True)

@@ -7,6 +7,10 @@ and without it, ``measure_cap_cost``) through :func:`experiments.main_job.run_ch
 ``runs/width/<dataset>_rnn_h<H>/`` (finished stages are reused). The record
 ``docs/data/extra_quant_width_<dataset>.json`` holds one row per width. A neuron of a
 width-H RNN has ``n_inputs + H`` candidate inputs; the cap keeps 64 of them.
+
+``--train-fan-in 64`` trains the float models under the cap as well (``train --max-fan-in``,
+gradual pruning), into ``runs/width/<dataset>_rnn_h<H>_fan64/`` and the record
+``extra_quant_width_<dataset>_fan64.json``: the gap then measures ternarization alone.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ def width_row(summary: dict[str, Any], n_inputs: int) -> dict[str, Any]:
     return {
         "hidden": tr["n_hidden"],
         "candidate inputs": tr["n_hidden"] + n_inputs,
+        "float fan-in": tr.get("max_fan_in"),
         "fan-in cap": q.get("fan_in_cap"),
         "max fan-in": q["max_fan_in"],
         "float %": pct(tr["accuracy"]),
@@ -50,25 +55,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=positive_int, default=None)
     parser.add_argument("--limit-train", type=positive_int, default=None, metavar="N")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-fan-in", type=positive_int, default=None, metavar="K",
+                        help="train the float models under this fan-in cap (default: dense)")
     parser.add_argument("--runs", default="runs/width", help="where the run directories go")
     parser.add_argument("--data-dir", default=str(DATA_DIR), help="where the record is written")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
 
     name = Path(args.dataset).stem
+    suffix = "" if args.train_fan_in is None else f"_fan{args.train_fan_in}"
     rows = []
     for hidden in args.hidden:
-        out = Path(args.runs) / f"{name}_rnn_h{hidden}"
+        out = Path(args.runs) / f"{name}_rnn_h{hidden}{suffix}"
         summary = run_chain(args.dataset, out, model="rnn",
                             hidden=hidden, epochs=args.epochs, seed=args.seed,
                             limit_train=args.limit_train, neurons=(), measure_cap_cost=True,
-                            progress=not args.quiet)
+                            train_fan_in=args.train_fan_in, progress=not args.quiet)
         rows.append(width_row(summary, read_json(out / "train" / "model.json")["n_inputs"]))
-    note = (f"Float RNN (ReLU, BPTT) against its ternary fine-tuning on all {summary['n_test']} test "
+    float_kind = ("Float RNN (ReLU, BPTT)" if args.train_fan_in is None else
+                  f"Float RNN (ReLU, BPTT) trained under a fan-in cap of {args.train_fan_in} "
+                  "(gradual magnitude pruning)")
+    note = (f"{float_kind} against its ternary fine-tuning on all {summary['n_test']} test "
             "sequences, one seed per width. The cap keeps each neuron's 64 strongest inputs "
             "(DYNAP-SE CAM); the no-cap column is the same fine-tuning without it.")
-    save_record(f"extra_quant_width_{name}",
-                {"title": f"Ternary cost vs RNN width ({name})", "rows": rows, "note": note},
+    title = f"Ternary cost vs RNN width ({name}" + (")" if suffix == "" else
+                                                    f", float trained at fan-in {args.train_fan_in})")
+    save_record(f"extra_quant_width_{name}{suffix}",
+                {"title": title, "rows": rows, "note": note},
                 command_line(argv, "experiments.table_width"), Path(args.data_dir))
     for r in rows:
         print(r)

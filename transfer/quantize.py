@@ -15,6 +15,9 @@ float); all of ``weight_matrices()`` otherwise.
 Quantization-aware fine-tuning trains the latent float weights through the ternarizer with
 a straight-through estimator (the forward pass sees ternary weights; gradients pass to
 the latent weights unchanged), see :func:`transfer.train.fit`.
+
+The float model can be trained under the same cap (:class:`FanInPruning`), so that the
+ternary fine-tuning starts from a network that already fits the CAM.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TernaryConfig", "Ternarizer", "ternarize", "fan_in_mask", "bake", "matrix_report",
-           "quantized_names"]
+__all__ = ["TernaryConfig", "Ternarizer", "FanInPruning", "ternarize", "fan_in_mask", "bake",
+           "matrix_report", "quantized_names"]
 
 #: Matrices whose rows are neurons on the chip (their non-zeros count against the CAM).
 NEURON_INPUTS = ("w_in", "w_rec")
@@ -133,6 +136,53 @@ class Ternarizer:
             q, _ = ternarize(w, self.config.delta_factor, masks.get(name))
             out[name] = w + (q - w).detach()  # straight-through estimator
         return out
+
+
+class FanInPruning:
+    """Gradual magnitude pruning of a float model down to the fan-in cap (a ``weights_fn``).
+
+    The cap falls from every candidate input to ``max_fan_in`` on the cubic schedule of
+    Zhu & Gupta 2017 (arXiv:1710.01878), ``cap(e) = k + (n - k) * (1 - f)**3`` with
+    ``f = clip((e - start_epoch) / (end_epoch - start_epoch), 0, 1)`` at 0-based epoch ``e``
+    (:func:`transfer.train.fit` calls :meth:`set_epoch`). Each neuron keeps its strongest
+    inputs as :func:`fan_in_mask` ranks them (with the ternary threshold ``delta_factor``), so
+    the later ternary fine-tuning keeps the same ones. Evaluation (``model.training`` false)
+    always applies the final cap, so validation scores the network that will be kept.
+    """
+
+    def __init__(self, max_fan_in: int, n_candidates: int, start_epoch: int, end_epoch: int,
+                 delta_factor: float):
+        if max_fan_in < 1:
+            raise ValueError(f"max_fan_in must be at least 1, got {max_fan_in}")
+        if not 0 <= start_epoch < end_epoch:
+            raise ValueError(f"need 0 <= start_epoch < end_epoch, got {start_epoch}, {end_epoch}")
+        self.max_fan_in, self.n_candidates = max_fan_in, n_candidates
+        self.start_epoch, self.end_epoch, self.delta_factor = start_epoch, end_epoch, delta_factor
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Move the schedule to 0-based ``epoch``."""
+        self.epoch = epoch
+
+    def cap(self, training: bool = True) -> int:
+        """The fan-in cap now (the final one when not training)."""
+        if not training or self.n_candidates <= self.max_fan_in:
+            return self.max_fan_in
+        f = min(1.0, max(0.0, (self.epoch - self.start_epoch) / (self.end_epoch - self.start_epoch)))
+        return int(round(self.max_fan_in + (self.n_candidates - self.max_fan_in) * (1 - f) ** 3))
+
+    def __call__(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        mats = model.weight_matrices()
+        masks = fan_in_mask(mats, self.cap(model.training), self.delta_factor)
+        return {n: w * masks[n] if n in masks else w for n, w in mats.items()}
+
+    @torch.no_grad()
+    def bake(self, model: nn.Module) -> None:
+        """Zero the pruned weights in place (the final cap)."""
+        masks = fan_in_mask(model.weight_matrices(), self.max_fan_in, self.delta_factor)
+        for name, w in model.weight_matrices().items():
+            if name in masks:
+                w.mul_(masks[name])
 
 
 @torch.no_grad()

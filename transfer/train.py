@@ -171,6 +171,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     finished epoch, so an interrupted run loses at most one epoch. The caller deletes it.
     With a ``teacher`` (the float model, during quantization-aware fine-tuning) and
     ``config.distill > 0`` the student also matches the teacher's softened outputs.
+    A ``weights_fn`` with a ``set_epoch(epoch)`` method (:class:`transfer.quantize.FanInPruning`)
+    is told the 0-based epoch before each epoch's training.
     """
     device = pick_device(config.device)
     model.to(device)
@@ -220,8 +222,11 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     t0 = time.perf_counter() - elapsed
     bar = tqdm(range(start, config.epochs if not done else start), desc=desc, disable=not progress,
                unit="epoch", leave=False, initial=start, total=config.epochs)
+    set_epoch = getattr(weights_fn, "set_epoch", None)  # a schedule over epochs (FanInPruning)
     for epoch in bar:
         model.train()
+        if set_epoch is not None:
+            set_epoch(epoch)
         order = torch.randperm(len(X), generator=gen).to(device)
         total, n = 0.0, 0
         for i in range(0, len(X), config.batch_size):
