@@ -11,6 +11,7 @@ width-H RNN has ``n_inputs + H`` candidate inputs; the cap keeps 64 of them.
 ``--train-fan-in 64`` trains the float models under the cap as well (``train --max-fan-in``,
 gradual pruning), into ``runs/width/<dataset>_rnn_h<H>_fan64/`` and the record
 ``extra_quant_width_<dataset>_fan64.json``: the gap then measures ternarization alone.
+A seed other than 0 adds ``_seed<N>`` to the run directories and the record.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     name = Path(args.dataset).stem
-    suffix = "" if args.train_fan_in is None else f"_fan{args.train_fan_in}"
+    suffix = ("" if args.train_fan_in is None else f"_fan{args.train_fan_in}") + \
+        ("" if args.seed == 0 else f"_seed{args.seed}")
     rows = []
     for hidden in args.hidden:
         out = Path(args.runs) / f"{name}_rnn_h{hidden}{suffix}"
@@ -76,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"Float RNN (ReLU, BPTT) trained under a fan-in cap of {args.train_fan_in} "
                   "(gradual magnitude pruning)")
     note = (f"{float_kind} against its ternary fine-tuning on all {summary['n_test']} test "
-            "sequences, one seed per width. The cap keeps each neuron's 64 strongest inputs "
+            f"sequences, seed {args.seed}. The cap keeps each neuron's 64 strongest inputs "
             "(DYNAP-SE CAM); the no-cap column is the same fine-tuning without it.")
-    title = f"Ternary cost vs RNN width ({name}" + (")" if suffix == "" else
-                                                    f", float trained at fan-in {args.train_fan_in})")
+    title = (f"Ternary cost vs RNN width ({name}"
+             + ("" if args.train_fan_in is None else f", float trained at fan-in {args.train_fan_in}")
+             + ("" if args.seed == 0 else f", seed {args.seed}") + ")")
     save_record(f"extra_quant_width_{name}{suffix}",
                 {"title": title, "rows": rows, "note": note},
                 command_line(argv, "experiments.table_width"), Path(args.data_dir))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from experiments.cli import EXIT_BAD_INPUT, main
+from transfer.files import read_json
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +136,28 @@ def test_lstm_simulates_through_the_spiking_lstm(tmp_path):
     # 16 of 24 (0.667) measured: a 12-unit LSTM with small decision margins; chance is 0.1
     assert m["agreement_with_ann"] >= 0.6 and m["macs_per_inference"] > 0
     assert main(["simulate", str(tmp_path / "q"), "--neuron", "dpi", "--out", str(tmp_path / "d")]) == EXIT_BAD_INPUT
+
+
+def test_train_under_a_fan_in_cap_writes_a_float_model_that_fits_the_cam(tmp_path, capsys):
+    out = tmp_path / "train"
+    assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "32", "--epochs", "4",
+                 "--limit-train", "200", "--limit-test", "50", "--max-fan-in", "12",
+                 "--out", str(out), "--quiet"]) == 0
+    m = read_json(out / "metrics.json")
+    assert m["fan_in_cap"] == 12 and m["epochs_run"] == 4     # pruning runs every epoch
+    w = torch.load(out / "model.pt", weights_only=True)
+    fan_in = (w["w_in"] != 0).sum(1) + (w["w_rec"] != 0).sum(1)
+    assert int(fan_in.max()) == m["max_fan_in"] <= 12
+
+
+@pytest.mark.parametrize("argv, expected, message", [
+    (["--model", "rnn", "--max-fan-in", "0"], 2, "must be a positive integer"),        # argparse
+    (["--model", "esn", "--max-fan-in", "64"], EXIT_BAD_INPUT, "reservoir is fixed"),
+])
+def test_train_refuses_a_bad_fan_in_cap(tmp_path, capsys, argv, expected, message):
+    try:
+        code = main(["train", "--dataset", "digits", "--out", str(tmp_path / "o"), "--quiet"] + argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == expected
+    assert message in capsys.readouterr().err

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from transfer.models import ModelConfig, build_model
-from transfer.quantize import (TernaryConfig, Ternarizer, bake, fan_in_mask, matrix_report,
-                               ternarize)
+from transfer.quantize import (FanInPruning, TernaryConfig, Ternarizer, bake, fan_in_mask,
+                               matrix_report, ternarize)
 from transfer.train import TrainConfig, evaluate, fit
 
 
@@ -81,3 +81,51 @@ def test_only_chip_side_matrices_become_ternary(kind):
 def test_bad_fan_in_cap():
     with pytest.raises(ValueError, match="max-fan-in"):
         TernaryConfig(max_fan_in=0)
+
+
+def test_fan_in_pruning_follows_the_cubic_schedule():
+    """Zhu & Gupta: cap(e) = k + (n - k) * (1 - f)**3, from every input down to k."""
+    prune = FanInPruning(max_fan_in=64, n_candidates=284, start_epoch=5, end_epoch=20, delta_factor=0.4)
+    caps = []
+    for epoch in range(30):
+        prune.set_epoch(epoch)
+        caps.append(prune.cap(training=True))
+    assert caps[:6] == [284] * 6                       # nothing pruned before the start
+    assert caps[20:] == [64] * 10                      # the cap from the end epoch on
+    assert caps[10] == round(64 + 220 * (1 - 5 / 15) ** 3)
+    assert all(a >= b for a, b in zip(caps, caps[1:]))
+    prune.set_epoch(0)
+    assert prune.cap(training=False) == 64             # evaluation scores the final network
+
+
+def test_fan_in_pruning_keeps_each_neurons_strongest_inputs():
+    model = build_model(ModelConfig("rnn", 28, 128, 10), seed=0)
+    prune = FanInPruning(40, 156, 0, 1, delta_factor=0.4)
+    weights = prune(model.eval())
+    w_in, w_rec = (weights[n].detach().numpy() for n in ("w_in", "w_rec"))
+    kept = (w_in != 0).sum(1) + (w_rec != 0).sum(1)
+    assert kept.max() <= 40
+    # Independent ranking: |w| / (0.4 * mean|W|) of each matrix, side by side.
+    rel = np.concatenate([np.abs(m) / (0.4 * np.abs(m).mean()) for m in
+                          (model.w_in.detach().numpy(), model.w_rec.detach().numpy())], axis=1)
+    both = np.concatenate([w_in, w_rec], axis=1) != 0
+    for row, keep in zip(rel, both):
+        assert row[keep].min() >= np.sort(row)[-40] - 1e-6
+    weights["w_rec"].sum().backward()                  # gradients reach the kept weights only
+    assert torch.equal(model.w_rec.grad != 0, torch.from_numpy(w_rec != 0))
+    prune.bake(model)
+    assert torch.equal(model.w_rec.detach(), weights["w_rec"].detach())
+
+
+def test_fit_tells_the_pruning_schedule_each_epoch(digits_small):
+    seen = []
+
+    class Recording(FanInPruning):
+        def set_epoch(self, epoch):
+            seen.append(epoch)
+            super().set_epoch(epoch)
+
+    model = build_model(ModelConfig("rnn", 8, 16, 10), seed=0)
+    fit(model, digits_small, TrainConfig(epochs=3, batch_size=64, patience=3),
+        weights_fn=Recording(10, 24, 0, 2, 0.4), progress=False)
+    assert seen == [0, 1, 2]
