@@ -64,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     name = Path(args.dataset).stem
-    suffix = ("" if args.train_fan_in is None else f"_fan{args.train_fan_in}") + \
-        ("" if args.seed == 0 else f"_seed{args.seed}")
+    tags = []  # (name suffix, title part) of each non-default setting
+    if args.train_fan_in is not None:
+        tags.append((f"_fan{args.train_fan_in}", f"float trained at fan-in {args.train_fan_in}"))
+    if args.seed != 0:
+        tags.append((f"_seed{args.seed}", f"seed {args.seed}"))
+    suffix = "".join(s for s, _ in tags)
     rows = []
     for hidden in args.hidden:
         out = Path(args.runs) / f"{name}_rnn_h{hidden}{suffix}"
@@ -80,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     note = (f"{float_kind} against its ternary fine-tuning on all {summary['n_test']} test "
             f"sequences, seed {args.seed}. The cap keeps each neuron's 64 strongest inputs "
             "(DYNAP-SE CAM); the no-cap column is the same fine-tuning without it.")
-    title = (f"Ternary cost vs RNN width ({name}"
-             + ("" if args.train_fan_in is None else f", float trained at fan-in {args.train_fan_in}")
-             + ("" if args.seed == 0 else f", seed {args.seed}") + ")")
+    title = f"Ternary cost vs RNN width ({', '.join([name] + [t for _, t in tags])})"
     save_record(f"extra_quant_width_{name}{suffix}",
                 {"title": title, "rows": rows, "note": note},
                 command_line(argv, "experiments.table_width"), Path(args.data_dir))

@@ -34,3 +34,15 @@ def test_width_record_holds_the_measured_float_and_ternary_accuracies(tmp_path, 
 def test_width_refuses_a_zero_width():
     with pytest.raises(SystemExit):
         main(["--hidden", "0"])
+
+
+def test_width_under_a_training_cap_and_another_seed_gets_its_own_runs_and_record(tmp_path):
+    argv = ["--dataset", "digits", "--hidden", "8", "--epochs", "2", "--limit-train", "100",
+            "--train-fan-in", "10", "--seed", "1",
+            "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"), "--quiet"]
+    assert main(argv) == 0
+    tr = read_json(tmp_path / "runs" / "digits_rnn_h8_fan10_seed1" / "train" / "metrics.json")
+    record = load_record("extra_quant_width_digits_fan10_seed1", tmp_path / "data")["figures"]
+    assert record["title"] == "Ternary cost vs RNN width (digits, float trained at fan-in 10, seed 1)"
+    (row,) = record["rows"]
+    assert tr["seed"] == 1 and row["float fan-in"] == tr["max_fan_in"] <= 10
