@@ -1,7 +1,8 @@
 """Leaky integrate-and-fire neuron with current-based exponential synapses.
 
 The textbook LIF (Lapicque 1907; Gerstner, Kistler, Naud & Paninski 2014, *Neuronal
-Dynamics*, ch. 1), with the DYNAP-SE synapse types of :mod:`brian_models.synapses`::
+Dynamics*, ch. 1), with the DYNAP-SE synapse types of :mod:`brian_models.synapse_types`
+(parameters: :class:`brian_models.parameters.LIFParams`)::
 
     tau_mem dv/dt = -(v - v_rest) * (1 + shunt) + R_mem * I_in              (not refractory)
     I_in    = I_ampa + g_nmda(v) * I_nmda - I_gaba_b + I_ext + I_inp [+ I_noise]
@@ -29,93 +30,19 @@ rounded up to a step, so rates are within ``dt / ISI`` of :func:`lif_rate`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import ClassVar, Mapping
-
 import numpy as np
 from brian2 import volt
 
 from brian_models.assemble import assemble
-from brian_models.neuron import (
-    NeuronModel,
-    ParameterError,
-    check_params,
-    flatten_params,
-    unflatten_params,
-)
-from brian_models.noise import NoiseParams, white_noise_term
-from brian_models.synapses import (
-    TAU_KEYS,
-    VOLTAGE_GATE_KEYS,
-    VOLTAGE_NMDA_GATE,
-    SynapseParams,
-)
+from brian_models.neuron import NeuronModel
+from brian_models.parameters import LIFParams, NoiseParams
+from brian_models.noise import white_noise_term
+from brian_models.synapses import VOLTAGE_NMDA_GATE
 
-__all__ = ["LIFParams", "lif_model", "lif_rate"]
+__all__ = ["lif_model", "lif_rate"]
 
-_SYN_KEYS = TAU_KEYS + VOLTAGE_GATE_KEYS
 _UNITS = {"tau_mem": "second", "R_mem": "ohm", "v_rest": "volt", "v_reset": "volt",
           "v_thresh": "volt", "t_ref": "second"}
-
-
-@dataclass(frozen=True)
-class LIFParams:
-    """LIF parameters in SI units.
-
-    Parameters
-    ----------
-    tau_mem : float
-        Membrane time constant (s).
-    R_mem : float
-        Membrane resistance (ohm).
-    v_rest, v_reset, v_thresh : float
-        Resting, reset and threshold potentials (V); ``v_thresh > max(v_rest, v_reset)``.
-    t_ref : float
-        Refractory period (s).
-    synapse : SynapseParams
-        Synaptic time constants and the NMDA voltage gate.
-    """
-
-    tau_mem: float = 20e-3
-    R_mem: float = 100e6
-    v_rest: float = -65e-3
-    v_reset: float = -65e-3
-    v_thresh: float = -50e-3
-    t_ref: float = 2e-3
-    synapse: SynapseParams = field(default_factory=SynapseParams.dynapse1)
-
-    #: Largest verified time step (s) for forward Euler.
-    recommended_dt: ClassVar[float] = 0.1e-3
-
-    def __post_init__(self) -> None:
-        check_params(self, positive=("tau_mem", "R_mem"), non_negative=("t_ref",))
-        if not self.v_thresh > max(self.v_rest, self.v_reset):
-            raise ParameterError(
-                f"LIFParams: v_thresh ({self.v_thresh} V) must lie above v_rest "
-                f"({self.v_rest} V) and v_reset ({self.v_reset} V)"
-            )
-
-    @classmethod
-    def default(cls) -> "LIFParams":
-        """tau 20 ms, R 100 MOhm, rest = reset = -65 mV, threshold -50 mV, t_ref 2 ms.
-
-        Rheobase ``(v_thresh - v_rest) / R_mem`` = 150 pA; DYNAP-SE1 synapse preset.
-        """
-        return cls()
-
-    @property
-    def rheobase(self) -> float:
-        """Smallest constant current (A) that makes the neuron fire."""
-        return (self.v_thresh - self.v_rest) / self.R_mem
-
-    def to_dict(self) -> dict[str, float]:
-        """Flat dict of SI floats (synapse fields included)."""
-        return flatten_params(self, _SYN_KEYS)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, float]) -> "LIFParams":
-        """Parameters from a flat dict; missing keys take :meth:`default` values."""
-        return unflatten_params(cls, cls.default(), d, _SYN_KEYS)
 
 
 def lif_model(params: LIFParams | None = None, noise: NoiseParams | None = None) -> NeuronModel:
@@ -130,13 +57,12 @@ def lif_model(params: LIFParams | None = None, noise: NoiseParams | None = None)
     """
     p = params or LIFParams.default()
     return assemble(
-        "lif", p, _UNITS, _SYN_KEYS,
+        "lif", p, _UNITS,
         membrane=("dv/dt = (-(v - v_rest)*(1 + shunt) + R_mem*I_in)/tau_mem"
                   f"{white_noise_term(noise, 'R_mem/tau_mem')} : volt (unless refractory)\n"
                   "shunt = R_mem*I_gaba_a/(v_thresh - v_rest) : 1\n"),
         nmda_gate=VOLTAGE_NMDA_GATE, noise=noise, state={"v": p.v_rest * volt},
         threshold="v > v_thresh", reset="v = v_reset",
-        mismatch_keys=("tau_mem", "R_mem", "t_ref") + TAU_KEYS,
     )
 
 

@@ -1,4 +1,4 @@
-"""Run a trained LSNN (:class:`transfer.lsnn.LSNNClassifier`) in Brian2, batched over samples.
+"""Run an LSNN (:class:`~brian_models.lsnn_description.LSNNNetwork`) in Brian2, batched over samples.
 
 Two neuron models:
 
@@ -37,19 +37,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
-from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, amp, ms, prefs, second
+from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, amp, ms, second
 
-from brian_models.dpi import DPIParams, dpi_model
+from brian_models.brian_device import brian_device
+from brian_models.dpi import dpi_model
+from brian_models.lsnn_description import DPIMapping, LSNNNetwork
 from brian_models.mismatch import draw_mismatch, lognormal_factors
 from brian_models.neuron import build_group
+from brian_models.parameters import DPIParams
 from brian_models.synapses import SYNAPSE_MODEL, on_pre
 
-__all__ = ["LSNN_NEURONS", "DPIMapping", "LSNNWeights", "LSNNResult", "lsnn_weights", "simulate_lsnn"]
-
-LSNN_NEURONS = ("alif", "dpi")
+__all__ = ["LSNNResult", "simulate_lsnn"]
 
 _ALIF_EQUATIONS = """
 v : 1
@@ -70,88 +70,6 @@ zlast = 0
 
 
 @dataclass(frozen=True)
-class DPIMapping:
-    """How LSNN units map onto the DPI neuron (``neuron="dpi"``).
-
-    Parameters
-    ----------
-    params : DPIParams
-        Base DPI parameters; ``tau_mem``, ``tau_ahp`` and the synaptic time constants are
-        set from the LSNN.
-    input_scale : float
-        Multiplies ``I_unit`` for the input currents and the recurrent efficacies. At 1 the
-        DPI fires less than the ALIF neuron for the same input (one neuron, 2 units for
-        200 ms: 8 spikes against 11; 13 at the default 1.5).
-    ahp_scale : float
-        Multiplies the AHP jump ``beta (1 - rho) I_unit``. The AHP current acts on the DPI
-        more strongly than the same threshold rise on the ALIF neuron (it also divides the
-        membrane's steady state): with beta 30, tau_adapt 500 ms and 5 ms steps the neuron
-        above goes from 11 to 5 spikes as ALIF and from 13 to 1 as DPI at the default 0.4.
-        The defaults (1.5, 0.4) are the best of a grid on 100 validation sequences of the
-        recall task for a ternary LSNN (95 % against the ALIF's 99 %; input scale 1.0: 27 %,
-        the network stays nearly silent; measured here, see ``experiments/lsnn_recall.py``).
-    tau_syn_ms : float
-        Time constant of both the AMPA and the GABA_B synapse.
-    dt_ms : float
-        Euler step (the DPI needs ~0.1 ms, :attr:`DPIParams.recommended_dt`).
-    """
-
-    params: DPIParams = DPIParams.dynapse1()
-    input_scale: float = 1.5
-    ahp_scale: float = 0.4
-    tau_syn_ms: float = 5.0
-    dt_ms: float = 0.1
-
-    def __post_init__(self) -> None:
-        for name in ("input_scale", "tau_syn_ms", "dt_ms"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"DPIMapping: {name} must be > 0, got {getattr(self, name)}")
-        if not self.ahp_scale >= 0:
-            raise ValueError(f"DPIMapping: ahp_scale must be >= 0, got {self.ahp_scale}")
-
-
-@dataclass(frozen=True)
-class LSNNWeights:
-    """Everything the Brian2 network needs from a trained LSNN, as float64 numpy arrays."""
-
-    w_in: np.ndarray
-    w_rec: np.ndarray
-    w_out: np.ndarray
-    b_out: np.ndarray
-    beta: np.ndarray
-    alpha: float
-    rho: float
-    theta0: float
-    substeps: int
-    dt_ms: float
-    tau_mem_ms: float
-    tau_adapt_ms: float
-    readout: str
-
-    @property
-    def n_hidden(self) -> int:
-        return self.w_rec.shape[0]
-
-
-def lsnn_weights(model: Any) -> LSNNWeights:
-    """The weights and constants of an :class:`~transfer.lsnn.LSNNClassifier` (no diagonal)."""
-    if not hasattr(model, "rec_mask") or not hasattr(model, "settings"):
-        raise ValueError(f"simulate_lsnn needs an LSNN model (transfer.lsnn.LSNNClassifier), "
-                         f"got {type(model).__name__}")
-    s = model.settings
-
-    def arr(t: Any) -> np.ndarray:
-        return t.detach().cpu().double().numpy().copy()
-
-    return LSNNWeights(w_in=arr(model.w_in), w_rec=arr(model.w_rec) * arr(model.rec_mask),
-                       w_out=arr(model.w_out), b_out=arr(model.b_out), beta=arr(model.beta),
-                       alpha=float(model.alpha), rho=float(model.rho), theta0=float(s.theta0),
-                       substeps=int(model.substeps), dt_ms=float(model.dt_ms),
-                       tau_mem_ms=float(s.tau_mem_ms), tau_adapt_ms=float(s.tau_adapt_ms),
-                       readout=s.readout)
-
-
-@dataclass(frozen=True)
 class LSNNResult:
     """Outcome of :func:`simulate_lsnn`.
 
@@ -159,10 +77,8 @@ class LSNNResult:
     ----------
     predictions : ndarray [N]
     scores : ndarray [N, C]
-    counts : ndarray [N, H]
-        Spikes per neuron over the whole sequence.
-    readout_counts : ndarray [N, H]
-        Spike counts the readout read (of the last element, or per element).
+    counts : ndarray [N, T, H]
+        Spikes per sample, sequence element and neuron.
     raster : ndarray [N, T*substeps, H] of bool, or None
         Spikes per LSNN step (``record=True``; for ``"dpi"`` binned into LSNN steps).
     wall_seconds : float
@@ -172,13 +88,12 @@ class LSNNResult:
     predictions: np.ndarray
     scores: np.ndarray
     counts: np.ndarray
-    readout_counts: np.ndarray
     raster: np.ndarray | None
     wall_seconds: float
 
     @property
     def spikes_per_inference(self) -> float:
-        return float(self.counts.sum(1).mean()) if self.counts.size else 0.0
+        return float(self.counts.sum((1, 2)).mean()) if self.counts.size else 0.0
 
 
 def _block_diagonal(w: np.ndarray, copies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,7 +105,7 @@ def _block_diagonal(w: np.ndarray, copies: int) -> tuple[np.ndarray, np.ndarray,
     return (pre[None] + offs).ravel(), (post[None] + offs).ravel(), np.tile(vals, copies)
 
 
-def _alif_group(p: LSNNWeights, n_copies: int, drive: np.ndarray, factors: dict[str, np.ndarray]
+def _alif_group(p: LSNNNetwork, n_copies: int, drive: np.ndarray, factors: dict[str, np.ndarray]
                 ) -> tuple[NeuronGroup, list[Synapses]]:
     dt = p.dt_ms * ms
     stim = TimedArray(drive, dt=dt)
@@ -213,7 +128,7 @@ def _alif_group(p: LSNNWeights, n_copies: int, drive: np.ndarray, factors: dict[
     return g, [syn]
 
 
-def _dpi_group(p: LSNNWeights, n_copies: int, drive: np.ndarray, mapping: DPIMapping,
+def _dpi_group(p: LSNNNetwork, n_copies: int, drive: np.ndarray, mapping: DPIMapping,
                factors: dict[str, np.ndarray]) -> tuple[NeuronGroup, list[Synapses]]:
     tau_syn = mapping.tau_syn_ms * 1e-3
     base = mapping.params.with_tau_mem(p.tau_mem_ms * 1e-3)
@@ -244,21 +159,18 @@ def _dpi_group(p: LSNNWeights, n_copies: int, drive: np.ndarray, mapping: DPIMap
     return g, syns
 
 
-def simulate_lsnn(model: Any, X: np.ndarray, *, neuron: str = "alif", mismatch: float = 0.0,
-                  seed: int = 0, batch_size: int = 64, record: bool = False,
-                  dpi: DPIMapping | None = None) -> LSNNResult:
-    """Run ``X [N, T, F]`` through the LSNN ``model`` in Brian2 (runtime device, numpy target).
+def simulate_lsnn(net: LSNNNetwork, X: np.ndarray, *, mismatch: float = 0.0, seed: int = 0,
+                  batch_size: int = 64, record: bool = False) -> LSNNResult:
+    """Run ``X [N, T, F]`` through the LSNN ``net`` in Brian2 (runtime device, numpy target).
 
-    Sets ``prefs.codegen.target = "numpy"``; each batch is its own explicit
-    :class:`brian2.Network`. DPI spikes are binned into LSNN steps in ``raster`` (several
-    spikes in one step show as one; ``counts`` has them all).
+    Each batch is its own explicit :class:`brian2.Network`. DPI spikes are binned into LSNN
+    steps in ``raster`` (several spikes in one step show as one; ``counts`` has them all).
 
     Parameters
     ----------
-    model : transfer.lsnn.LSNNClassifier
-        Float or ternary (baked) weights.
+    net : LSNNNetwork
+        Its ``neuron`` (``"alif"`` or ``"dpi"``) and DPI mapping say how it runs.
     X : ndarray [N, T, F]
-    neuron : {"alif", "dpi"}
     mismatch : float
         Coefficient of variation of the device mismatch (0: none).
     seed : int
@@ -267,54 +179,45 @@ def simulate_lsnn(model: Any, X: np.ndarray, *, neuron: str = "alif", mismatch: 
         Samples simulated together as copies of the network.
     record : bool
         Keep the spike raster (memory ``N * T * substeps * H`` bytes).
-    dpi : DPIMapping, optional
-        DPI mapping settings (``neuron="dpi"``).
     """
-    if neuron not in LSNN_NEURONS:
-        raise ValueError(f"unknown LSNN neuron {neuron!r}; choose one of {', '.join(LSNN_NEURONS)}")
     if not mismatch >= 0:
         raise ValueError(f"mismatch must be >= 0, got {mismatch}")
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    p = lsnn_weights(model)
+    p = net
     X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 3 or X.shape[2] != p.w_in.shape[1]:
-        raise ValueError(f"simulate_lsnn: X must have shape (N, T, {p.w_in.shape[1]}), got {X.shape}")
-    mapping = dpi or DPIMapping()
+    if X.ndim != 3 or X.shape[2] != p.n_inputs:
+        raise ValueError(f"simulate_lsnn: X must have shape (N, T, {p.n_inputs}), got {X.shape}")
     H, K = p.n_hidden, p.substeps
     N, T, _ = X.shape
     rng = np.random.default_rng(seed)
-    if neuron == "alif":
+    if net.neuron == "alif":
         factors = {k: lognormal_factors(H, mismatch, rng) for k in ("tau_mem", "tau_adapt", "theta0")}
     else:
-        factors = draw_mismatch(H, dpi_model().mismatch_keys, mismatch, rng) if mismatch > 0 else {}
-    prefs.codegen.target = "numpy"
-    counts = np.zeros((N, H))
-    read = np.zeros((N, H))
+        factors = draw_mismatch(H, DPIParams.mismatch_keys, mismatch, rng) if mismatch > 0 else {}
+    counts = np.zeros((N, T, H))
     raster = np.zeros((N, T * K, H), dtype=bool) if record else None
     t0 = time.perf_counter()
-    for start in range(0, N, int(batch_size)):
-        xb = X[start:start + int(batch_size)]
-        B = len(xb)
-        cur = np.einsum("btf,hf->tbh", xb, p.w_in).reshape(T, B * H)
-        if neuron == "alif":
-            g, syns = _alif_group(p, B, np.repeat(cur, K, axis=0), factors)
-        else:
-            g, syns = _dpi_group(p, B, cur, mapping, factors)
-        step_ms = p.dt_ms  # DPI spikes are binned into LSNN steps
-        mon = SpikeMonitor(g)
-        net = Network(g, *syns, mon)
-        net.run(T * K * p.dt_ms * ms)
-        idx = np.asarray(mon.i[:])
-        step = np.minimum((np.asarray(mon.t / second) * 1e3 / step_ms + (0.5 if neuron == "alif" else 0.0)
-                           ).astype(int), T * K - 1)
-        sample, unit = idx // H, idx % H
-        counts[start:start + B] = np.bincount(idx, minlength=B * H).reshape(B, H)
-        last = step >= (T - 1) * K if p.readout == "last" else np.ones_like(step, dtype=bool)
-        per = 1 if p.readout == "last" else T  # spikes of the last element / per element
-        read[start:start + B] = np.bincount(idx[last], minlength=B * H).reshape(B, H) / per
-        if raster is not None:
-            raster[start + sample, step, unit] = True
-    scores = read @ p.w_out.T + p.b_out
-    return LSNNResult(predictions=scores.argmax(1), scores=scores, counts=counts, readout_counts=read,
-                      raster=raster, wall_seconds=time.perf_counter() - t0)
+    with brian_device("runtime", "numpy"):
+        for start in range(0, N, int(batch_size)):
+            xb = X[start:start + int(batch_size)]
+            B = len(xb)
+            cur = np.einsum("btf,hf->tbh", xb, p.w_in).reshape(T, B * H)
+            if net.neuron == "alif":
+                g, syns = _alif_group(p, B, np.repeat(cur, K, axis=0), factors)
+            else:
+                g, syns = _dpi_group(p, B, cur, p.dpi, factors)
+            mon = SpikeMonitor(g)
+            Network(g, *syns, mon).run(T * K * p.dt_ms * ms)
+            idx = np.asarray(mon.i[:])
+            # DPI spikes are binned into LSNN steps; ALIF spikes sit on step starts
+            step = np.minimum((np.asarray(mon.t / second) * 1e3 / p.dt_ms
+                               + (0.5 if net.neuron == "alif" else 0.0)).astype(int), T * K - 1)
+            sample, unit = idx // H, idx % H
+            flat = (sample * T + step // K) * H + unit
+            counts[start:start + B] = np.bincount(flat, minlength=B * T * H).reshape(B, T, H)
+            if raster is not None:
+                raster[start + sample, step, unit] = True
+    scores = net.scores(counts)
+    return LSNNResult(predictions=scores.argmax(1), scores=scores, counts=counts, raster=raster,
+                      wall_seconds=time.perf_counter() - t0)

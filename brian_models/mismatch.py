@@ -11,11 +11,18 @@ the threshold-voltage mismatch, which is Gaussian, so their mismatch is lognorma
 al. 1989). Measured on DYNAP-SE: cv ~ 0.2 for membrane time constants; teili's default is 0.2
 and Rockpool's 0.1 (HARDWARE.md).
 
-Which parameters a model perturbs is its :attr:`~brian_models.neuron.NeuronModel.mismatch_keys`;
-per-synapse factors scale the efficacy of each (post, pre) synapse. ``cv = 0`` returns exact
-ones and consumes no random numbers. Draws are reproducible from the seed: the same
-generator state, the same ``n`` and the same key order give the same factors
-(:class:`Mismatch` derives one independent stream per population name).
+Which parameters a model perturbs is its parameter class's ``mismatch_keys``
+(:mod:`brian_models.parameters`); per-synapse factors scale the efficacy of each (post, pre)
+synapse. ``cv = 0`` returns exact ones and consumes no random numbers. Draws are
+reproducible from the seed: the same generator state, the same ``n`` and the same key order
+give the same factors.
+
+One chip (:func:`draw_chip`) gives every population and every connection its own stream,
+derived from ``(seed, name)`` (:class:`Mismatch`), so adding a population or a projection
+leaves the others' factors unchanged. A connection's stream is named by what the chip has,
+``(pre, post, synapse type)``, not by the projection's name: a network rebuilt from a
+hardware configuration (whose projections are named differently) draws the same chip.
+Every simulator of the project (Brian2, the torch chip model) reads its factors from here.
 """
 
 from __future__ import annotations
@@ -27,13 +34,16 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from brian_models.neuron import ParameterError
+from brian_models.checks import ParameterError
+from brian_models.description import SpikingNetwork
 
 __all__ = [
     "lognormal_factors",
     "draw_mismatch",
     "draw_synapse_mismatch",
     "Mismatch",
+    "ChipDraw",
+    "draw_chip",
 ]
 
 RngLike = np.random.Generator | int | None
@@ -143,3 +153,40 @@ class Mismatch:
         if unknown:
             raise ParameterError(f"Mismatch: unknown keys {unknown}; use cv, seed")
         return cls(cv=float(d.get("cv", 0.2)), seed=int(d.get("seed", 0)))
+
+
+@dataclass(frozen=True, eq=False)
+class ChipDraw:
+    """The frozen mismatch factors of one chip for one network.
+
+    Attributes
+    ----------
+    neuron : dict of str to dict of str to ndarray
+        Per population, per parameter of its model's ``mismatch_keys``, factors ``(size,)``.
+    synapse : dict of str to ndarray
+        Per projection name, one factor per non-zero weight in the order of
+        ``np.nonzero(weights)`` (row-major: by post, then pre).
+    """
+
+    neuron: dict[str, dict[str, np.ndarray]]
+    synapse: dict[str, np.ndarray]
+
+
+def draw_chip(net: SpikingNetwork, cv: float, seed: int) -> ChipDraw:
+    """Mismatch factors of one chip (``cv``, ``seed``) for every population and projection of ``net``.
+
+    ``cv = 0`` gives empty dicts (no factors: nominal parameters).
+    """
+    cv = _check_cv(cv)
+    if cv == 0.0:
+        return ChipDraw({}, {})
+    chip = Mismatch(cv, int(seed))
+    neuron = {p.name: chip.neuron_factors(f"population/{p.name}", p.size, type(p.params).mismatch_keys)
+              for p in net.populations}
+    synapse, seen = {}, {}
+    for proj in net.projections:
+        key = f"synapses/{proj.pre}/{proj.post}/{proj.synapse}"
+        seen[key] = seen.get(key, 0) + 1
+        name = key if seen[key] == 1 else f"{key}/{seen[key]}"
+        synapse[proj.name] = chip.synapse_factors(name, int(np.count_nonzero(proj.weights)))
+    return ChipDraw(neuron, synapse)

@@ -1,4 +1,4 @@
-"""Build a Brian2 network from a :class:`~transfer.spec.SpikingNetwork`, for a batch of samples.
+"""Build a Brian2 network from a :class:`~brian_models.description.SpikingNetwork`, for a batch of samples.
 
 Batching: ``B`` samples run as ``B`` copies of the network inside one set of Brian2 groups
 (copy ``b`` of population neuron ``k`` is neuron ``b * n + k``; synapses are
@@ -30,33 +30,26 @@ import math
 import re
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 from brian2 import (Equations, Hz, Network, NeuronGroup, Quantity, SpikeMonitor, StateMonitor, Synapses,
-                    TimedArray, amp, device, prefs, second, set_device)
+                    TimedArray, amp, device, second)
 from brian2 import seed as brian2_seed
 
-from brian_models.neuron import NeuronModel, build_group, make_model
-from brian_models.noise import NoiseParams
+from brian_models.brian_device import DEVICES, TARGETS, brian_device
+from brian_models.description import INPUT, Population, Projection, SpikingNetwork
+from brian_models.initial_state import initial_phase
+from brian_models.mismatch import draw_chip
+from brian_models.models import make_model
+from brian_models.neuron import NeuronModel, build_group
+from brian_models.parameters import NoiseParams
 from brian_models.synapses import SYNAPSE_MODEL, SYNAPSE_VARIABLE, on_pre
-from transfer.spec import INPUT, Population, Projection, SpikingNetwork
 
-__all__ = ["SimulationSettings", "BatchNetwork", "input_currents", "specialise", "DEVICES",
-           "PHASE_VARIABLE"]
-
-#: The state variable that sets where a neuron is in its firing cycle, with the per-neuron
-#: parameters bounding it and whether to draw it on a log scale.
-PHASE_VARIABLE = {
-    "lif": ("v", "v_reset", "v_thresh", False),
-    "adex": ("v", "V_r", "V_T", False),
-    "dpi": ("I_mem", "I_reset", "I_spkthr", True),
-}
-
-DEVICES = ("runtime", "cpp_standalone")
-TARGETS = ("numpy", "cython")
+__all__ = ["SimulationSettings", "BatchNetwork", "input_currents", "specialise", "DEVICES"]
 
 
 @dataclass(frozen=True)
@@ -241,16 +234,15 @@ class BatchNetwork:
         self.models = {}
         noise = NoiseParams(sigma=settings.noise, tau_noise=settings.noise_tau) if settings.noise > 0 else None
         for pop in net.populations:
-            self.models[pop.name] = make_model(pop.neuron, pop.params, noise=noise)
+            self.models[pop.name] = make_model(pop.params, noise=noise)
         self.dt = settings.dt or min(m.recommended_dt for m in self.models.values())
         steps_per_window = net.step_duration / self.dt
         if abs(steps_per_window - round(steps_per_window)) > 1e-6:
             raise ValueError(f"step_duration {net.step_duration} s is not a multiple of dt {self.dt} s")
         self._window_steps = int(round(steps_per_window))
-        self._neuron_factors: dict[str, dict[str, np.ndarray]] = {p.name: {} for p in net.populations}
-        self._synapse_factors: dict[str, np.ndarray | None] = {p.name: None for p in net.projections}
-        if settings.mismatch > 0:
-            self._draw_mismatch()
+        chip = draw_chip(net, settings.mismatch, settings.mismatch_seed)  # one frozen chip
+        self._neuron_factors = {p.name: chip.neuron.get(p.name, {}) for p in net.populations}
+        self._synapse_factors = {p.name: chip.synapse.get(p.name) for p in net.projections}
         self.build_dir = Path(settings.build_dir or tempfile.mkdtemp(prefix="rnn2dynapse_brian_"))
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.compile_seconds = 0.0
@@ -258,29 +250,15 @@ class BatchNetwork:
         self._compiled = False
         self._batches = 0
         self.traces: dict[str, dict[str, np.ndarray]] = {}
-        if self._standalone:
-            set_device("cpp_standalone", build_on_run=False, directory=str(self.build_dir / "standalone"))
-        else:
-            set_device("runtime")
-            prefs.codegen.target = settings.target
-        prefs.codegen.cpp.extra_compile_args_gcc = ["-w", "-O2"]
+        self._brian = ExitStack()
+        self._brian.enter_context(brian_device(settings.device, settings.target,
+                                               str(self.build_dir / "standalone")))
 
     def _used_synapses(self, pop_name: str) -> set[str]:
         """Synapse types that some simulated projection delivers to population ``pop_name``."""
         current = self.net.encoder.kind == "current"
         return {p.synapse for p in self.net.projections
                 if p.post == pop_name and not (current and p.pre == INPUT)}
-
-    def _draw_mismatch(self) -> None:
-        """One frozen chip: per-neuron and per-synapse factors, shared by every batch copy."""
-        from brian_models.mismatch import draw_mismatch, draw_synapse_mismatch  # noqa: PLC0415
-
-        rng = np.random.default_rng(self.settings.mismatch_seed)
-        cv = self.settings.mismatch
-        for pop in self.net.populations:
-            self._neuron_factors[pop.name] = draw_mismatch(pop.size, self.models[pop.name].mismatch_keys, cv, rng)
-        for proj in self.net.projections:
-            self._synapse_factors[proj.name] = draw_synapse_mismatch(int(np.count_nonzero(proj.weights)), cv, rng)
 
     # -- building -------------------------------------------------------------------------
     def _stim_values(self, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -312,7 +290,7 @@ class BatchNetwork:
             if pop.bias_current is not None:
                 group.I_ext = np.tile(pop.bias_current, B) * amp
             if self.settings.random_phase:
-                self._randomize_phase(group, pop, factors)
+                self._randomize_phase(group, pop)
             self.groups[pop.name] = group
             objects.append(group)
         if net.encoder.kind == "rate":
@@ -347,23 +325,15 @@ class BatchNetwork:
         objects.extend(self.monitors.values())
         self.network = Network(*objects)
 
-    def _randomize_phase(self, group: NeuronGroup, pop: Population, factors: dict[str, np.ndarray]) -> None:
+    def _randomize_phase(self, group: NeuronGroup, pop: Population) -> None:
         """Start each neuron at a uniform point between reset and threshold (same for every copy).
 
-        The bounds are the nominal parameters times the neuron's mismatch factors, computed
-        here (not read back from the group, which standalone mode cannot do before a run).
+        The draw is :func:`brian_models.initial_state.initial_phase` (with the neurons'
+        mismatch factors), computed here, not read back from the group (which standalone
+        mode cannot do before a run).
         """
-        var, low_key, high_key, log = PHASE_VARIABLE[pop.neuron]
-        rng = np.random.default_rng([self.settings.seed, sum(map(ord, pop.name))])
-        u = np.tile(rng.uniform(0.0, 1.0, pop.size), self.B)
-        nominal = self.models[pop.name].per_neuron
-        # plain floats in SI units (Brian2 quantities refuse the log of amperes)
-        low, high = (float(np.asarray(nominal[key])) * factors.get(key, 1.0) for key in (low_key, high_key))
-        if log:
-            value = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
-        else:
-            value = low + u * (high - low)
-        setattr(group, var, Quantity(value, dim=group.variables[var].dim))
+        var, value = initial_phase(pop, self.settings.seed, self._neuron_factors[pop.name])
+        setattr(group, var, Quantity(np.tile(value, self.B), dim=group.variables[var].dim))
 
     def _synapses(self, proj: Projection) -> Synapses:
         """Block-diagonal synapses of ``proj`` for the ``B`` copies.
@@ -398,7 +368,7 @@ class BatchNetwork:
         """Simulate one batch; return spike counts ``{population: [B', T, n] int}``.
 
         ``trace > 0`` (runtime device only) also records, for the first copy, the state
-        variable of :data:`PHASE_VARIABLE` (membrane voltage or current) of the first
+        phase variable (membrane voltage or current, :mod:`brian_models.parameters`) of the first
         ``trace`` neurons of each population and every spike, into :attr:`traces`:
         ``{population: {"t": [K], "value": [trace, K], "spike_i": [S], "spike_t": [S]}}``.
         """
@@ -414,7 +384,7 @@ class BatchNetwork:
             self._build(stim)
             states = {}
             for pop in self.net.populations if trace else ():
-                var = PHASE_VARIABLE[pop.neuron][0]
+                var = type(pop.params).phase.name
                 states[pop.name] = StateMonitor(self.groups[pop.name], var, record=range(min(trace, pop.size)),
                                                 name=f"trace_{pop.name}")
                 self.network.add(states[pop.name])
@@ -423,7 +393,7 @@ class BatchNetwork:
             self.network.run(duration, namespace=self._namespace())
             self.traces = {}
             for name, mon in states.items():
-                var = PHASE_VARIABLE[self.net.population(name).neuron][0]
+                var = type(self.net.population(name).params).phase.name
                 spikes = self.monitors[name]
                 first = np.asarray(spikes.i_[:]) < self.net.population(name).size  # copy 0
                 self.traces[name] = {"t": np.asarray(mon.t_[:]), "value": np.asarray(getattr(mon, var + "_")[:]),
@@ -457,11 +427,8 @@ class BatchNetwork:
         return np.bincount(flat, minlength=size).astype(np.int32).reshape(self.B, self.n_steps, n)
 
     def close(self) -> None:
-        """Release the standalone device (so another network can be built in this process)."""
-        if self._standalone:
-            device.reinit()
-            device.activate()
-            set_device("runtime")
+        """Give Brian2 back the device the caller had (and release a standalone build)."""
+        self._brian.close()
 
     def __enter__(self) -> "BatchNetwork":
         return self

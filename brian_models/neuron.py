@@ -24,100 +24,29 @@ Contract shared by all models (what a network builder may rely on)
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 from brian2 import NeuronGroup, Quantity, amp, farad, ohm, second, siemens, volt
 
-from transfer.spec import NEURON_MODELS
+from brian_models.checks import ParameterError
+from brian_models.parameters import NEURON_MODELS
 
 __all__ = [
     "MODEL_NAMES",
-    "ParameterError",
     "NeuronModel",
-    "check_params",
-    "params_class",
-    "params_from_dict",
-    "make_model",
     "build_group",
     "parameter_lines",
     "quantities",
-    "flatten_params",
-    "unflatten_params",
 ]
 
-#: Names of the neuron models (``Population.neuron`` of the spec).
+#: Names of the neuron models (``Population.neuron`` of the description).
 MODEL_NAMES = NEURON_MODELS
-
-
-class ParameterError(ValueError):
-    """A neuron, synapse, noise or mismatch parameter is missing, unknown or out of range."""
-
-
-def check_params(owner: object, *, positive: tuple[str, ...] = (),
-                 non_negative: tuple[str, ...] = ()) -> None:
-    """Check that every float field of a dataclass is finite, and the named ones' signs.
-
-    Parameters
-    ----------
-    owner : dataclass instance
-        Its float fields are checked (nested dataclasses are skipped: they check themselves).
-    positive, non_negative : tuple of str
-        Fields that must be ``> 0`` / ``>= 0``.
-
-    Raises
-    ------
-    ParameterError
-        Naming the class, the field and the value found.
-    """
-    cls = type(owner).__name__
-    for f in fields(owner):  # type: ignore[arg-type]
-        value = getattr(owner, f.name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(float(value)):
-                raise ParameterError(f"{cls}: parameter {f.name} is {value}; it must be a finite number")
-    for name in positive:
-        value = float(getattr(owner, name))
-        if not value > 0:
-            raise ParameterError(f"{cls}: parameter {name} must be > 0, got {value}")
-    for name in non_negative:
-        value = float(getattr(owner, name))
-        if not value >= 0:
-            raise ParameterError(f"{cls}: parameter {name} must be >= 0, got {value}")
 
 
 _UNIT_BY_NAME = {"second": second, "amp": amp, "volt": volt, "ohm": ohm, "farad": farad,
                  "siemens": siemens, "1": 1}
-
-
-def flatten_params(params: Any, synapse_keys: tuple[str, ...]) -> dict[str, float]:
-    """Flat dict of SI floats: a parameter dataclass's own fields plus its ``synapse`` fields."""
-    d = {f.name: float(getattr(params, f.name)) for f in fields(params) if f.name != "synapse"}
-    d.update(params.synapse.to_dict(synapse_keys))
-    return d
-
-
-def unflatten_params(cls: type, base: Any, values: Mapping[str, float],
-                     synapse_keys: tuple[str, ...]) -> Any:
-    """Inverse of :func:`flatten_params`: ``base`` with the entries of ``values`` replaced.
-
-    Raises
-    ------
-    ParameterError
-        For keys that are neither fields of ``cls`` nor in ``synapse_keys``.
-    """
-    own = [f.name for f in fields(cls) if f.name != "synapse"]
-    unknown = sorted(set(values) - set(own) - set(synapse_keys))
-    if unknown:
-        raise ParameterError(
-            f"{cls.__name__}: unknown parameters {unknown}; known: {own + list(synapse_keys)}"
-        )
-    synapse = base.synapse.updated({k: v for k, v in values.items() if k in synapse_keys})
-    kw = {k: float(getattr(base, k)) for k in own}
-    kw.update({k: float(v) for k, v in values.items() if k in own})
-    return cls(**kw, synapse=synapse)
 
 
 def parameter_lines(units: Mapping[str, str]) -> str:
@@ -204,57 +133,6 @@ class NeuronModel:
                 raise ParameterError(f"{self.name}: factors for {key} have shape {f.shape}, need ({n},)")
             values[key] = nominal * f
         return values
-
-
-_PARAMS: dict[str, tuple[str, str, str]] = {
-    "lif": ("brian_models.lif", "LIFParams", "lif_model"),
-    "adex": ("brian_models.adex", "AdExParams", "adex_model"),
-    "dpi": ("brian_models.dpi", "DPIParams", "dpi_model"),
-}
-
-
-def _lookup(name: str) -> tuple[type, Any]:
-    import importlib
-
-    if name not in _PARAMS:
-        raise ParameterError(
-            f"unknown neuron model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
-        )
-    module, cls, func = _PARAMS[name]
-    mod = importlib.import_module(module)
-    return getattr(mod, cls), getattr(mod, func)
-
-
-def params_class(name: str) -> type:
-    """The parameter dataclass of model ``name`` (``LIFParams``, ``AdExParams``, ``DPIParams``)."""
-    return _lookup(name)[0]
-
-
-def params_from_dict(name: str, params: Mapping[str, float] | None = None) -> Any:
-    """Parameters of model ``name`` from a flat dict of SI floats (missing keys: defaults)."""
-    cls, _ = _lookup(name)
-    return cls.from_dict(dict(params or {}))
-
-
-def make_model(name: str, params: Mapping[str, float] | None = None, noise: Any = None) -> NeuronModel:
-    """Build model ``name`` from a flat dict of SI floats, e.g. ``Population.params``.
-
-    Parameters
-    ----------
-    name : {"lif", "adex", "dpi"}
-    params : dict of str to float, optional
-        Overrides of the model's default parameters (``LIFParams.default()``,
-        ``AdExParams.default()``, ``DPIParams.dynapse1()``); unknown keys raise.
-    noise : NoiseParams, optional
-        Membrane noise (:mod:`brian_models.noise`).
-
-    Raises
-    ------
-    ParameterError
-        Unknown model name, unknown parameter, NaN or out-of-range value.
-    """
-    cls, func = _lookup(name)
-    return func(cls.from_dict(dict(params or {})), noise=noise)
 
 
 def build_group(model: NeuronModel, n: int, *, factors: Mapping[str, np.ndarray] | None = None,

@@ -33,68 +33,16 @@ from typing import Any, Mapping
 
 from brian2 import Hz, NeuronGroup, PoissonInput, Quantity, amp, second
 
-from brian_models.neuron import ParameterError, check_params
-from brian_models.synapses import SYNAPSE_TYPES, SYNAPSE_VARIABLE
+from brian_models.checks import ParameterError, check_params
+from brian_models.parameters import NoiseParams
+from brian_models.synapse_types import SYNAPSE_TYPES
+from brian_models.synapses import SYNAPSE_VARIABLE
 
 __all__ = [
-    "NoiseParams",
     "noise_equations",
     "white_noise_term",
     "PoissonBackground",
 ]
-
-
-@dataclass(frozen=True)
-class NoiseParams:
-    """Membrane noise current.
-
-    Parameters
-    ----------
-    sigma : float
-        OU (``tau_noise > 0``): stationary standard deviation of ``I_noise`` in amperes.
-        White (``tau_noise == 0``): intensity ``sigma_w`` in ``A * s**0.5``.
-    tau_noise : float
-        Correlation time in seconds; 0 selects white noise.
-    """
-
-    sigma: float
-    tau_noise: float = 5e-3
-
-    def __post_init__(self) -> None:
-        check_params(self, non_negative=("sigma", "tau_noise"))
-
-    @classmethod
-    def ou(cls, sigma: float, tau_noise: float) -> "NoiseParams":
-        """Ornstein-Uhlenbeck current with standard deviation ``sigma`` (A), time ``tau_noise`` (s)."""
-        if not tau_noise > 0:
-            raise ParameterError(f"NoiseParams.ou: tau_noise must be > 0 s, got {tau_noise}")
-        return cls(sigma=sigma, tau_noise=tau_noise)
-
-    @classmethod
-    def white(cls, intensity: float) -> "NoiseParams":
-        """White noise current ``intensity * xi`` with ``intensity`` in ``A * s**0.5``."""
-        return cls(sigma=intensity, tau_noise=0.0)
-
-    @property
-    def is_white(self) -> bool:
-        """True for white noise (``tau_noise == 0``)."""
-        return self.tau_noise == 0.0
-
-    def white_equivalent(self) -> "NoiseParams":
-        """White noise with the same low-frequency power as this OU current."""
-        if self.is_white:
-            return self
-        return NoiseParams.white(self.sigma * math.sqrt(2.0 * self.tau_noise))
-
-    def to_dict(self) -> dict[str, float]:
-        return {"sigma": float(self.sigma), "tau_noise": float(self.tau_noise)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, float]) -> "NoiseParams":
-        unknown = sorted(set(d) - {"sigma", "tau_noise"})
-        if unknown:
-            raise ParameterError(f"NoiseParams: unknown keys {unknown}; use sigma, tau_noise")
-        return cls(**{k: float(v) for k, v in d.items()})
 
 
 def noise_equations(noise: NoiseParams | None) -> tuple[str, dict[str, Quantity], dict[str, Quantity]]:

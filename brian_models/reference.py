@@ -28,11 +28,11 @@ from typing import Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
-from brian_models.adex import AdExParams
-from brian_models.dpi import DPIParams
-from brian_models.lif import LIFParams
-from brian_models.neuron import ParameterError
-from brian_models.synapses import SYNAPSE_VARIABLE, SynapseParams
+from brian_models.checks import ParameterError
+from brian_models.parameters import AdExParams, DPIParams, LIFParams
+from brian_models.synapse_types import SYNAPSES, SynapseParams
+
+SYNAPSE_VARIABLE = {name: s.variable for name, s in SYNAPSES.items()}
 
 __all__ = ["Trace", "simulate_lif", "simulate_adex", "simulate_dpi"]
 

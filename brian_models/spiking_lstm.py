@@ -1,11 +1,11 @@
-"""Brian2 network of a spiking LSTM (:class:`transfer.spiking_lstm.SpikingLSTM`), batched.
+"""Brian2 network of a spiking LSTM (:class:`~brian_models.lstm_description.SpikingLSTM`), batched.
 
-Self-contained rather than built from a :class:`~transfer.spec.SpikingNetwork`: the spec has
+Self-contained rather than built from a :class:`~brian_models.description.SpikingNetwork`: that has
 no element for the cell-state integrator and its multiplicative couplings. ``B`` samples
 run as ``B`` copies (block-diagonal synapses, as in :mod:`brian_models.network`). Groups:
 
 - ``gates``: ``B * 5H`` LIF neurons (populations in the order of
-  ``transfer.spiking_lstm.POPULATIONS[gating]``), DC bias ``I_ext``, input current
+  ``brian_models.lstm_description.POPULATIONS[gating]``), DC bias ``I_ext``, input current
   ``I_inp`` from a :class:`brian2.TimedArray` set at each window start, AMPA/GABA_B from the
   ``h`` pair (and GABA_A shunting from ``not_i`` onto the candidate pair when shunting);
 - ``hout``: ``B * 2H`` LIF neurons, the ON/OFF pair of ``h``, driven by the cell through a
@@ -21,17 +21,17 @@ Equations of the couplings: see :mod:`transfer.spiking_lstm`. Runs on the runtim
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from brian2 import (Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, amp,
-                    prefs, second, set_device)
+from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, amp, second
 
+from brian_models.brian_device import brian_device
+from brian_models.lstm_description import SpikingLSTM
+from brian_models.models import make_model
 from brian_models.network import specialise
-from brian_models.neuron import build_group, make_model
-
-if TYPE_CHECKING:
-    from transfer.spiking_lstm import SpikingLSTM
+from brian_models.neuron import build_group
+from brian_models.parameters import LIFParams
 
 __all__ = ["SpikingLSTMRun", "run_spiking_lstm", "CELL_EQUATIONS"]
 
@@ -85,13 +85,13 @@ def _counts(mon: SpikeMonitor, B: int, W: int, n: int, window_steps: int, dt: fl
     return np.bincount(flat, minlength=B * W * n).astype(np.int32).reshape(B, W, n)
 
 
-def _random_phase(group: Any, params: dict[str, float], n: int, B: int, rng: np.random.Generator) -> None:
+def _random_phase(group: Any, params: LIFParams, n: int, B: int, rng: np.random.Generator) -> None:
     """Membranes start uniformly between reset and threshold (the same draw for every copy)."""
     u = np.tile(rng.uniform(0, 1, n), B)
-    group.v_ = params["v_reset"] + u * (params["v_thresh"] - params["v_reset"])
+    group.v_ = params.v_reset + u * (params.v_thresh - params.v_reset)
 
 
-def run_spiking_lstm(net: "SpikingLSTM", X: np.ndarray, *, seed: int = 0, dt: float | None = None,
+def run_spiking_lstm(net: SpikingLSTM, X: np.ndarray, *, seed: int = 0, dt: float | None = None,
                      cell_init: np.ndarray | None = None, record_cell: bool = False,
                      target: str = "numpy") -> SpikingLSTMRun:
     """Simulate ``X [B, T, F]`` (scaled to [0, 1]) for ``T + 1`` windows of ``step_duration``.
@@ -114,16 +114,24 @@ def run_spiking_lstm(net: "SpikingLSTM", X: np.ndarray, *, seed: int = 0, dt: fl
     """
     X = np.asarray(X, dtype=float)
     B, T, F = X.shape
-    H, gating, s = net.n_hidden, net.settings.gating, net.settings
+    H, gating, s = net.n_hidden, net.gating, net
     W = T + 1
     step = s.step_duration
-    model = make_model("lif", net.params)
+    model = make_model(net.params)
     dt = dt or model.recommended_dt
     window_steps = int(round(step / dt))
     if abs(step / dt - window_steps) > 1e-6:
         raise ValueError(f"step_duration {step} s is not a multiple of dt {dt} s")
-    set_device("runtime")
-    prefs.codegen.target = target
+    with brian_device("runtime", target):
+        return _run(net, X, model, dt, window_steps, seed, cell_init, record_cell)
+
+
+def _run(net: SpikingLSTM, X: np.ndarray, model: Any, dt: float, window_steps: int, seed: int,
+         cell_init: np.ndarray | None, record_cell: bool) -> SpikingLSTMRun:
+    B, T, F = X.shape
+    H, gating, s = net.n_hidden, net.gating, net
+    W = T + 1
+    step = s.step_duration
     rng = np.random.default_rng(seed)
     pops = net.populations
     n_full = net.spikes_per_unit
@@ -213,7 +221,7 @@ def run_spiking_lstm(net: "SpikingLSTM", X: np.ndarray, *, seed: int = 0, dt: fl
     # -- shunting (GABA_A) by the complement gates ------------------------------------------
     if gating == "shunting":
         p = net.params
-        e_shunt = s.kappa_gate * (p["v_thresh"] - p["v_rest"]) / (p["R_mem"] * s.tau_shunt * s.max_rate)
+        e_shunt = s.kappa_gate * (p.v_thresh - p.v_rest) / (p.R_mem * s.tau_shunt * s.max_rate)
         for src, dst_group, dst, n_dst in (("not_i", gates, [3 * H + k, 4 * H + k], 5 * H),
                                            ("not_o", hout, [k, H + k], 2 * H)):
             q = pops.index(src)

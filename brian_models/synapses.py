@@ -1,4 +1,4 @@
-"""The four DYNAP-SE synapse types as current-based exponential synapses shared by all models.
+"""Brian2 form of the four DYNAP-SE synapse types (:mod:`brian_models.synapse_types`), shared by all models.
 
 Each synapse type ``x`` is one first-order low-pass current per postsynaptic neuron (the DPI
 synapse of Bartolozzi & Indiveri 2007 and Chicca et al. 2014, Proc. IEEE 102(9), in its
@@ -30,17 +30,15 @@ count matrix; in Brian2 the count and the efficacy are called ``w_syn`` and ``e_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from brian2 import NeuronGroup, Quantity, Synapses, amp, second, volt
 
-from brian_models.neuron import ParameterError, check_params
-from transfer.spec import SYNAPSE_TYPES
+from brian_models.checks import ParameterError
+from brian_models.synapse_types import SYNAPSE_TYPES, SYNAPSES, TAU_KEYS, SynapseParams
 
 __all__ = [
-    "SYNAPSE_TYPES",  # re-exported from transfer.spec (samna Dynapse1SynType names)
     "SYNAPSE_VARIABLE",
     "SYNAPSE_TAU",
     "SYNAPSE_EQUATIONS",
@@ -48,23 +46,16 @@ __all__ = [
     "INPUT_EQUATIONS",
     "VOLTAGE_NMDA_GATE",
     "CURRENT_NMDA_GATE",
-    "TAU_KEYS",
-    "VOLTAGE_GATE_KEYS",
-    "CURRENT_GATE_KEYS",
-    "SynapseParams",
     "input_current",
     "on_pre",
     "make_synapses",
+    "synapse_quantities",
 ]
 
 #: Postsynaptic state variable of each synapse type.
-SYNAPSE_VARIABLE = {"AMPA": "I_ampa", "NMDA": "I_nmda", "GABA_A": "I_gaba_a", "GABA_B": "I_gaba_b"}
+SYNAPSE_VARIABLE = {name: s.variable for name, s in SYNAPSES.items()}
 #: Per-neuron time-constant parameter of each synapse type.
-SYNAPSE_TAU = {"AMPA": "tau_ampa", "NMDA": "tau_nmda", "GABA_A": "tau_gaba_a", "GABA_B": "tau_gaba_b"}
-
-TAU_KEYS = ("tau_ampa", "tau_nmda", "tau_gaba_a", "tau_gaba_b")
-VOLTAGE_GATE_KEYS = ("v_nmda_half", "v_nmda_slope")
-CURRENT_GATE_KEYS = ("I_nmda_thr",)
+SYNAPSE_TAU = {name: s.tau for name, s in SYNAPSES.items()}
 
 #: The four synaptic currents and their per-neuron time constants.
 SYNAPSE_EQUATIONS = """
@@ -122,54 +113,10 @@ def on_pre(synapse_type: str) -> str:
     return f"{SYNAPSE_VARIABLE[synapse_type]}_post += w_syn*e_syn"
 
 
-@dataclass(frozen=True)
-class SynapseParams:
-    """Synaptic time constants and NMDA gate, SI floats.
-
-    Parameters
-    ----------
-    tau_ampa, tau_nmda, tau_gaba_a, tau_gaba_b : float
-        Time constants in seconds.
-    I_nmda_thr : float
-        DPI NMDA gate current ``I_f_nmda`` in amperes (bias ``IF_NMDA_N``); DPI only.
-    v_nmda_half, v_nmda_slope : float
-        Half-activation voltage and slope of the Mg-block gate in volts; LIF and AdEx only.
-    """
-
-    tau_ampa: float = 5e-3
-    tau_nmda: float = 50e-3
-    tau_gaba_a: float = 10e-3
-    tau_gaba_b: float = 30e-3
-    I_nmda_thr: float = 10e-12
-    v_nmda_half: float = -20.5e-3
-    v_nmda_slope: float = 16.1e-3
-
-    def __post_init__(self) -> None:
-        check_params(self, positive=TAU_KEYS + ("I_nmda_thr", "v_nmda_slope"))
-
-    @classmethod
-    def dynapse1(cls) -> "SynapseParams":
-        """DYNAP-SE1-like preset: AMPA 5 ms, NMDA 50 ms, GABA_A 10 ms, GABA_B 30 ms.
-
-        Typical values of the DPI synapses (Chicca et al. 2014; HARDWARE.md); the NMDA gate
-        current is 10 pA and the voltage gate is Jahr & Stevens' (1990) Mg block at 1 mM.
-        """
-        return cls()
-
-    def to_dict(self, keys: tuple[str, ...] = TAU_KEYS + VOLTAGE_GATE_KEYS + CURRENT_GATE_KEYS
-                ) -> dict[str, float]:
-        """Flat dict of the fields named in ``keys``."""
-        return {k: float(getattr(self, k)) for k in keys}
-
-    def updated(self, values: Mapping[str, float]) -> "SynapseParams":
-        """A copy with the fields in ``values`` replaced."""
-        return replace(self, **{k: float(v) for k, v in values.items()})
-
-    def per_neuron(self, keys: tuple[str, ...]) -> dict[str, Quantity]:
-        """Brian2 quantities of the fields named in ``keys``."""
-        units = {**{k: second for k in TAU_KEYS}, "I_nmda_thr": amp,
-                 "v_nmda_half": volt, "v_nmda_slope": volt}
-        return {k: getattr(self, k) * units[k] for k in keys}
+def synapse_quantities(params: SynapseParams, keys: tuple[str, ...]) -> dict[str, Quantity]:
+    """Brian2 quantities of the :class:`SynapseParams` fields named in ``keys``."""
+    units = {**{k: second for k in TAU_KEYS}, "I_nmda_thr": amp, "v_nmda_half": volt, "v_nmda_slope": volt}
+    return {k: getattr(params, k) * units[k] for k in keys}
 
 
 def make_synapses(pre: Any, post: NeuronGroup, synapse_type: str, weights: np.ndarray,

@@ -56,8 +56,9 @@ def _require_rockpool() -> Any:
 
 
 def peer_network(n: int, seed: int = 0, w_in: float = 40e-12, w_rec: float = 30e-12):
-    """The random recurrent DPI network (a :class:`~transfer.spec.SpikingNetwork`)."""
-    from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork  # noqa: PLC0415
+    """The random recurrent DPI network (a :class:`~brian_models.description.SpikingNetwork`)."""
+    from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork  # noqa: PLC0415
+    from brian_models.parameters import neuron_params  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
     fan_rec = min(FAN_IN_RECURRENT, n - 1)
@@ -71,7 +72,7 @@ def peer_network(n: int, seed: int = 0, w_in: float = 40e-12, w_rec: float = 30e
         W_exc[k, pre[sign > 0]] = 1
         W_inh[k, pre[sign < 0]] = 1
     params = {"tau_ampa": TAU_SYN, "tau_gaba_b": TAU_SYN}
-    hidden = Population("hidden", n, "dpi", params=params, bias_current=rng.uniform(100e-12, 140e-12, n))
+    hidden = Population("hidden", n, neuron_params("dpi", params), bias_current=rng.uniform(100e-12, 140e-12, n))
     projections = (
         Projection("input", "input", "hidden", "AMPA", W_in, w_in),
         Projection("rec_exc", "hidden", "hidden", "AMPA", W_exc, w_rec),
@@ -105,10 +106,8 @@ def dynapsim_kwargs(net, dt: float = DT) -> tuple[dict[str, Any], np.ndarray, np
     of one synaptic event: Rockpool adds ``(1 - exp(-t_pulse/tau)) (Igain_syn/Itau_syn) w
     Iscale`` per spike, so ``w = sign * count * efficacy / (that factor at w = 1)``.
     """
-    from brian_models.dpi import DPIParams  # noqa: PLC0415
-
     pop = net.populations[0]
-    p = DPIParams.from_dict(pop.params)
+    p = pop.params
     tau_syn = p.synapse.tau_ampa
     C_syn, C_pulse, C_ref, Vth, Iscale, t_pulse, gain_ratio = 25e-12, 0.5e-12, 1.5e-12, 0.7, 1e-8, 10e-6, 100.0
     Itau_syn = p.U_T / p.kappa * C_syn / tau_syn

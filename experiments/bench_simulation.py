@@ -43,7 +43,8 @@ import numpy as np
 from brian_models.network import BatchNetwork, SimulationSettings
 from transfer.files import write_json
 from transfer.datasets import DatasetError, load_dataset
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 __all__ = ["main", "benchmark_network", "benchmark_inputs", "time_runs", "REAL_TIME_STEP"]
 
@@ -67,7 +68,7 @@ def benchmark_network(seed: int = 0) -> SpikingNetwork:
         sign = rng.choice([-1, 1], FAN_IN_RECURRENT)  # ternary entries +-a (0: no synapse)
         w_exc[k, pre[sign > 0]] = 1
         w_inh[k, pre[sign < 0]] = 1
-    hidden = Population("hidden", N_HIDDEN, "lif", params={"tau_ampa": 2e-3, "tau_gaba_b": 2e-3},
+    hidden = Population("hidden", N_HIDDEN, neuron_params("lif", {"tau_ampa": 2e-3, "tau_gaba_b": 2e-3}),
                         bias_current=rng.uniform(100e-12, 160e-12, N_HIDDEN))
     projections = (
         Projection("input", "input", "hidden", "AMPA", w_in, 40e-12),

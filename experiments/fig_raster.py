@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from brian_models.network import PHASE_VARIABLE, BatchNetwork, SimulationSettings  # noqa: PLC0415
+    from brian_models.network import BatchNetwork, SimulationSettings  # noqa: PLC0415
     from brian_models.simulate import readout_scores  # noqa: PLC0415
     from experiments.stages import load_stage_data  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"spiking {args.neuron.upper()} {data.class_names[pred]}")
     axes[1].plot(1e3 * tr["spike_t"], tr["spike_i"], "|", ms=3, color="k")
     axes[1].set(ylabel=f"{hidden} neuron", ylim=(-0.5, net.population(hidden).size - 0.5))
-    var = PHASE_VARIABLE[args.neuron][0]
+    var = type(net.population("hidden").params).phase.name
     unit, scale = ("mV", 1e3) if var == "v" else ("nA", 1e9)
     for k in range(tr["value"].shape[0]):
         axes[2].plot(1e3 * tr["t"], scale * tr["value"][k], lw=0.8, label=f"neuron {k}")

@@ -37,10 +37,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from brian_models.lsnn import DPIMapping, simulate_lsnn
+from brian_models.lsnn import simulate_lsnn
+from brian_models.lsnn_description import DPIMapping
 from transfer.datasets import DATASET_NAMES, Dataset, load_dataset, score
 from experiments.records import command_line, save_record
 from transfer.files import git_revision, new_run_dir, write_json
+from transfer.lsnn import describe_lsnn
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.train import TrainConfig, evaluate, fit
@@ -104,12 +106,12 @@ def run_variant(name: str, data: Dataset, args: argparse.Namespace) -> dict[str,
     out["ternary_accuracy"] = evaluate(model, data.X_test, data.y_test, data.metric)
     out["ternary_accuracy_brian_subset"] = score(yb, ref_pred, data.metric)
     out["torch_spikes_per_inference"] = float(ref_spikes.mean())
-    sim = simulate_lsnn(model, Xb, neuron="alif", batch_size=args.brian_batch)
+    sim = simulate_lsnn(describe_lsnn(model, "alif"), Xb, batch_size=args.brian_batch)
     out["brian_alif"] = {
         "n_test": n_b, "accuracy": score(yb, sim.predictions, data.metric),
         "agreement_with_torch": float(np.mean(sim.predictions == ref_pred)),
         "spikes_per_inference": sim.spikes_per_inference,
-        "spike_count_mismatches": int(np.abs(sim.counts.sum(1) - ref_spikes).sum()),
+        "spike_count_mismatches": int(np.abs(sim.counts.sum((1, 2)) - ref_spikes).sum()),
         "wall_seconds": sim.wall_seconds,
     }
     if args.dpi_limit_test > 0:
@@ -118,13 +120,13 @@ def run_variant(name: str, data: Dataset, args: argparse.Namespace) -> dict[str,
         n_v = min(len(data.y_val), args.dpi_limit_val)
         val_acc = {}
         for i_s, a_s in grid:
-            r = simulate_lsnn(model, data.X_val[:n_v], neuron="dpi", batch_size=args.brian_batch,
-                              dpi=DPIMapping(input_scale=i_s, ahp_scale=a_s))
+            r = simulate_lsnn(describe_lsnn(model, "dpi", DPIMapping(input_scale=i_s, ahp_scale=a_s)),
+                              data.X_val[:n_v], batch_size=args.brian_batch)
             val_acc[(i_s, a_s)] = score(data.y_val[:n_v], r.predictions, data.metric)
         best = max(val_acc, key=val_acc.get)
         n_d = min(len(data.y_test), args.dpi_limit_test)
-        sim = simulate_lsnn(model, data.X_test[:n_d], neuron="dpi", batch_size=args.brian_batch,
-                            dpi=DPIMapping(input_scale=best[0], ahp_scale=best[1]))
+        sim = simulate_lsnn(describe_lsnn(model, "dpi", DPIMapping(input_scale=best[0], ahp_scale=best[1])),
+                            data.X_test[:n_d], batch_size=args.brian_batch)
         out["brian_dpi"] = {
             "n_test": n_d, "input_scale": best[0], "ahp_scale": best[1],
             "val_accuracy_by_scales": {f"input {k[0]} ahp {k[1]}": v for k, v in val_acc.items()},

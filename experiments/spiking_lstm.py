@@ -36,8 +36,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, An
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.datasets import load_dataset, score  # noqa: PLC0415
     from transfer.files import git_revision, new_run_dir, write_json  # noqa: PLC0415
-    from transfer.spiking_lstm import (SpikingLSTMSettings, convert_lstm, lstm_macs,  # noqa: PLC0415
-                                       simulate_spiking_lstm)
+    from brian_models.network import SimulationSettings  # noqa: PLC0415
+    from brian_models.simulate import simulate  # noqa: PLC0415
+    from transfer.spiking_lstm import SpikingLSTMSettings, convert_lstm, lstm_macs  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
     out = new_run_dir(args.out)
@@ -67,8 +68,8 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, An
         net = convert_lstm(ckpt.model, X_norm, SpikingLSTMSettings(gating=gating, max_rate=args.max_rate,
                                                                     kappa_gate=args.kappa_gate))
         convert_s = time.perf_counter() - t0
-        res = simulate_spiking_lstm(ckpt.model, X_norm, data.X_test, net=net, batch_size=args.batch_size,
-                                    progress=not args.quiet, seed=args.seed)
+        res = simulate(net, data.X_test, SimulationSettings(batch_size=args.batch_size, seed=args.seed),
+                       progress=not args.quiet)
         metrics["gatings"][gating] = {
             "accuracy": score(data.y_test, res.predictions, data.metric),
             "agreement_with_ann": float(np.mean(res.predictions == ann)),

@@ -17,7 +17,7 @@ import numpy as np
 
 from transfer.checkpoint import Checkpoint
 from transfer.files import RunDirError, git_revision, new_run_dir, read_json, write_json
-from transfer.datasets import Dataset, load_dataset
+from transfer.datasets import Dataset, load_dataset, score
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, matrix_report
@@ -83,15 +83,13 @@ def _common(stage: str, data: Dataset, kind: str, seed: int, accuracy: float) ->
     }
 
 
-def _spiking_metrics(result: Any, ann: np.ndarray, data: Dataset, step_duration: float) -> dict[str, Any]:
+def _spiking_metrics(result: Any, ann: np.ndarray, data: Dataset) -> dict[str, Any]:
     """The metrics every spiking stage reports, from a :class:`~brian_models.simulate.SimulationResult`."""
-    from transfer.datasets import score  # noqa: PLC0415
-
     return {
         "ann_accuracy": score(data.y_test, ann, data.metric),
         "agreement_with_ann": float(np.mean(ann == result.predictions)),
         "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": float(np.mean(result.latency_steps) * step_duration * 1e3),
+        "latency_ms": result.latency_ms,
         "wall_seconds": result.wall_seconds,
         "compile_seconds": result.compile_seconds,
         "samples_per_second": result.samples_per_second,
@@ -282,13 +280,14 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     parameters to the values the chip's bias codes decode to
     (:func:`hardware.mapper.snap_to_chip`), so the simulation runs what the board can hold.
     ``copies > 1`` (RNN, ESN) runs that many copies of the converted network on their own
-    neurons and averages them in the readout (:func:`transfer.spec.replicate`).
+    neurons and averages them in the readout (:func:`brian_models.description.replicate`).
     """
-    from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
+    from brian_models.description import SpikingNetwork, replicate  # noqa: PLC0415 (Brian2 on demand)
+    from brian_models.network import SimulationSettings  # noqa: PLC0415
     from brian_models.simulate import simulate  # noqa: PLC0415
-    from transfer.convert import ConversionSettings, convert, refit_readout  # noqa: PLC0415
-    from transfer.spec import replicate  # noqa: PLC0415
-    from transfer.datasets import score  # noqa: PLC0415
+    from transfer.convert import refit_readout  # noqa: PLC0415
+    from transfer.describe import DescribeSettings, default_input_coding, describe  # noqa: PLC0415
+    from transfer.spiking_lstm import lstm_macs  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
     ckpt = Checkpoint.load(run_dir)
@@ -298,129 +297,62 @@ def simulate_stage(run_dir: str | Path, out: str | Path, *, neuron: str = "lif",
     seed = int(s.get("seed", 0)) if seed is None else seed
     data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
-    if copies > 1 and ckpt.config.kind not in ("rnn", "esn"):
-        raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {ckpt.config.kind}")
-    if chip is not None and (neuron != "dpi" or ckpt.config.kind not in ("rnn", "esn")):
+    kind = ckpt.config.kind
+    if copies > 1 and kind not in ("rnn", "esn"):
+        raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {kind}")
+    if chip is not None and (neuron != "dpi" or kind not in ("rnn", "esn")):
         raise RunDirError("--chip snaps the DPI parameters of a converted RNN or ESN to bias codes: "
                           "simulate one with --neuron dpi")
     out = new_run_dir(out)
-    if ckpt.config.kind == "lstm":
-        return _simulate_lstm(ckpt, data, out, neuron=neuron, gating=gating, mismatch=mismatch,
-                              noise=noise, device=device, target=target, seed=seed, batch_size=batch_size,
-                              source=run_dir, progress=progress)
-    if ckpt.config.kind == "lsnn":
-        return _simulate_lsnn(ckpt, data, out, neuron=neuron, mismatch=mismatch, noise=noise,
-                              device=device, seed=seed, batch_size=batch_size, source=run_dir)
     t0 = time.perf_counter()
-    if input_coding is None:
-        input_coding = "rate" if ckpt.config.kind == "rnn" and ckpt.config.syn_leak < 1 else "current"
-    conversion = ConversionSettings(neuron=neuron, max_rate=max_rate, input_coding=input_coding)
-    net = replicate(convert(ckpt.model, data.X_train[:1000], conversion), copies)
+    if kind in ("rnn", "esn") and input_coding is None:
+        input_coding = default_input_coding(ckpt.model)
+    net = describe(ckpt.model, data.X_train[:1000], DescribeSettings(neuron=neuron, max_rate=max_rate,
+                                                                      input_coding=input_coding, gating=gating))
     snapped = None
-    if chip is not None:
-        from hardware.mapper import snap_to_chip  # noqa: PLC0415
+    if isinstance(net, SpikingNetwork):
+        net = replicate(net, copies)
+        if chip is not None:
+            from hardware.mapper import snap_to_chip  # noqa: PLC0415
 
-        net, snapped = snap_to_chip(net, _chip_spec(chip))
+            net, snapped = snap_to_chip(net, _chip_spec(chip))
     convert_seconds = time.perf_counter() - t0
     sim = SimulationSettings(device=device, target=target, batch_size=batch_size, mismatch=mismatch,
                              mismatch_seed=seed, noise=noise, seed=seed,
                              build_dir=str(out / "brian"))
-    if ckpt.config.kind == "esn":
+    if kind == "esn":
         n = min(readout_samples, len(data.y_train))
         train_run = simulate(net, data.X_train[:n], sim, progress=progress)
         net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n],
                             ckpt.config.ridge)
-    net.save(out / "network.json")
+    if isinstance(net, SpikingNetwork):
+        net.save(out / "network.json")
     result = simulate(net, data.X_test, sim, progress=progress)
     ann = predict(ckpt.model, data.X_test)
-    acc = score(data.y_test, result.predictions, data.metric)
-    metrics = _common("simulate", data, ckpt.config.kind, seed, acc)
-    metrics.update(_spiking_metrics(result, ann, data, net.step_duration))
+    metrics = _common("simulate", data, kind, seed, score(data.y_test, result.predictions, data.metric))
+    metrics.update(_spiking_metrics(result, ann, data))
     metrics.update({
         "convert_seconds": convert_seconds,
         "neuron": neuron,
         "mismatch": mismatch,
         "noise": noise,
         "device": device,
-        "transfer_function": net.metadata["transfer_function"],
+        "target": target,
+        "transfer_function": net.metadata["transfer_function"] if isinstance(net, SpikingNetwork) else None,
         "input_coding": input_coding,
+        "gating": gating if kind == "lstm" else None,
         "snapped_to_chip": chip,
         "copies": copies,
         "source": str(run_dir),
     })
+    if kind == "lstm":
+        mc = ckpt.config
+        metrics["macs_per_inference"] = lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1])
     if snapped is not None:
         metrics["snap"] = snapped
     np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
     write_json(out / "simulation.json", sim.to_dict())
-    write_json(out / "metrics.json", metrics)
-    return metrics
-
-
-def _simulate_lstm(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, gating: str, mismatch: float,
-                   noise: float, device: str, target: str, seed: int, batch_size: int, source: str | Path,
-                   progress: bool) -> dict[str, Any]:
-    """The simulate stage of an LSTM: spiking gates and a cell integrator (transfer.spiking_lstm)."""
-    from transfer.spiking_lstm import lstm_macs, simulate_spiking_lstm  # noqa: PLC0415 (Brian2 on demand)
-
-    if neuron != "lif" or mismatch > 0 or noise > 0 or device != "runtime":
-        raise RunDirError("a spiking LSTM simulates with --neuron lif on the runtime device, "
-                          "without --mismatch or --noise (not modelled yet)")
-    result = simulate_spiking_lstm(ckpt.model, data.X_train[:1000], data.X_test, gating=gating,
-                                   batch_size=min(batch_size, 100), progress=progress, seed=seed,
-                                   target=target)
-    T = data.X_test.shape[1]
-    mc = ckpt.config
-    return _write_direct_run(out, ckpt, data, result, seed, bio=(T + 1) * result.net.settings.step_duration,
-                             extra={"neuron": neuron, "gating": gating, "mismatch": 0.0, "target": target,
-                                    "source": str(source),
-                                    "macs_per_inference": lstm_macs(mc.n_inputs, mc.n_hidden,
-                                                                    mc.n_classes, T)})
-
-
-def _simulate_lsnn(ckpt: Checkpoint, data: Dataset, out: Path, *, neuron: str, mismatch: float,
-                   noise: float, device: str, seed: int, batch_size: int, source: str | Path) -> dict[str, Any]:
-    """The simulate stage of an LSNN: the trained network itself runs in Brian2, with the torch
-    model's discrete update (``--neuron lif``: adaptive-threshold LIF) or on DPI neurons whose
-    AHP current carries the adaptation (``--neuron dpi``); nothing is converted."""
-    from brian_models.lsnn import simulate_lsnn  # noqa: PLC0415 (Brian2 on demand)
-
-    kinds = {"lif": "alif", "dpi": "dpi"}
-    if neuron not in kinds:
-        raise RunDirError(f"an LSNN runs with --neuron lif (its own adaptive LIF) or dpi, not {neuron!r}")
-    if noise > 0 or device != "runtime":
-        raise RunDirError("an LSNN simulates on the runtime device without --noise")
-    result = simulate_lsnn(ckpt.model, data.X_test, neuron=kinds[neuron], mismatch=mismatch, seed=seed,
-                           batch_size=batch_size)
-    return _write_direct_run(out, ckpt, data, result, seed,
-                             bio=data.X_test.shape[1] * ckpt.model.settings.element_ms * 1e-3,
-                             extra={"neuron": neuron, "mismatch": mismatch, "source": str(source)})
-
-
-def _write_direct_run(out: Path, ckpt: Checkpoint, data: Dataset, result: Any, seed: int, *, bio: float,
-                      extra: dict[str, Any]) -> dict[str, Any]:
-    """Metrics and predictions of a model simulated as itself (LSTM, LSNN), not converted.
-
-    ``result`` has ``predictions``, ``scores``, ``spikes_per_inference`` and ``wall_seconds``;
-    its readout reads the end of the sequence, so the latency is the whole of it (``bio``).
-    """
-    from transfer.datasets import score  # noqa: PLC0415
-    from transfer.train import predict  # noqa: PLC0415
-
-    ann = predict(ckpt.model, data.X_test)
-    acc = score(data.y_test, result.predictions, data.metric)
-    metrics = _common("simulate", data, ckpt.config.kind, seed, acc)
-    metrics.update({
-        "ann_accuracy": score(data.y_test, ann, data.metric),
-        "agreement_with_ann": float(np.mean(ann == result.predictions)),
-        "spikes_per_inference": result.spikes_per_inference,
-        "latency_ms": 1e3 * bio,
-        "wall_seconds": result.wall_seconds, "compile_seconds": 0.0,
-        "samples_per_second": len(data.y_test) / max(result.wall_seconds, 1e-9),
-        "bio_seconds_per_sample": bio, "noise": 0.0, "device": "runtime", **extra,
-    })
-    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
-                        scores=result.scores)
     write_json(out / "metrics.json", metrics)
     return metrics
 
@@ -467,7 +399,7 @@ def map_stage(run_dir: str | Path, out: str | Path, *, chip: str = "dynapse1") -
     """
     from hardware.mapper import map_network  # noqa: PLC0415
     from hardware.rules import check_config  # noqa: PLC0415
-    from transfer.spec import SpikingNetwork  # noqa: PLC0415
+    from brian_models.description import SpikingNetwork  # noqa: PLC0415
 
     run_dir = Path(run_dir)
     spec = _chip_spec(chip)
@@ -528,7 +460,6 @@ def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0
     from hardware.emulate import chip_energy_per_inference, network_from_config  # noqa: PLC0415
     from transfer.convert import refit_readout  # noqa: PLC0415
     from hardware.energy import cpu_energy, rnn_macs  # noqa: PLC0415
-    from transfer.datasets import score  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
     run_dir = Path(run_dir)
@@ -557,7 +488,7 @@ def emulate_stage(run_dir: str | Path, out: str | Path, *, mismatch: float = 0.0
                     gates=4 if mc.kind == "lstm" else 1)
     cpu = cpu_energy(macs)
     metrics = _common("emulate", data, mc.kind, seed, acc)
-    metrics.update(_spiking_metrics(result, ann, data, config.step_duration))
+    metrics.update(_spiking_metrics(result, ann, data))
     metrics.update({
         "neuron": "dpi",
         "mismatch": mismatch,
@@ -601,7 +532,6 @@ def upload_stage(run_dir: str | Path, out: str | Path | None = None, *, n_sample
     from hardware.config import HardwareConfig  # noqa: PLC0415
     from hardware.emulate import input_spike_times  # noqa: PLC0415
     from hardware.samna_adapter import DEFAULT_ISI_BASE, spikes_by_population, upload  # noqa: PLC0415
-    from transfer.spec import InputEncoder  # noqa: PLC0415
 
     run_dir = Path(run_dir)
     source = _stage_metrics(run_dir, "map", "upload needs a map run (rnn2dynapse map)")
@@ -614,7 +544,7 @@ def upload_stage(run_dir: str | Path, out: str | Path | None = None, *, n_sample
     if n_samples > 0:
         s = _ann_checkpoint(source, run_dir).settings
         data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"), n_samples)
-        encoder = InputEncoder.from_dict(config.encoder)
+        encoder = config.encoder
         duration = data.X_test.shape[1] * config.step_duration
         for x in data.X_test:
             board = upload(config, input_spike_times(encoder, x, config.step_duration),

@@ -21,7 +21,7 @@ over the same cells (``rnn2dynapse quantize runs/mm/train --mismatch-aware 0.2 -
 runs/mm/quant_mm``; any quantize run will do).
 
 ``--copies K`` simulates K copies of each network on their own neurons, averaged by the
-readout (:func:`transfer.spec.replicate`); its record and figure get the suffix ``_xK``.
+readout (:func:`brian_models.description.replicate`); its record and figure get the suffix ``_xK``.
 ``--tag NAME`` appends ``_NAME`` as well, to keep a second fine-tuned model's sweep beside
 the first.
 

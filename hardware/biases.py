@@ -68,6 +68,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from brian_models.parameters import DPIParams
+from brian_models.synapse_types import SYNAPSES
 from hardware.config import Dynapse1Parameter, Dynapse1ParameterGroup
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 from hardware.errors import HardwareConstraintError
@@ -92,6 +94,9 @@ __all__ = [
     "parameter_currents",
     "biases_from_params",
     "params_from_biases",
+    "CoreParameters",
+    "core_biases",
+    "decode_core",
 ]
 
 #: Codes of biases no parameter sets: INI ctxctl ``gen_param_group_1core`` (samna examples).
@@ -120,13 +125,18 @@ class SynapseBiases:
     weight: str
 
 
-#: Bias names of each synapse type (F = fast, S = slow; E = excitatory, I = inhibitory).
-SYNAPSE_BIASES: dict[str, SynapseBiases] = {
-    "AMPA": SynapseBiases("ampa", "NPDPIE_TAU_F_P", "NPDPIE_THR_F_P", "PS_WEIGHT_EXC_F_N"),
-    "NMDA": SynapseBiases("nmda", "NPDPIE_TAU_S_P", "NPDPIE_THR_S_P", "PS_WEIGHT_EXC_S_N"),
-    "GABA_A": SynapseBiases("gaba_a", "NPDPII_TAU_F_P", "NPDPII_THR_F_P", "PS_WEIGHT_INH_F_N"),
-    "GABA_B": SynapseBiases("gaba_b", "NPDPII_TAU_S_P", "NPDPII_THR_S_P", "PS_WEIGHT_INH_S_N"),
-}
+def _synapse_biases(name: str) -> SynapseBiases:
+    """The biases of a synapse type follow from its circuit: excitatory or inhibitory DPI
+    (``NPDPIE``/``NPDPII``, ``PS_WEIGHT_EXC``/``INH``), fast or slow (``F``/``S``)."""
+    syn = SYNAPSES[name]
+    ei, speed = ("E", "EXC") if syn.excitatory else ("I", "INH"), "F" if syn.fast else "S"
+    return SynapseBiases(syn.key, f"NPDPI{ei[0]}_TAU_{speed}_P", f"NPDPI{ei[0]}_THR_{speed}_P",
+                         f"PS_WEIGHT_{ei[1]}_{speed}_N")
+
+
+#: Bias names of each synapse type (F = fast, S = slow; E = excitatory, I = inhibitory), from
+#: the one declaration of the types (:mod:`brian_models.synapse_types`).
+SYNAPSE_BIASES: dict[str, SynapseBiases] = {name: _synapse_biases(name) for name in SYNAPSES}
 
 #: Parameters of the synaptic circuits that biases set (kind="synapse").
 SYNAPSE_KEYS: tuple[str, ...] = ("t_pulse",) + tuple(
@@ -136,8 +146,10 @@ EFFICACY_KEYS: tuple[str, ...] = tuple(f"efficacy_{s.key}" for s in SYNAPSE_BIAS
 #: Membrane parameters that biases set (kind="neuron", besides the synapse keys).
 NEURON_KEYS: tuple[str, ...] = ("I_tau", "tau_mem", "I_th", "t_ref", "tau_ahp", "I_ahp_g",
                                 "I_ahp_w", "I_dc", "I_nmda_thr", "I_f_nmda")
-#: Silicon constants: no bias sets them (see :class:`hardware.dynapse1.LayoutConstants`).
-CONSTANT_KEYS: tuple[str, ...] = tuple(DYNAPSE1.layout.to_dict()) if DYNAPSE1.layout else ()
+#: Silicon constants: no bias sets them (see :class:`hardware.dynapse1.LayoutConstants`), and
+#: the DPI model's positive-feedback parameters, which no DYNAP-SE1 bias sets either.
+CONSTANT_KEYS: tuple[str, ...] = ((tuple(DYNAPSE1.layout.to_dict()) if DYNAPSE1.layout else ())
+                                  + ("I_a_gain", "I_a_th", "I_a_norm"))
 
 
 # -- codes ---------------------------------------------------------------------------------
@@ -326,10 +338,10 @@ def biases_from_params(params: Mapping[str, float], kind: str = "neuron",
             raise ValueError(f"parameter {k} is {v}; DPI parameters must be finite")
     if "I_f_nmda" in p and "I_nmda_thr" not in p:
         p["I_nmda_thr"] = p.pop("I_f_nmda")
-    known = set(NEURON_KEYS) | set(SYNAPSE_KEYS) | set(_layout(spec))
+    known = set(NEURON_KEYS) | set(SYNAPSE_KEYS) | set(_layout(spec)) | set(CONSTANT_KEYS)
     unknown = tuple(sorted(k for k in p if k not in known))
     consts = _layout(spec)
-    consts.update({k: v for k, v in p.items() if k in consts or k in unknown})
+    consts.update({k: v for k, v in p.items() if k in consts or k in CONSTANT_KEYS or k in unknown})
     U_T, kappa = consts["U_T"], consts["kappa"]
     converts = set(SYNAPSE_KEYS) | (set(NEURON_KEYS) if kind == "neuron" else set())
     ignored = tuple(sorted(k for k in p if k in NEURON_KEYS and k not in converts))
@@ -457,3 +469,72 @@ def params_from_biases(group: Dynapse1ParameterGroup, constants: Mapping[str, fl
         out[f"I_w_{syn.key}"] = i_w
         out[f"efficacy_{syn.key}"] = synaptic_efficacy(i_w, i_g, i_tau, out["t_pulse"], c_syn, U_T, kappa)
     return out
+
+
+# -- typed: one core's parameters <-> its biases -------------------------------------------------
+#: ``I_nmda_thr`` used when ``IF_NMDA_N`` is 0 A, relative to ``I_0``: the gate
+#: ``I_mem / (I_mem + I_nmda_thr)`` is then fully open (``I_mem >= I_0``), as on the chip.
+_OPEN_NMDA_GATE = 1e-9
+
+
+@dataclass(frozen=True)
+class CoreParameters:
+    """What the biases of one core set for the population on it.
+
+    Attributes
+    ----------
+    neuron : DPIParams
+        Membrane, AHP, refractory and synaptic time-constant parameters (and the silicon
+        constants no bias sets).
+    efficacy : dict of str to float
+        Per synapse type name, the efficacy of one synapse (A): the core's base weight.
+    dc : float or None
+        The core's DC input current (``IF_DC_P``, A); ``None`` leaves the bias at its default.
+    circuit : dict of str to float
+        Decoded circuit values no model parameter holds (pulse width, DPI gains, weight
+        currents, AHP gain), for reports.
+    """
+
+    neuron: DPIParams
+    efficacy: dict[str, float] = field(default_factory=dict)
+    dc: float | None = None
+    circuit: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> dict[str, float]:
+        """The flat parameter table :func:`biases_from_params` reads."""
+        out = self.neuron.to_dict()
+        out.update({f"efficacy_{SYNAPSES[name].key}": float(e) for name, e in self.efficacy.items()})
+        if self.dc is not None:
+            out["I_dc"] = float(self.dc)
+        return out
+
+
+def core_biases(core: CoreParameters, spec: ChipSpec = DYNAPSE1
+                ) -> tuple[Dynapse1ParameterGroup, BiasReport]:
+    """The 25 biases of a core holding ``core`` (see :func:`biases_from_params`)."""
+    return biases_from_params(core.table(), kind="neuron", spec=spec)
+
+
+def decode_core(group: Dynapse1ParameterGroup, constants: Mapping[str, float] | None = None,
+                spec: ChipSpec = DYNAPSE1) -> CoreParameters:
+    """The parameters a core's biases decode to (the inverse of :func:`core_biases`).
+
+    An ``IF_NMDA_N`` of 0 A opens the NMDA gate fully (as on the chip).
+
+    Raises
+    ------
+    ValueError
+        If a model parameter decodes to a non-finite value (a time-constant bias of 0 A).
+    """
+    decoded = params_from_biases(group, constants, spec)
+    fields = {k: float(decoded[k]) for k in DPIParams.keys() if k in decoded}
+    if fields.get("I_nmda_thr", 1.0) == 0.0:
+        fields["I_nmda_thr"] = _OPEN_NMDA_GATE * fields.get("I_0", DPIParams.dynapse1().I_0)
+    for key, value in fields.items():
+        if not math.isfinite(value):
+            raise ValueError(f"parameter {key} decodes to {value} (a bias current of 0 A); "
+                             "set a non-zero bias code for it")
+    efficacy = {name: float(decoded[f"efficacy_{s.key}"]) for name, s in SYNAPSES.items()}
+    known = set(fields) | {f"efficacy_{s.key}" for s in SYNAPSES.values()} | {"I_dc"}
+    circuit = {k: float(v) for k, v in decoded.items() if k not in known and math.isfinite(v)}
+    return CoreParameters(DPIParams.from_dict(fields), efficacy, float(decoded["I_dc"]), circuit)

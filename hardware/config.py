@@ -27,7 +27,7 @@ Differences from samna, all to keep the configuration light and exact:
 :class:`HardwareConfig` adds what the board needs besides the samna tree: which FPGA spike
 generator carries each input feature (:class:`InputChannel`), which neuron holds each
 population index (``neuron_map``), the silicon constants each population was mapped with
-(``analog_constants``), the readout and encoder of the :class:`~transfer.spec.SpikingNetwork`,
+(``analog_constants``), the readout and encoder of the :class:`~brian_models.description.SpikingNetwork`,
 the step duration and the mapping report. JSON round trips are exact: ``from_json(to_json(c))
 == c`` and ``to_json(from_json(s)) == s`` for any ``s`` written by :meth:`HardwareConfig.to_json`.
 
@@ -52,6 +52,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from brian_models.description import InputEncoder, Readout
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 
 __all__ = [
@@ -399,10 +400,10 @@ class HardwareConfig:
         ``C_mem``, ``U_T``, ``kappa``, ``I_0``, ``I_spkthr``, ``I_reset``, the circuit
         capacitances, and parameters the mapping did not recognise), as used by
         :func:`hardware.biases.params_from_biases`.
-    readout : dict
-        ``SpikingNetwork.readout.to_dict()``.
-    encoder : dict
-        ``SpikingNetwork.encoder.to_dict()``.
+    readout : Readout
+        The host-side readout of the network (:class:`brian_models.description.Readout`).
+    encoder : InputEncoder
+        How the host turns inputs into FPGA spike trains.
     step_duration : float
         Seconds per sequence element.
     mapping_report : dict
@@ -416,8 +417,8 @@ class HardwareConfig:
     input_channels: tuple[InputChannel, ...]
     neuron_map: dict[str, tuple[tuple[int, int, int], ...]]
     analog_constants: dict[str, dict[str, float]]
-    readout: dict[str, Any]
-    encoder: dict[str, Any]
+    readout: Readout
+    encoder: InputEncoder
     step_duration: float
     mapping_report: dict[str, Any] = field(default_factory=dict)
     chip: str = DYNAPSE1.name
@@ -431,8 +432,9 @@ class HardwareConfig:
         object.__setattr__(self, "analog_constants", {
             str(p): {str(k): float(v) for k, v in d.items()} for p, d in self.analog_constants.items()
         })
-        for name in ("readout", "encoder", "mapping_report"):
-            object.__setattr__(self, name, _json_normal(dict(getattr(self, name))))
+        if not isinstance(self.readout, Readout) or not isinstance(self.encoder, InputEncoder):
+            raise ValueError("hardware config: readout and encoder must be a Readout and an InputEncoder")
+        object.__setattr__(self, "mapping_report", _json_normal(dict(self.mapping_report)))
         step = float(self.step_duration)
         if not (math.isfinite(step) and step > 0):
             raise ValueError(f"hardware config: step_duration must be positive, got {self.step_duration}")
@@ -463,8 +465,8 @@ class HardwareConfig:
             "neuron_map": [{"population": p, "neurons": [list(a) for a in addrs]}
                            for p, addrs in self.neuron_map.items()],
             "analog_constants": self.analog_constants,
-            "readout": self.readout,
-            "encoder": self.encoder,
+            "readout": self.readout.to_dict(),
+            "encoder": self.encoder.to_dict(),
             "step_duration": self.step_duration,
             "mapping_report": self.mapping_report,
         }
@@ -479,8 +481,8 @@ class HardwareConfig:
             input_channels=tuple(InputChannel.from_dict(c) for c in d["input_channels"]),
             neuron_map={e["population"]: tuple(tuple(a) for a in e["neurons"]) for e in d["neuron_map"]},
             analog_constants=d["analog_constants"],
-            readout=d["readout"],
-            encoder=d["encoder"],
+            readout=Readout.from_dict(d["readout"]),
+            encoder=InputEncoder.from_dict(d["encoder"]),
             step_duration=d["step_duration"],
             mapping_report=d["mapping_report"],
             chip=d["chip"],

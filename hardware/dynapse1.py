@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brian_models.synapse_types import SYNAPSE_TYPES
+
 __all__ = [
     "LayoutConstants",
     "ChipSpec",
@@ -257,7 +259,7 @@ DYNAPSE1 = ChipSpec(
     neurons_per_core=256,
     cam_per_neuron=64,
     sram_per_neuron=4,
-    synapse_types=("AMPA", "NMDA", "GABA_A", "GABA_B"),
+    synapse_types=SYNAPSE_TYPES,
     bias_names=DYNAPSE1_BIAS_NAMES,
     coarse_imax_pA=(15, 105, 820, 6_500, 50_000, 400_000, 3_200_000, 24_000_000),
     fine_max=255,

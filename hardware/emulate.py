@@ -1,19 +1,18 @@
 """Emulate a DYNAP-SE1 board in Brian2 from its :class:`~hardware.config.HardwareConfig` alone.
 
 :func:`network_from_config` reads back what the board would run, without the ANN or the
-:class:`~transfer.spec.SpikingNetwork` the configuration was mapped from:
+:class:`~brian_models.description.SpikingNetwork` the configuration was mapped from:
 
-- **Neurons**: one DPI population per entry of ``config.neuron_map``, its parameters decoded
-  from the coarse/fine codes of its cores' parameter group by
-  :func:`hardware.biases.params_from_biases` (with ``config.analog_constants[population]``
-  for the silicon constants no bias sets) and kept where
-  :class:`brian_models.dpi.DPIParams` has a field for them. The core's shared ``IF_DC_P``
-  becomes every neuron's ``bias_current``.
+- **Neurons**: one DPI population per entry of ``config.neuron_map``, its
+  :class:`~brian_models.parameters.DPIParams` decoded from the coarse/fine codes of its
+  cores' parameter group by :func:`hardware.biases.decode_core` (with
+  ``config.analog_constants[population]`` for the silicon constants no bias sets). The
+  core's shared ``IF_DC_P`` becomes every neuron's ``bias_current``.
 - **Synapses**: integer weight matrices from the CAM entries as the routing delivers them
   (:func:`hardware.config.population_weights`: SRAM core masks and FPGA channel targets
   decide which sources reach a core, repeated CAM entries make a weight ``k``), one matrix per
   ``(pre, post, synapse type)``. The efficacy of a matrix is the post core's decoded
-  ``efficacy_<type>``: one base weight per core and synapse type, as on the chip.
+  efficacy of that type: one base weight per core and synapse type, as on the chip.
 - **No delays**: DYNAP-SE1 has no programmable axonal delays (the mapper drops them).
 - **Encoder and readout**: copied from the configuration.
 
@@ -35,17 +34,16 @@ not a measured chip.
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hardware.biases import SYNAPSE_BIASES, params_from_biases
+from brian_models.description import INPUT, InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.synapse_types import SYNAPSE_TYPES, SYNAPSES
+from hardware.biases import CoreParameters, decode_core
 from hardware.config import HardwareConfig, population_weights
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 from hardware.energy import ChipEnergy, chip_energy, count_events
-from transfer.spec import INPUT, InputEncoder, Population, Projection, Readout, SpikingNetwork
 
 if TYPE_CHECKING:  # Brian2 is imported only when emulating
     from brian_models.network import SimulationSettings
@@ -53,7 +51,6 @@ if TYPE_CHECKING:  # Brian2 is imported only when emulating
 
 __all__ = [
     "EmulationError",
-    "dpi_keys",
     "decode_population",
     "network_from_config",
     "input_spike_counts",
@@ -67,35 +64,18 @@ class EmulationError(ValueError):
     """A hardware configuration cannot be turned into an emulated network."""
 
 
-@lru_cache(maxsize=1)
-def dpi_keys() -> tuple[str, ...]:
-    """The parameters of :class:`brian_models.dpi.DPIParams` (synapse fields included).
-
-    Decoded values outside this set (pulse width, DPI gains, capacitances, ...) do not enter
-    the emulated model.
-    """
-    from brian_models.dpi import DPIParams  # noqa: PLC0415 (Brian2 only when emulating)
-
-    return tuple(DPIParams.dynapse1().to_dict())
-
-
-#: ``I_nmda_thr`` used when ``IF_NMDA_N`` is 0 A, relative to ``I_0``: the gate
-#: ``I_mem / (I_mem + I_nmda_thr)`` is then fully open (``I_mem >= I_0``), as on the chip.
-_OPEN_NMDA_GATE = 1e-9
-
-
 def decode_population(config: HardwareConfig, population: str, spec: ChipSpec = DYNAPSE1
-                      ) -> dict[str, float]:
-    """Everything the biases of ``population``'s cores say, decoded to SI parameters.
+                      ) -> CoreParameters:
+    """What the biases of ``population``'s cores say: its DPI parameters, DC and efficacies.
 
-    Returns :func:`hardware.biases.params_from_biases` of the population's parameter group
-    with ``config.analog_constants[population]``: the DPI parameters, ``I_dc`` and per
-    synapse type ``tau_x, I_g_x, I_w_x, efficacy_x``.
+    :func:`hardware.biases.decode_core` of the population's parameter group with
+    ``config.analog_constants[population]``.
 
     Raises
     ------
     EmulationError
-        If the population is unknown or its cores hold different parameter groups.
+        If the population is unknown, its cores hold different parameter groups or a needed
+        bias is 0 A.
     """
     if population not in config.neuron_map:
         raise EmulationError(f"population {population!r} is not in the configuration's neuron map "
@@ -115,19 +95,10 @@ def decode_population(config: HardwareConfig, population: str, spec: ChipSpec = 
             "emulator gives one population one set of DPI parameters: give those cores the same "
             "parameter group or split the population")
     group = next(iter(groups.values()))
-    return params_from_biases(group, config.analog_constants.get(population, {}), spec)
-
-
-def _model_params(population: str, decoded: dict[str, float]) -> dict[str, float]:
-    params = {k: float(decoded[k]) for k in dpi_keys() if k in decoded}
-    if params.get("I_nmda_thr", 1.0) == 0.0:
-        params["I_nmda_thr"] = _OPEN_NMDA_GATE * params.get("I_0", 1e-12)
-    for key, value in params.items():
-        if not math.isfinite(value):
-            raise EmulationError(
-                f"population {population!r}: parameter {key} decodes to {value} (a bias current "
-                "of 0 A); set a non-zero bias code for it")
-    return params
+    try:
+        return decode_core(group, config.analog_constants.get(population, {}), spec)
+    except ValueError as err:
+        raise EmulationError(f"population {population!r}: {err}") from None
 
 
 def network_from_config(config: HardwareConfig, spec: ChipSpec = DYNAPSE1) -> SpikingNetwork:
@@ -152,33 +123,35 @@ def network_from_config(config: HardwareConfig, spec: ChipSpec = DYNAPSE1) -> Sp
         A population spans cores with different biases, a needed bias is 0 A, or the input
         channels do not match the encoder.
     """
-    encoder = InputEncoder.from_dict(config.encoder)
-    readout = Readout.from_dict(config.readout)
+    encoder = config.encoder
+    readout = config.readout
     decoded = {pop: decode_population(config, pop, spec) for pop in config.neuron_map}
     populations = []
     for pop, addrs in config.neuron_map.items():
-        d = decoded[pop]
+        core = decoded[pop]
         # IF_DC_P is shared by a core; all cores of a population share one group (checked).
-        bias = np.full(len(addrs), float(d["I_dc"]))
-        populations.append(Population(pop, len(addrs), "dpi", _model_params(pop, d), bias_current=bias))
+        bias = np.full(len(addrs), float(core.dc))
+        populations.append(Population(pop, len(addrs), core.neuron, bias_current=bias))
 
     n_channels = encoder.n_channels
     if len(config.input_channels) > n_channels:
         raise EmulationError(f"the configuration has {len(config.input_channels)} input channels but "
                              f"its encoder only {n_channels}")
     order = {name: k for k, name in enumerate([INPUT, *config.neuron_map])}
-    syn_order = {name: k for k, name in enumerate(SYNAPSE_BIASES)}
+    syn_order = {name: k for k, name in enumerate(SYNAPSE_TYPES)}
     projections = []
     weights = population_weights(config, spec)
     for (pre, post, syn) in sorted(weights, key=lambda k: (order[k[1]], order[k[0]], syn_order[k[2]])):
         w = weights[(pre, post, syn)]
         if pre == INPUT and w.shape[1] < n_channels:
             w = np.pad(w, ((0, 0), (0, n_channels - w.shape[1])))
-        efficacy = float(decoded[post][f"efficacy_{SYNAPSE_BIASES[syn].key}"])
+        efficacy = float(decoded[post].efficacy[syn])
         projections.append(Projection(f"{pre}_to_{post}_{syn}", pre, post, syn, w, efficacy, 0.0))
     meta: dict[str, Any] = {
         "emulated_from": config.chip,
-        "decoded": {pop: {k: v for k, v in d.items() if math.isfinite(v)} for pop, d in decoded.items()},
+        "decoded": {pop: {**c.neuron.to_dict(), **c.circuit, "I_dc": c.dc,
+                          **{f"efficacy_{SYNAPSES[syn].key}": e for syn, e in c.efficacy.items()}}
+                    for pop, c in decoded.items()},
     }
     return SpikingNetwork(tuple(populations), tuple(projections), encoder, readout,
                           config.step_duration, meta)
@@ -267,7 +240,7 @@ def chip_energy_per_inference(config: HardwareConfig, counts: dict[str, np.ndarr
     per_neuron = {pop: np.asarray(c, dtype=float).sum(axis=1).mean(axis=0) for pop, c in counts.items()}
     inputs = None
     if X is not None and len(config.input_channels):
-        encoder = InputEncoder.from_dict(config.encoder)
+        encoder = config.encoder
         per_channel = input_spike_counts(encoder, X, config.step_duration).mean(axis=0)
         inputs = per_channel[:len(config.input_channels)]
     return chip_energy(count_events(config, per_neuron, inputs, spec))

@@ -1,11 +1,11 @@
-"""Map a :class:`~transfer.spec.SpikingNetwork` onto the DYNAP-SE1 board.
+"""Map a :class:`~brian_models.description.SpikingNetwork` onto the DYNAP-SE1 board.
 
 ``map_network(net, spec) -> HardwareConfig``, in six steps:
 
 1. **Rules first** (:func:`hardware.rules.check_network`): DPI populations only (LIF/AdEx
    parameters have no honest bias mapping: convert with ``--neuron dpi``), rate-coded input,
    at most 4092 neurons, at most 1023 input channels, at most 64 CAM entries per neuron.
-2. **Biases per population** (:func:`hardware.biases.biases_from_params`): the population's
+2. **Biases per population** (:func:`hardware.biases.core_biases`): the population's
    DPI parameters plus, per synapse type, one efficacy: the synapse-count-weighted mean of the
    efficacies of the projections of that type into the population (a core has one base
    weight per type). The relative deviation of each projection from the merged, quantised
@@ -43,7 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from hardware.biases import SYNAPSE_BIASES, BiasReport, biases_from_params, params_from_biases
+from brian_models.synapse_types import SYNAPSES
+from brian_models.description import INPUT, SpikingNetwork
+from hardware.biases import BiasReport, CoreParameters, core_biases, decode_core
 from hardware.config import (
     Dynapse1Chip,
     Dynapse1Configuration,
@@ -59,7 +61,6 @@ from hardware.config import (
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 from hardware.errors import HardwareConstraintError
 from hardware.rules import check_config, check_network, efficacy_spread
-from transfer.spec import INPUT, SpikingNetwork
 
 __all__ = ["map_network", "route_bits", "snap_to_chip"]
 
@@ -90,17 +91,11 @@ def _population_biases(net: SpikingNetwork, spec: ChipSpec, warnings: list[str])
     spread = efficacy_spread(net)
     out = {}
     for pop in net.populations:
-        params = {k: float(v) for k, v in pop.params.items()}
-        for syn, names in SYNAPSE_BIASES.items():
-            key = f"efficacy_{names.key}"
-            if (pop.name, syn) in spread:
-                if key in params:
-                    warnings.append(f"population {pop.name!r}: parameter {key} replaced by the "
-                                    "efficacy of its incoming projections")
-                params[key] = spread[(pop.name, syn)][0]
+        efficacy = {syn: spread[(pop.name, syn)][0] for syn in SYNAPSES if (pop.name, syn) in spread}
         dc = None
+        core_dc = None
         if pop.bias_current is not None:
-            total = pop.bias_current + params.get("I_dc", 0.0)
+            total = pop.bias_current
             mean = float(np.mean(total))
             dev = float(np.max(np.abs(total - mean)))
             dc = {"mean": mean, "max_abs_deviation": dev,
@@ -109,8 +104,8 @@ def _population_biases(net: SpikingNetwork, spec: ChipSpec, warnings: list[str])
             if mean < 0:
                 warnings.append(f"population {pop.name!r}: mean bias current {mean:.3g} A is "
                                 "negative; IF_DC_P can only inject current, so it is set to 0")
-            params["I_dc"] = max(mean, 0.0)
-        group, report = biases_from_params(params, kind="neuron", spec=spec)
+            core_dc = max(mean, 0.0)
+        group, report = core_biases(CoreParameters(pop.params, efficacy, core_dc), spec)
         if report.unknown:
             warnings.append(f"population {pop.name!r}: parameters {list(report.unknown)} set no "
                             "bias; kept as constants")
@@ -138,21 +133,18 @@ def snap_to_chip(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1) -> tuple[Spikin
     check_network(net, spec)
     warnings: list[str] = []
     biases = _population_biases(net, spec, warnings)
+    decoded = {name: decode_core(b.group, b.report.constants, spec) for name, b in biases.items()}
     pops, report = [], {"relative_error": {}, "warnings": warnings}
     for pop in net.populations:
-        rep = biases[pop.name].report
-        params = dict(pop.params)
-        params.update({k: rep.decoded[k] for k in rep.requested if not k.startswith("efficacy_")})
+        core = decoded[pop.name]
         bias_current = pop.bias_current
-        if "I_dc" in rep.requested:  # the one DC of the core, as a per-neuron current
-            bias_current = np.full(pop.size, params.pop("I_dc"))
-        pops.append(replace(pop, params=params, bias_current=bias_current))
-        report["relative_error"][pop.name] = dict(rep.relative_error)
+        if bias_current is not None:  # the one DC of the core, as a per-neuron current
+            bias_current = np.full(pop.size, core.dc)
+        pops.append(replace(pop, params=core.neuron, bias_current=bias_current))
+        report["relative_error"][pop.name] = dict(biases[pop.name].report.relative_error)
     projs = []
     for proj in net.projections:
-        key = f"efficacy_{SYNAPSE_BIASES[proj.synapse].key}"
-        decoded = biases[proj.post].report.decoded.get(key)
-        snapped = proj.efficacy if decoded is None or int(proj.weights.sum()) == 0 else decoded
+        snapped = proj.efficacy if int(proj.weights.sum()) == 0 else decoded[proj.post].efficacy[proj.synapse]
         projs.append(replace(proj, efficacy=float(snapped)))
     meta = dict(net.metadata, snapped_to=spec.name)
     return replace(net, populations=tuple(pops), projections=tuple(projs), metadata=meta), report
@@ -273,15 +265,15 @@ def _efficacy_entries(net: SpikingNetwork, placement: dict[tuple[int, int], list
     entries = []
     for (chip, core), neurons in placement.items():
         for pop in sorted({p for p, _ in neurons}):
-            decoded = params_from_biases(groups[(chip, core)], constants[pop], spec)
-            for syn, names in SYNAPSE_BIASES.items():
+            decoded = decode_core(groups[(chip, core)], constants[pop], spec)
+            for syn in SYNAPSES:
                 if (pop, syn) not in spread:
                     continue
                 projs = [p for p in net.projections
                          if p.post == pop and p.synapse == syn and int(p.weights.sum()) > 0]
                 effs = [float(p.efficacy) for p in projs]
                 mean, dev = spread[(pop, syn)]
-                got = decoded[f"efficacy_{names.key}"]
+                got = decoded.efficacy[syn]
                 error = max((_rel(got, e) for e in effs if e != 0), default=0.0)
                 entries.append({"chip": chip, "core": core, "synapse": syn, "population": pop,
                                 "projections": [p.name for p in projs], "requested": effs,
@@ -386,8 +378,8 @@ def map_network(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1, *,
         input_channels=channels,
         neuron_map=neuron_map,
         analog_constants=constants,
-        readout=net.readout.to_dict(),
-        encoder=net.encoder.to_dict(),
+        readout=net.readout,
+        encoder=net.encoder,
         step_duration=net.step_duration,
         mapping_report=report,
         chip=spec.name,

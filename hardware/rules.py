@@ -22,7 +22,7 @@
 ===================================== ==========================================================
 
 :func:`check_network` runs the rules that can be checked before mapping on a
-:class:`~transfer.spec.SpikingNetwork`: ``supported_chip``, ``neuron_model`` (DPI only),
+:class:`~brian_models.description.SpikingNetwork`: ``supported_chip``, ``neuron_model`` (DPI only),
 ``input_encoder`` (rate-coded input only), ``neurons_per_board`` (4092 usable neurons: the
 null address of each chip is never placed), ``input_channels``, ``cam_fan_in`` and, with a
 tolerance, ``one_base_weight_per_type_per_core`` per post population.
@@ -39,10 +39,10 @@ from typing import Callable
 
 import numpy as np
 
+from brian_models.description import INPUT, SpikingNetwork
 from hardware.config import HardwareConfig, sources_reaching
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 from hardware.errors import HardwareConstraintError, core_where, neuron_where
-from transfer.spec import INPUT, SpikingNetwork
 
 __all__ = [
     "CONFIG_RULES",
@@ -317,7 +317,7 @@ def efficacy_spread(net: SpikingNetwork) -> dict[tuple[str, str], tuple[float, f
 
 def check_network(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1,
                   efficacy_tolerance: float | None = None) -> None:
-    """The rules a :class:`~transfer.spec.SpikingNetwork` must pass before it is mapped.
+    """The rules a :class:`~brian_models.description.SpikingNetwork` must pass before it is mapped.
 
     Raises
     ------

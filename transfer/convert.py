@@ -1,5 +1,8 @@
 """ANN-to-SNN conversion: a ternary RNN or echo-state network becomes a :class:`SpikingNetwork`.
 
+The result is the network description of :mod:`brian_models.description`; the neuron model
+is calibrated against Brian2 (:func:`brian_models.calibrate.measure_fi_curve`).
+
 Rate coding with a calibrated transfer function
 -----------------------------------------------
 Hidden unit ``i`` becomes one spiking neuron whose firing rate in the window of sequence
@@ -44,17 +47,21 @@ readout averages its states (He et al. 2019).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from brian_models.calibrate import measure_fi_curve
+from brian_models.description import (InputEncoder, Population, Projection, Readout, SpikingNetwork,
+                                      TransferFunction)
+from brian_models.parameters import DYNAPSE1_SMALLEST_BIAS, NeuronParams, neuron_params
+from brian_models.synapse_types import SYNAPSES
 from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier, ridge_readout
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
 
-__all__ = ["ConversionSettings", "TransferFunction", "ConversionError", "calibrate", "convert",
-           "split_ternary", "activation_scale", "refit_readout"]
+__all__ = ["ConversionSettings", "ConversionError", "calibrate", "convert",
+           "split_ternary", "activation_scale", "refit_readout", "population_params"]
 
 
 class ConversionError(ValueError):
@@ -116,37 +123,19 @@ class ConversionSettings:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class TransferFunction:
-    """Linear fit ``I(h) = I0 + gain * h`` that makes the neuron fire at ``rate_scale * h``.
-
-    ``rms_error`` is the RMS deviation of the measured rates from ``rate_scale * h`` at the
-    fitted currents, relative to the top of the fitted range ``h_max``.
-    """
-
-    I0: float
-    gain: float
-    rate_scale: float
-    rms_error: float
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def calibrate(neuron: str, params: dict[str, float], rate_scale: float, h_max: float = 1.0,
+def calibrate(params: NeuronParams, rate_scale: float, h_max: float = 1.0,
               n_points: int = 160, duration: float = 1.0) -> TransferFunction:
-    """Measure the f-I curve of ``neuron`` in Brian2 and fit the current that gives ``rate_scale * h``.
+    """Measure the f-I curve of the neuron ``params`` describes in Brian2 and fit the current
+    that gives ``rate_scale * h``.
 
     The fit covers activations ``h`` in ``[0, h_max]``, i.e. rates up to ``rate_scale * h_max``.
     """
-    from brian_models.calibrate import measure_fi_curve  # noqa: PLC0415 (Brian2 only when converting)
-
     currents = np.geomspace(1e-13, 1e-7, n_points)
-    rates = measure_fi_curve(neuron, params, currents, duration=duration)
+    rates = measure_fi_curve(params, currents, duration=duration)
     top = np.maximum.accumulate(rates)  # monotone envelope for inversion
     if top[-1] < 1.05 * rate_scale * h_max:
         raise ConversionError(
-            f"the {neuron} neuron reaches only {top[-1]:.0f} Hz but conversion needs "
+            f"the {params.model} neuron reaches only {top[-1]:.0f} Hz but conversion needs "
             f"{rate_scale * h_max:.0f} Hz; lower --max-rate or the refractory period")
     h = np.linspace(0.05, 1.0, 20) * h_max
     firing = np.flatnonzero(top > 0)
@@ -199,26 +188,27 @@ CONVERSION_PRESETS: dict[str, dict[str, float]] = {
 # emulated accuracy from 78.6 % to 67.7 %.
 
 
-def _population_params(settings: ConversionSettings, slow_tau: float | None) -> dict[str, float]:
-    from brian_models.neuron import params_from_dict  # noqa: PLC0415
-
+def population_params(settings: ConversionSettings, slow_tau: float | None = None) -> NeuronParams:
+    """The hidden population's neuron parameters: the model's preset, :data:`CONVERSION_PRESETS`,
+    the user's ``settings.params``, and ``settings.tau_syn`` on the fast synapses; with
+    ``slow_tau`` (ESN, delay-free RNN) the slow synapses carry the leak and the NMDA gate is
+    open."""
     overrides = {**CONVERSION_PRESETS.get(settings.neuron, {}), **settings.params}
-    p = params_from_dict(settings.neuron, overrides).to_dict()
-    p["tau_ampa"] = settings.tau_syn
-    p["tau_gaba_b"] = settings.tau_syn
+    try:
+        p = neuron_params(settings.neuron, overrides)
+    except ValueError as err:
+        raise ConversionError(str(err)) from None
+    syn = {"tau_ampa": settings.tau_syn, "tau_gaba_b": settings.tau_syn}
     if slow_tau is not None:  # ESN: the leak lives in slow recurrent synapses
-        p["tau_nmda"] = slow_tau
-        p["tau_gaba_b"] = slow_tau
+        syn.update(tau_nmda=slow_tau, tau_gaba_b=slow_tau)
         # Open the NMDA gate: the reservoir's slow excitation must pass linearly.
-        if "v_nmda_half" in p:
-            p["v_nmda_half"] = -1.0
-        if "I_nmda_thr" in p:
-            from hardware.biases import code_to_current  # noqa: PLC0415
-
+        if settings.neuron == "dpi":
             # The smallest non-zero DYNAP-SE1 bias (coarse 0, fine 1: 59 fA), exactly what
             # the chip can be given: 1e-13 A decoded to 118 fA, which changed the emulation.
-            p["I_nmda_thr"] = code_to_current(0, 1)
-    return p
+            syn["I_nmda_thr"] = DYNAPSE1_SMALLEST_BIAS
+        else:
+            syn["v_nmda_half"] = -1.0
+    return replace(p, synapse=p.synapse.updated(syn))
 
 
 def convert(model: torch.nn.Module, X_train: np.ndarray,
@@ -237,8 +227,6 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         raise ConversionError("an LSTM converts through transfer.spiking_lstm, not convert()")
     if not isinstance(model, (RNNClassifier, ESNClassifier)):
         raise ConversionError(f"cannot convert a {type(model).__name__}; expected an RNN or ESN")
-    from brian_models.synapses import SYNAPSE_TAU  # noqa: PLC0415 (Brian2 only when converting)
-
     esn = isinstance(model, ESNClassifier)
     leaky = not esn and model.config.syn_leak < 1
     if leaky and settings.input_coding != "rate":
@@ -256,15 +244,15 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
         if not 0 < alpha < 1:
             raise ConversionError(f"ESN leak must lie in (0, 1) to map onto a synapse, got {alpha}")
         slow_tau = -settings.step_duration / math.log(1 - alpha)
-    params = _population_params(settings, slow_tau)
-    tf = calibrate(settings.neuron, params, rate_scale, h_max=lam)
+    params = population_params(settings, slow_tau)
+    tf = calibrate(params, rate_scale, h_max=lam)
 
     w_in_e, w_in_i, a_in = split_ternary(model.w_in.detach().numpy(), "w_in")
     w_rec_e, w_rec_i, a_rec = split_ternary(model.w_rec.detach().numpy(), "w_rec")
     bias = (model.b if esn else model.effective_bias()).detach().numpy().astype(float)
     H, F = w_in_e.shape
     bias = np.broadcast_to(bias, (H,))  # a shared bias (one DC per core) applies to all
-    hidden = Population("hidden", H, settings.neuron, params, bias_current=tf.I0 + tf.gain * bias)
+    hidden = Population("hidden", H, params, bias_current=tf.I0 + tf.gain * bias)
 
     exc_in = "NMDA" if leaky else "AMPA"
     if settings.input_coding == "current":
@@ -273,8 +261,8 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     else:
         input_rate = settings.input_rate or (rate_scale * a_in / a_rec if a_rec > 0 else settings.max_rate)
         encoder = InputEncoder("rate", F, max_rate=input_rate, regular=True)
-        e_in_exc = tf.gain * a_in / (input_rate * params[SYNAPSE_TAU[exc_in]])
-        e_in_inh = tf.gain * a_in / (input_rate * params["tau_gaba_b"])
+        e_in_exc = tf.gain * a_in / (input_rate * params.value(SYNAPSES[exc_in].tau))
+        e_in_inh = tf.gain * a_in / (input_rate * params.synapse.tau_gaba_b)
     tau_rec = slow_tau or settings.tau_syn
     e_rec = tf.gain * a_rec / (rate_scale * tau_rec)
     delay = 0.0 if slow_tau else settings.step_duration

@@ -38,7 +38,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-__all__ = ["LSNNSettings", "LSNNClassifier", "spike_fn", "READOUTS"]
+from brian_models.lsnn_description import DPIMapping, LSNNNetwork
+
+__all__ = ["LSNNSettings", "LSNNClassifier", "spike_fn", "READOUTS", "describe_lsnn"]
 
 READOUTS = ("last", "mean")
 
@@ -219,3 +221,24 @@ class LSNNClassifier(nn.Module):
             return raster.new_zeros(())
         target = s.rate_target_hz * self.dt_ms * 1e-3
         return s.rate_reg * (raster.mean((0, 1)) - target).pow(2).mean()
+
+
+def describe_lsnn(model: LSNNClassifier, neuron: str = "alif", dpi: DPIMapping | None = None) -> LSNNNetwork:
+    """The network description of a trained LSNN, run by ``neuron`` (``"alif"`` or ``"dpi"``).
+
+    The recurrent matrix keeps no diagonal (``rec_mask``); everything is float64, as the
+    Brian2 runner (:mod:`brian_models.lsnn`) uses it.
+    """
+    if not isinstance(model, LSNNClassifier):
+        raise ValueError(f"an LSNN description needs a transfer.lsnn.LSNNClassifier, got {type(model).__name__}")
+    s = model.settings
+
+    def arr(t: torch.Tensor) -> Any:
+        return t.detach().cpu().double().numpy().copy()
+
+    return LSNNNetwork(w_in=arr(model.w_in), w_rec=arr(model.w_rec) * arr(model.rec_mask),
+                       w_out=arr(model.w_out), b_out=arr(model.b_out), beta=arr(model.beta),
+                       alpha=float(model.alpha), rho=float(model.rho), theta0=float(s.theta0),
+                       substeps=int(model.substeps), dt_ms=float(model.dt_ms),
+                       tau_mem_ms=float(s.tau_mem_ms), tau_adapt_ms=float(s.tau_adapt_ms),
+                       readout=s.readout, neuron=neuron, dpi=dpi or DPIMapping())

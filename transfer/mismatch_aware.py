@@ -28,22 +28,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
+from brian_models.mismatch import lognormal_factors
 from transfer.quantize import NEURON_INPUTS, Ternarizer
 
-__all__ = ["MismatchAware", "lognormal_factors"]
+__all__ = ["MismatchAware", "factors"]
 
 
-def lognormal_factors(shape: tuple[int, ...], cv: float, generator: torch.Generator,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
-    """Positive factors with mean 1 and coefficient of variation ``cv`` (lognormal)."""
-    if cv <= 0:
-        return torch.ones(shape, device=device)
-    sigma = math.sqrt(math.log1p(cv ** 2))
-    z = torch.randn(shape, generator=generator).to(device)
-    return torch.exp(sigma * z - 0.5 * sigma ** 2)
+def factors(shape: tuple[int, ...], cv: float, rng: np.random.Generator,
+            device: torch.device | str = "cpu") -> torch.Tensor:
+    """Lognormal factors of ``shape`` (mean 1, coefficient of variation ``cv``) as a float32
+    tensor, drawn by :func:`brian_models.mismatch.lognormal_factors` (the one definition)."""
+    values = lognormal_factors(math.prod(shape), cv, rng).reshape(shape)
+    return torch.as_tensor(values, dtype=torch.float32, device=device)
 
 
 class MismatchAware:
@@ -68,7 +68,7 @@ class MismatchAware:
         self.ternarizer = ternarizer
         self.cv = cv
         self.always = always
-        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
 
     def __call__(self, model: nn.Module) -> dict[str, torch.Tensor]:
         weights = self.ternarizer(model)
@@ -76,11 +76,11 @@ class MismatchAware:
             return weights
         device = weights["w_in"].device
         rows = weights["w_in"].shape[0]
-        gain = lognormal_factors((rows,), self.cv, self.generator, device)
+        gain = factors((rows,), self.cv, self.rng, device)
         for name in NEURON_INPUTS:
             w = weights[name]
-            weights[name] = w * lognormal_factors(tuple(w.shape), self.cv, self.generator, device) * gain[:, None]
-        exc, inh = (lognormal_factors((rows, 1), self.cv, self.generator, device) for _ in range(2))
+            weights[name] = w * factors(tuple(w.shape), self.cv, self.rng, device) * gain[:, None]
+        exc, inh = (factors((rows, 1), self.cv, self.rng, device) for _ in range(2))
         w_rec = weights["w_rec"]
         weights["w_rec"] = w_rec * torch.where(w_rec.detach() > 0, exc, inh)
         bias = model.effective_bias() if hasattr(model, "effective_bias") else model.b

@@ -142,7 +142,7 @@ class RNNClassifier(nn.Module):
 
     The state of element ``t`` is the mean of ``r`` over its ``K`` substeps (the spike count
     of its window); the readout reads ``q_T`` with ``q_t = (1 - alpha) q_{t-1} + alpha r_t``,
-    the same filter applied to the per-window rates (:class:`transfer.spec.Readout` with
+    the same filter applied to the per-window rates (:class:`brian_models.description.Readout` with
     ``leak = alpha``).
     """
 

@@ -64,30 +64,19 @@ its products are approximations (divisive instead of multiplicative).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from transfer.convert import CONVERSION_PRESETS, ConversionError, TransferFunction, calibrate, split_ternary
-from brian_models.neuron import params_from_dict
+from brian_models.calibrate import measure_fi_curve
+from brian_models.description import TransferFunction
+from brian_models.lstm_description import GATINGS, SpikingLSTM
+from brian_models.parameters import LIFParams, neuron_params
+from transfer.convert import CONVERSION_PRESETS, ConversionError, calibrate, split_ternary
 from transfer.models import LSTMClassifier
 
-__all__ = ["GATINGS", "POPULATIONS", "SpikingLSTMSettings", "SpikingLSTM", "SpikingLSTMResult",
-           "convert_lstm", "fit_forget_shunt", "inverse_fi_table", "simulate_spiking_lstm", "lstm_macs",
-           "readout_window", "readout_scores"]
-
-GATINGS = ("exact", "shunting")
-#: Gate populations per gating, in the order of the Brian2 gate group (H neurons each).
-POPULATIONS = {"exact": ("i", "f", "o", "g_on", "g_off"),
-               "shunting": ("not_i", "not_f", "not_o", "g_on", "g_off")}
-#: Row block of ``z`` (order i, f, g, o of the model) that drives each population.
-_ROW = {"i": 0, "f": 1, "g_on": 2, "g_off": 2, "o": 3, "not_i": 0, "not_f": 1, "not_o": 3}
-#: Neuron value ``alpha * z + beta`` that each population's rate stands for.
-_AFFINE = {"i": (1 / 6, 0.5), "f": (1 / 6, 0.5), "o": (1 / 6, 0.5), "g_on": (1.0, 0.0),
-           "g_off": (-1.0, 0.0), "not_i": (-1 / 6, 0.5), "not_f": (-1 / 6, 0.5), "not_o": (-1 / 6, 0.5)}
+__all__ = ["SpikingLSTMSettings", "convert_lstm", "fit_forget_shunt", "inverse_fi_table", "lstm_macs"]
 
 
 @dataclass(frozen=True)
@@ -147,98 +136,6 @@ class SpikingLSTMSettings:
             raise ConversionError(f"count_delay must lie in [0, step_duration/2), got {self.count_delay}")
         if not 0 < self.percentile <= 100:
             raise ConversionError(f"percentile must lie in (0, 100], got {self.percentile}")
-
-
-@dataclass(frozen=True, eq=False)
-class SpikingLSTM:
-    """A converted LSTM: everything the Brian2 network (:mod:`brian_models.spiking_lstm`) needs.
-
-    ``w_in [4H, F]`` and ``rec_sign [4H, H]`` (entries -1/0/1, times ``a_rec``) keep the
-    model's row order i, f, g, o; ``bias [4H]``; ``tf_gate`` is calibrated for rates up to
-    ``max_rate``, ``tf_h`` for ``rate_scale_h * |h|`` up to ``max_rate``.
-    """
-
-    settings: SpikingLSTMSettings
-    params: dict[str, float]
-    w_in: np.ndarray
-    rec_sign: np.ndarray
-    a_rec: float
-    bias: np.ndarray
-    tf_gate: TransferFunction
-    tf_h: TransferFunction
-    h_scale: float
-    w_out: np.ndarray
-    b_out: np.ndarray
-    kappa_forget: float = 3.0
-    h_lut: np.ndarray | None = None
-
-    @property
-    def n_hidden(self) -> int:
-        return int(self.rec_sign.shape[1])
-
-    @property
-    def n_inputs(self) -> int:
-        return int(self.w_in.shape[1])
-
-    @property
-    def populations(self) -> tuple[str, ...]:
-        return POPULATIONS[self.settings.gating]
-
-    @property
-    def spikes_per_unit(self) -> float:
-        """``N``: spikes in one window that stand for a gate value of 1."""
-        return self.settings.max_rate * self.settings.step_duration
-
-    @property
-    def counted_spikes_per_unit(self) -> float:
-        """Exact gating: counted spikes (after ``count_delay``) that stand for a gate value of 1."""
-        return self.settings.max_rate * (self.settings.step_duration - self.settings.count_delay)
-
-    @property
-    def rate_scale_h(self) -> float:
-        return self.settings.max_rate / self.h_scale
-
-    def affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per gate population: ``alpha``, ``beta`` (its rate stands for ``alpha*z + beta``)."""
-        a, b = zip(*(_AFFINE[p] for p in self.populations))
-        return np.array(a), np.array(b)
-
-    def rows(self) -> np.ndarray:
-        """``[5, H]``: the row of ``z`` that drives each gate neuron."""
-        H = self.n_hidden
-        return np.array([_ROW[p] * H + np.arange(H) for p in self.populations])
-
-    def gate_bias_current(self) -> np.ndarray:
-        """Constant current ``I0 + gain*(alpha*b + beta)`` of each gate neuron ``[5H]`` (A)."""
-        alpha, beta = self.affine()
-        b = self.bias[self.rows()]
-        return (self.tf_gate.I0 + self.tf_gate.gain * (alpha[:, None] * b + beta[:, None])).ravel()
-
-    def gate_input_current(self, X: np.ndarray) -> np.ndarray:
-        """Input current ``gain * alpha * W_in x`` of each gate neuron ``[N, T, 5H]`` (A)."""
-        alpha, _ = self.affine()
-        z = np.asarray(X, float) @ self.w_in.T  # [N, T, 4H]
-        rows = self.rows()
-        return np.concatenate([self.tf_gate.gain * a * z[:, :, r] for a, r in zip(alpha, rows)], axis=2)
-
-
-@dataclass(frozen=True, eq=False)
-class SpikingLSTMResult:
-    """Outcome of :func:`simulate_spiking_lstm`.
-
-    ``counts_gates [N, W, 5H]`` and ``counts_h [N, W, 2H]`` are spike counts per window
-    (``W`` = steps + 1); ``scores [N, C]`` the class scores; ``spikes_per_inference`` the mean
-    number of spikes of all spiking neurons per sample.
-    """
-
-    predictions: np.ndarray
-    scores: np.ndarray
-    spikes_per_inference: float
-    counts_gates: np.ndarray
-    counts_h: np.ndarray
-    wall_seconds: float
-    net: SpikingLSTM
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_model(model: torch.nn.Module) -> LSTMClassifier:
@@ -316,19 +213,21 @@ def convert_lstm(model: torch.nn.Module, X_train: np.ndarray,
     overrides = {**CONVERSION_PRESETS["lif"], **settings.params,
                  "tau_ampa": settings.tau_syn, "tau_gaba_b": settings.tau_syn,
                  "tau_gaba_a": settings.tau_shunt}
-    params = params_from_dict("lif", overrides).to_dict()
-    tf_gate = calibrate("lif", params, settings.max_rate, h_max=1.0)
+    params = neuron_params("lif", overrides)
+    tf_gate = calibrate(params, settings.max_rate, h_max=1.0)
     h_lut = inverse_fi_table(params, settings.max_rate)
     # The h pair fires at max_rate * |h| / h_scale: the same curve with h rescaled.
     tf_h = TransferFunction(tf_gate.I0, tf_gate.gain / h_scale, settings.max_rate / h_scale,
                             tf_gate.rms_error)
-    return SpikingLSTM(settings, params, w_in, (e - i).astype(np.int8), a_rec,
-                       model.b.detach().numpy().astype(float), tf_gate, tf_h, h_scale,
-                       model.w_out.detach().numpy().astype(float), model.b_out.detach().numpy().astype(float),
+    return SpikingLSTM(settings.gating, params, settings.step_duration, settings.max_rate,
+                       settings.tau_syn, settings.tau_shunt, settings.kappa_gate, settings.count_delay,
+                       w_in, (e - i).astype(np.int8), a_rec, model.b.detach().numpy().astype(float),
+                       tf_gate, tf_h, h_scale, model.w_out.detach().numpy().astype(float),
+                       model.b_out.detach().numpy().astype(float),
                        kappa_forget=fit_forget_shunt(f), h_lut=h_lut)
 
 
-def inverse_fi_table(params: dict[str, float], max_rate: float, n_entries: int = 201) -> np.ndarray:
+def inverse_fi_table(params: LIFParams, max_rate: float, n_entries: int = 201) -> np.ndarray:
     """Currents (A) at which the LIF fires at ``u * max_rate`` for ``u`` on ``linspace(0, 1, n_entries)``.
 
     Measured in Brian2 (:func:`brian_models.calibrate.measure_fi_curve`) and inverted on the
@@ -336,15 +235,13 @@ def inverse_fi_table(params: dict[str, float], max_rate: float, n_entries: int =
     through this table (it is not a synapse, so it need not be linear): a linear fit leaves
     the LIF silent for ``|h|`` below ~0.09 of its range, where the f-I curve bends.
     """
-    from brian_models.calibrate import measure_fi_curve  # noqa: PLC0415
-
     currents = np.geomspace(1e-11, 1e-7, 400)
-    rates = np.maximum.accumulate(measure_fi_curve("lif", params, currents, duration=0.5))
+    rates = np.maximum.accumulate(measure_fi_curve(params, currents, duration=0.5))
     if rates[-1] < max_rate:
         raise ConversionError(f"the LIF reaches only {rates[-1]:.0f} Hz but the spiking LSTM needs {max_rate:.0f} Hz")
     firing = np.flatnonzero(rates > 0)
     keep = np.concatenate([[True], np.diff(rates[firing]) > 0])
-    rheobase = (params["v_thresh"] - params["v_rest"]) / params["R_mem"]
+    rheobase = params.rheobase
     r, I = np.concatenate([[0.0], rates[firing][keep]]), np.concatenate([[rheobase], currents[firing][keep]])
     return np.interp(np.linspace(0, 1, n_entries) * max_rate, r, I)
 
@@ -353,84 +250,3 @@ def lstm_macs(n_in: int, n_hidden: int, n_out: int, n_steps: int) -> int:
     """Multiply-accumulates of one LSTM inference: ``T * 4H(F + H)`` for the gates, ``3TH``
     for the element-wise products and ``C H`` for the readout."""
     return int(n_steps * (4 * n_hidden * (n_in + n_hidden) + 3 * n_hidden) + n_out * n_hidden)
-
-
-def simulate_spiking_lstm(model: torch.nn.Module, X_train: np.ndarray, X: np.ndarray, *,
-                          gating: str = "exact", neuron: str = "lif", batch_size: int = 32,
-                          progress: Callable[[int, int], None] | bool = False, seed: int = 0,
-                          settings: SpikingLSTMSettings | None = None,
-                          net: SpikingLSTM | None = None, target: str = "numpy") -> SpikingLSTMResult:
-    """Convert ``model`` (unless ``net`` is given) and simulate it in Brian2 on ``X [N, T, F]``.
-
-    Parameters
-    ----------
-    model : LSTMClassifier
-        Ternary LSTM.
-    X_train : ndarray
-        Normalisation data for :func:`convert_lstm`.
-    X : ndarray [N, T, F]
-        Inputs scaled to [0, 1].
-    gating : {"exact", "shunting"}
-    neuron : {"lif"}
-    batch_size : int
-        Samples simulated together as copies of the network.
-    progress : bool or callable
-        ``True`` prints one line per batch; a callable gets ``(done, total)``.
-    seed : int
-        Seed of the initial membrane phases.
-    settings : SpikingLSTMSettings, optional
-        Overrides ``gating`` and ``neuron`` when given.
-    net : SpikingLSTM, optional
-        An already converted network (skips the conversion).
-    target : {"numpy", "cython"}
-        Brian2 code generation target (cython compiles once, ~30 s, then runs faster).
-    """
-    from brian_models.spiking_lstm import run_spiking_lstm  # noqa: PLC0415 (Brian2 only here)
-
-    if net is None:
-        settings = settings or SpikingLSTMSettings(gating=gating, neuron=neuron)
-        net = convert_lstm(model, X_train, settings)
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 3 or X.shape[2] != net.n_inputs or len(X) == 0:
-        raise ConversionError(f"spiking LSTM input must have shape (N>0, T, {net.n_inputs}), got {X.shape}")
-    if X.min() < 0 or X.max() > 1 + 1e-6:
-        raise ConversionError(f"spiking LSTM input must be scaled to [0, 1], got [{X.min():.3g}, {X.max():.3g}]")
-    if batch_size < 1:
-        raise ConversionError(f"batch_size must be positive, got {batch_size}")
-    gates, hs = [], []
-    t0 = time.perf_counter()
-    for start in range(0, len(X), batch_size):
-        run = run_spiking_lstm(net, X[start:start + batch_size], seed=seed, target=target)
-        gates.append(run.counts_gates)
-        hs.append(run.counts_h)
-        done = min(start + batch_size, len(X))
-        if callable(progress):
-            progress(done, len(X))
-        elif progress:
-            print(f"spiking LSTM ({net.settings.gating}): {done}/{len(X)} samples, "
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
-    wall = time.perf_counter() - t0
-    counts_gates, counts_h = np.concatenate(gates), np.concatenate(hs)
-    scores = readout_scores(net, counts_h, X.shape[1])
-    spikes = float((counts_gates.sum((1, 2)) + counts_h.sum((1, 2))).mean())
-    return SpikingLSTMResult(scores.argmax(1), scores, spikes, counts_gates, counts_h, wall, net,
-                             {"kappa_forget": net.kappa_forget, "h_scale": net.h_scale,
-                              "tf_gate": net.tf_gate.to_dict(), "tf_h": net.tf_h.to_dict()})
-
-
-def readout_window(net: SpikingLSTM, n_steps: int) -> int:
-    """Index of the window whose ``h`` spikes the readout reads.
-
-    ``"exact"``: the extra window ``T`` where ``h_T`` is held; ``"shunting"``: the last
-    input window ``T - 1`` (there is no clock that would hold ``h`` beyond it).
-    """
-    return n_steps if net.settings.gating == "exact" else n_steps - 1
-
-
-def readout_scores(net: SpikingLSTM, counts_h: np.ndarray, n_steps: int) -> np.ndarray:
-    """Class scores ``W_out h + b_out`` with ``h = (n_on - n_off) / (rate_scale_h * step)``."""
-    H = net.n_hidden
-    c = counts_h[:, readout_window(net, n_steps)].astype(float)
-    h = (c[:, :H] - c[:, H:]) / (net.rate_scale_h * net.settings.step_duration)
-    return h @ net.w_out.T + net.b_out
-

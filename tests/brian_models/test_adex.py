@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brian_models.adex import AdExParams, adex_model
-from brian_models.neuron import ParameterError
+from brian_models.adex import adex_model
+from brian_models.parameters import AdExParams
+from brian_models.checks import ParameterError
 from brian_models.reference import simulate_adex
 
 DT = AdExParams.recommended_dt

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from brian2 import amp
 
-from brian_models.dpi import DPIParams, dpi_model
-from brian_models.neuron import ParameterError
-from brian_models.noise import NoiseParams
+from brian_models.dpi import dpi_model
+from brian_models.parameters import DPIParams
+from brian_models.checks import ParameterError
+from brian_models.parameters import NoiseParams
 from brian_models.reference import simulate_dpi
 
 DT = DPIParams.recommended_dt

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from brian_models.lif import LIFParams, lif_model, lif_rate
-from brian_models.neuron import ParameterError
+from brian_models.lif import lif_model, lif_rate
+from brian_models.parameters import LIFParams
+from brian_models.checks import ParameterError
 from brian_models.reference import simulate_lif
 
 DT = LIFParams.recommended_dt

@@ -13,7 +13,8 @@ from brian_models.mismatch import (
     draw_synapse_mismatch,
     lognormal_factors,
 )
-from brian_models.neuron import ParameterError, build_group
+from brian_models.neuron import build_group
+from brian_models.checks import ParameterError
 
 N = 20000
 

@@ -18,12 +18,15 @@ from brian2 import Network, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, amp
 
 from brian_models.adex import adex_model
 from brian_models.dpi import dpi_model
-from brian_models.lif import LIFParams, lif_model, lif_rate
+from brian_models.lif import lif_model, lif_rate
+from brian_models.parameters import LIFParams
 from brian_models.network import BatchNetwork, SimulationSettings, input_currents, specialise
-from brian_models.neuron import ParameterError, build_group
+from brian_models.neuron import build_group
+from brian_models.checks import ParameterError
 from brian_models.simulate import decision_latency, readout_scores, simulate
 from brian_models.synapses import make_synapses
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpecError, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, DescriptionError, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 DT = LIFParams.recommended_dt
 STEP = 0.02
@@ -47,8 +50,8 @@ def small_net(kind: str = "current", seed: int = 0) -> SpikingNetwork:
         Projection("out_exc", "hid", "out", "NMDA", rng.integers(1, 3, (O, H)), 150e-12),
         Projection("out_inh", "hid", "out", "GABA_A", (rng.random((O, H)) < 0.3).astype(int), 50e-12, delay=1e-3),
     )
-    populations = (Population("hid", H, "lif", bias_current=np.full(H, 80e-12)),
-                   Population("out", O, "lif", bias_current=np.full(O, 120e-12)))
+    populations = (Population("hid", H, neuron_params("lif"), bias_current=np.full(H, 80e-12)),
+                   Population("out", O, neuron_params("lif"), bias_current=np.full(O, 120e-12)))
     return SpikingNetwork(populations, projections, InputEncoder(kind, F, max_rate=200.0),
                           readout("out", O), STEP)
 
@@ -98,7 +101,7 @@ def test_current_input_drives_i_inp_at_the_lif_rate():
     bias = np.array([0.0, 50e-12, 100e-12, 0.0])
     e_exc, e_inh = 100e-12, 20e-12
     net = SpikingNetwork(
-        (Population("p", 4, "lif", bias_current=bias),),
+        (Population("p", 4, neuron_params("lif"), bias_current=bias),),
         (Projection("in", "input", "p", "AMPA", np.diag(k), e_exc),
          Projection("in_inh", "input", "p", "GABA_B", np.ones((4, 4), int), e_inh)),
         InputEncoder("current", 4), readout("p", 4), STEP)
@@ -128,7 +131,7 @@ def test_current_input_drives_i_inp_at_the_lif_rate():
 def test_regular_rate_input_gives_x_max_rate_window_spikes():
     """A relay neuron per channel (a huge, 0.2 ms synaptic kick) copies every input spike."""
     F, T, max_rate = 4, 8, 500.0
-    relay = Population("relay", F, "lif", params={"tau_ampa": 2e-4, "t_ref": 5e-4})
+    relay = Population("relay", F, neuron_params("lif", {"tau_ampa": 2e-4, "t_ref": 5e-4}))
     net = SpikingNetwork((relay,), (Projection("in", "input", "relay", "AMPA", np.eye(F, dtype=int), 50e-9),),
                          InputEncoder("rate", F, max_rate=max_rate, regular=True), readout("relay", F), STEP)
     X = np.random.default_rng(3).integers(0, 11, (2, T, F)) / 10.0
@@ -145,7 +148,7 @@ def test_regular_rate_input_gives_x_max_rate_window_spikes():
 def test_counts_land_in_the_right_window():
     """Neuron k of sample n gets 0.8 nA only in window (k + n) % T; it fires there and only there."""
     n, T = 3, 4
-    net = SpikingNetwork((Population("p", n, "lif"),),
+    net = SpikingNetwork((Population("p", n, neuron_params("lif")),),
                          (Projection("in", "input", "p", "AMPA", np.eye(n, dtype=int), 0.8e-9),),
                          InputEncoder("current", n), readout("p", n), STEP)
     X = np.zeros((2, T, n))
@@ -206,7 +209,7 @@ def test_step_duration_must_be_a_multiple_of_dt():
     with pytest.raises(ValueError, match="not a multiple of dt"):
         BatchNetwork(small_net(), 3, SimulationSettings(dt=3e-4))
     # a finer dt that divides the step is fine, and windows stay 20 ms long
-    net = SpikingNetwork((Population("p", 1, "lif"),),
+    net = SpikingNetwork((Population("p", 1, neuron_params("lif")),),
                          (Projection("in", "input", "p", "AMPA", np.ones((1, 1), int), 0.8e-9),),
                          InputEncoder("current", 1), readout("p", 1), STEP)
     X = np.array([[[1.0], [0.0]]])
@@ -216,30 +219,34 @@ def test_step_duration_must_be_a_multiple_of_dt():
 
 
 def _net_with(populations=None, projections=None) -> SpikingNetwork:
-    pops = populations or (Population("p", 3, "lif"),)
+    pops = populations or (Population("p", 3, neuron_params("lif")),)
     projs = projections or (Projection("in", "input", "p", "AMPA", np.ones((3, 2), int), 1e-10),)
     return SpikingNetwork(pops, projs, InputEncoder("current", 2), readout("p", 3), STEP)
 
 
 def test_bad_specs_raise_spec_error():
-    with pytest.raises(SpecError, match=r"shape \(3, 3\).*needs \(3, 2\)"):
+    with pytest.raises(DescriptionError, match=r"shape \(3, 3\).*needs \(3, 2\)"):
         _net_with(projections=(Projection("in", "input", "p", "AMPA", np.ones((3, 3), int), 1e-10),))
-    with pytest.raises(SpecError, match="unknown post population"):
+    with pytest.raises(DescriptionError, match="unknown post population"):
         _net_with(projections=(Projection("in", "input", "q", "AMPA", np.ones((3, 2), int), 1e-10),))
-    with pytest.raises(SpecError, match="unknown neuron model 'hh'"):
-        Population("p", 3, "hh")
-    with pytest.raises(SpecError, match="unknown synapse type 'GABA_C'"):
+    with pytest.raises(ParameterError, match="unknown neuron model 'hh'"):
+        Population("p", 3, neuron_params("hh"))
+    with pytest.raises(DescriptionError, match="unknown neuron model 'hh'"):
+        Population.from_dict({"name": "p", "size": 3, "neuron": "hh", "params": {}})
+    with pytest.raises(DescriptionError, match="params must be one of"):
+        Population("p", 3, {"tau_mem": 0.02})
+    with pytest.raises(DescriptionError, match="unknown synapse type 'GABA_C'"):
         Projection("in", "input", "p", "GABA_C", np.ones((3, 2), int), 1e-10)
     w = np.ones((3, 2))
     w[0, 1] = np.nan
-    with pytest.raises(SpecError, match="NaN"):
+    with pytest.raises(DescriptionError, match="NaN"):
         Projection("in", "input", "p", "AMPA", w, 1e-10)
-    with pytest.raises(SpecError, match="non-negative"):
+    with pytest.raises(DescriptionError, match="non-negative"):
         Projection("in", "input", "p", "AMPA", -np.ones((3, 2), int), 1e-10)
-    with pytest.raises(SpecError, match="delay"):
+    with pytest.raises(DescriptionError, match="delay"):
         Projection("in", "input", "p", "AMPA", np.ones((3, 2), int), 1e-10, delay=-1e-3)
-    with pytest.raises(SpecError, match="tau_mem"):
-        Population("p", 3, "lif", params={"tau_mem": float("nan")})
+    with pytest.raises(ParameterError, match="tau_mem"):
+        Population("p", 3, neuron_params("lif", {"tau_mem": float("nan")}))
 
 
 @pytest.mark.parametrize("params, match", [
@@ -249,17 +256,16 @@ def test_bad_specs_raise_spec_error():
     ({"tau_membrane": 0.02}, "unknown parameters"),
 ])
 def test_bad_neuron_params_raise_parameter_error(params, match):
-    """The spec stores any finite parameter; the neuron model refuses wrong signs and names."""
-    net = _net_with(populations=(Population("p", 3, "lif", params=params),))
+    """The typed parameters refuse wrong signs and unknown names when they are made."""
     with pytest.raises(ParameterError, match=match):
-        simulate(net, np.full((1, 2, 2), 0.5), SimulationSettings(batch_size=1), progress=False)
+        neuron_params("lif", params)
 
 
 # -- readout ---------------------------------------------------------------------------------
 def test_readout_scores_by_hand():
     ro = Readout("p", np.array([[1.0, -1.0], [0.5, 2.0]]), np.array([0.1, -0.2]), rate_scale=50.0,
                  window=2 * STEP)
-    net = SpikingNetwork((Population("p", 2, "lif"),),
+    net = SpikingNetwork((Population("p", 2, neuron_params("lif")),),
                          (Projection("in", "input", "p", "AMPA", np.ones((2, 1), int), 1e-10),),
                          InputEncoder("current", 1), ro, STEP)
     counts = {"p": np.array([[[1, 2], [3, 0], [2, 4]]])}
@@ -270,7 +276,7 @@ def test_readout_scores_by_hand():
 
 
 def test_decision_latency_by_hand():
-    net = SpikingNetwork((Population("p", 2, "lif"),),
+    net = SpikingNetwork((Population("p", 2, neuron_params("lif")),),
                          (Projection("in", "input", "p", "AMPA", np.ones((2, 1), int), 1e-10),),
                          InputEncoder("current", 1),
                          Readout("p", np.eye(2), np.zeros(2), rate_scale=100.0, window=STEP), STEP)

@@ -1,4 +1,4 @@
-"""The shared NeuronModel contract, the make_model dispatcher and build_group."""
+"""The shared NeuronModel contract, make_model from typed parameters, and build_group."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ import numpy as np
 import pytest
 from brian2 import Network, SpikeMonitor, amp, ms, second
 
-from brian_models.neuron import (
-    MODEL_NAMES,
-    NeuronModel,
-    ParameterError,
-    build_group,
-    make_model,
-    params_class,
-    params_from_dict,
-)
-from transfer.spec import NEURON_MODELS, Population
+from brian_models.checks import ParameterError
+from brian_models.description import Population
+from brian_models.models import make_model
+from brian_models.neuron import MODEL_NAMES, NeuronModel, build_group
+from brian_models.parameters import NEURON_MODELS, NEURON_PARAMS, neuron_params
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_contract(name):
-    model = make_model(name)
+    model = make_model(neuron_params(name))
     assert model.name == name and model.method == "euler" and model.refractory == "t_ref"
     for tau in ("tau_ampa", "tau_nmda", "tau_gaba_a", "tau_gaba_b", "t_ref"):
         assert tau in model.per_neuron
@@ -31,12 +26,13 @@ def test_contract(name):
     for var in ("I_ampa", "I_nmda", "I_gaba_a", "I_gaba_b", "I_ext", "I_inp", "I_in", "g_nmda"):
         assert var in group.variables
     assert group.variables["I_ext"].constant and not group.variables["I_inp"].constant
-    assert model.recommended_dt == params_class(name).recommended_dt
+    assert model.recommended_dt == NEURON_PARAMS[name].recommended_dt
+    assert model.mismatch_keys == NEURON_PARAMS[name].mismatch_keys
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_i_inp_can_be_changed_between_runs(name):
-    model = make_model(name)
+    model = make_model(neuron_params(name))
     group = build_group(model, 1, dt=model.recommended_dt * second)
     spikes = SpikeMonitor(group)
     net = Network(group, spikes)
@@ -47,15 +43,15 @@ def test_i_inp_can_be_changed_between_runs(name):
     assert spikes.num_spikes > 3
 
 
-def test_make_model_overrides_and_spec_round_trip():
-    model = make_model("lif", {"tau_mem": 0.01, "tau_nmda": 0.08})
+def test_make_model_overrides_and_description_round_trip():
+    model = make_model(neuron_params("lif", {"tau_mem": 0.01, "tau_nmda": 0.08}))
     assert float(model.per_neuron["tau_mem"] / second) == pytest.approx(0.01)
     assert float(model.per_neuron["tau_nmda"] / second) == pytest.approx(0.08)
     assert NEURON_MODELS == MODEL_NAMES
     for name in MODEL_NAMES:
-        params = params_class(name).default().to_dict()
-        pop = Population(name="hidden", size=4, neuron=name, params=params)
-        assert params_from_dict(pop.neuron, pop.params) == params_class(name).default()
+        pop = Population(name="hidden", size=4, params=NEURON_PARAMS[name].default())
+        again = Population.from_dict(pop.to_dict())
+        assert again.neuron == name and again.params == NEURON_PARAMS[name].default()
 
 
 @pytest.mark.parametrize("name, params, message", [
@@ -66,13 +62,13 @@ def test_make_model_overrides_and_spec_round_trip():
     ("dpi", {"I_tau": float("inf")}, "I_tau"),
     ("lif", {"C_mem": 1e-12}, "unknown parameters"),
 ])
-def test_make_model_errors(name, params, message):
+def test_neuron_params_errors(name, params, message):
     with pytest.raises(ParameterError, match=message):
-        make_model(name, params)
+        neuron_params(name, params)
 
 
 def test_model_and_group_validation():
-    model = make_model("dpi")
+    model = make_model(neuron_params("dpi"))
     with pytest.raises(ParameterError, match="unknown neuron model"):
         NeuronModel("hh", "", "", "", "t_ref", "euler", {}, {}, ())
     with pytest.raises(ParameterError, match="mismatch keys"):

@@ -9,10 +9,14 @@ import pytest
 from brian2 import Network, StateMonitor, amp, second, volt
 
 from brian_models.adex import adex_model
-from brian_models.dpi import DPIParams, dpi_model
-from brian_models.lif import LIFParams, lif_model
-from brian_models.neuron import ParameterError, build_group
-from brian_models.noise import NoiseParams, PoissonBackground
+from brian_models.dpi import dpi_model
+from brian_models.parameters import DPIParams
+from brian_models.lif import lif_model
+from brian_models.parameters import LIFParams
+from brian_models.neuron import build_group
+from brian_models.checks import ParameterError
+from brian_models.noise import PoissonBackground
+from brian_models.parameters import NoiseParams
 
 N, DT, DURATION = 400, 1e-4, 0.2
 

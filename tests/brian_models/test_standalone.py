@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from brian_models.network import BatchNetwork, SimulationSettings
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,8 @@ def recurrent_net() -> SpikingNetwork:
         Projection("rec_shunt", "hid", "hid", "GABA_A", (rng.random((H, H)) < 0.2).astype(int), 40e-12),
         Projection("out", "hid", "out", "AMPA", rng.integers(1, 3, (O, H)), 80e-12, delay=1e-3),
     )
-    populations = (Population("hid", H, "lif", bias_current=np.full(H, 60e-12)),
-                   Population("out", O, "lif", bias_current=np.full(O, 100e-12)))
+    populations = (Population("hid", H, neuron_params("lif"), bias_current=np.full(H, 60e-12)),
+                   Population("out", O, neuron_params("lif"), bias_current=np.full(O, 100e-12)))
     return SpikingNetwork(populations, projections, InputEncoder("current", F),
                           Readout("out", np.eye(O), np.zeros(O), 100.0, STEP), STEP)
 

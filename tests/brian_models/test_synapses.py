@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 from brian2 import Network, SpikeGeneratorGroup, StateMonitor, amp, second
 
-from brian_models.adex import AdExParams, adex_model
-from brian_models.dpi import DPIParams, dpi_model
-from brian_models.lif import LIFParams, lif_model
-from brian_models.neuron import ParameterError, build_group
+from brian_models.adex import adex_model
+from brian_models.parameters import AdExParams
+from brian_models.dpi import dpi_model
+from brian_models.parameters import DPIParams
+from brian_models.lif import lif_model
+from brian_models.parameters import LIFParams
+from brian_models.neuron import build_group
+from brian_models.checks import ParameterError
 from brian_models.synapses import (
     SYNAPSE_TAU,
     SYNAPSE_TYPES,
@@ -18,7 +22,7 @@ from brian_models.synapses import (
     make_synapses,
     on_pre,
 )
-from transfer.spec import SYNAPSE_TYPES as SPEC_SYNAPSE_TYPES
+from brian_models.synapse_types import SYNAPSE_TYPES as SPEC_SYNAPSE_TYPES
 
 MODELS = {
     "lif": (lif_model, LIFParams.default()),

@@ -13,7 +13,8 @@ import pytest
 from experiments.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_NO_BOARD, main
 from hardware.config import HardwareConfig
 from transfer.convert import ConversionSettings
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 COMMON_KEYS = ("stage", "dataset", "model", "n_test", "accuracy", "seed", "revision")
 HARDWARE_KEYS = ("chips_used", "cores_used", "max_fan_in", "max_fan_out")
@@ -93,7 +94,7 @@ def _network_dir(root, net: SpikingNetwork):
 
 
 def _one_layer(n_in: int, n: int, weight: int, neuron: str = "dpi", kind: str = "rate") -> SpikingNetwork:
-    pop = Population("hidden", n, neuron, dict(DPI) if neuron == "dpi" else {})
+    pop = Population("hidden", n, neuron_params(neuron, dict(DPI) if neuron == "dpi" else {}))
     proj = Projection("in", "input", "hidden", "AMPA", np.full((n, n_in), weight), 1e-11)
     return SpikingNetwork((pop,), (proj,), InputEncoder(kind, n_in),
                           Readout("hidden", np.ones((2, n)), np.zeros(2), 100.0, 0.02))

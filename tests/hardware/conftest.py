@@ -18,7 +18,8 @@ from hardware.config import (
     Dynapse1ParameterGroup,
     HardwareConfig,
 )
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 #: A DPI population's parameters as the brief describes them (SI units).
 DPI_PARAMS = {
@@ -43,10 +44,12 @@ def make_config(neurons, channels=(), report=None, neuron_map=None) -> HardwareC
              for c, cores in tree.items()}
     if neuron_map is None:
         neuron_map = {"all": tuple((n.chip_id, n.core_id, n.neuron_id) for n in neurons)}
+    first = next(iter(neuron_map))
+    readout = Readout(first, np.zeros((1, len(neuron_map[first]))), np.zeros(1), rate_scale=1.0, window=0.02)
     return HardwareConfig(
         configuration=Dynapse1Configuration(chips), input_channels=tuple(channels),
-        neuron_map=neuron_map, analog_constants={}, readout={"population": "all"},
-        encoder={"kind": "rate", "n_channels": len(channels)}, step_duration=0.02,
+        neuron_map=neuron_map, analog_constants={}, readout=readout,
+        encoder=InputEncoder("rate", max(1, len(channels))), step_duration=0.02,
         mapping_report=report or {})
 
 
@@ -54,9 +57,8 @@ def small_network(n_in: int = 6, n_hidden: int = 20, n_out: int = 4, seed: int =
                   input_weight: int = 1) -> SpikingNetwork:
     """Input -> recurrent hidden (AMPA + GABA_B) -> output, DPI neurons, seeded sparse weights."""
     rng = np.random.default_rng(seed)
-    hidden = Population("hidden", n_hidden, "dpi", dict(DPI_PARAMS),
-                        bias_current=rng.uniform(1e-12, 4e-12, n_hidden))
-    out = Population("out", n_out, "dpi", dict(DPI_PARAMS, I_tau=8e-12))
+    hidden = Population("hidden", n_hidden, neuron_params("dpi", dict(DPI_PARAMS)), bias_current=rng.uniform(1e-12, 4e-12, n_hidden))
+    out = Population("out", n_out, neuron_params("dpi", dict(DPI_PARAMS, I_tau=8e-12)))
     w_in = input_weight * (rng.random((n_hidden, n_in)) < 0.5)
     w_exc = (rng.random((n_hidden, n_hidden)) < 0.2).astype(int)
     w_inh = (rng.random((n_hidden, n_hidden)) < 0.1).astype(int)

@@ -154,9 +154,10 @@ def test_missing_parameters_get_the_documented_defaults():
 
 
 def test_unknown_keys_are_reported_and_kept_as_constants(dpi_params):
-    group, report = biases_from_params(dict(dpi_params, I_a_gain=5e-11))
-    assert report.unknown == ("I_a_gain",)
-    assert params_from_biases(group, report.constants)["I_a_gain"] == 5e-11
+    group, report = biases_from_params(dict(dpi_params, I_a_gain=5e-11, I_x_unknown=3e-12))
+    assert report.unknown == ("I_x_unknown",)  # I_a_gain is a recognised constant: no bias sets it
+    decoded = params_from_biases(group, report.constants)
+    assert decoded["I_a_gain"] == 5e-11 and decoded["I_x_unknown"] == 3e-12
 
 
 def test_tau_mem_alternative_to_I_tau():

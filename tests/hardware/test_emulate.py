@@ -17,11 +17,11 @@ from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
 from hardware.biases import SYNAPSE_BIASES
 from hardware.config import Dynapse1Chip, Dynapse1Configuration, HardwareConfig
+from brian_models.synapse_types import SYNAPSE_TYPES
 from hardware.emulate import (
     EmulationError,
     chip_energy_per_inference,
     decode_population,
-    dpi_keys,
     emulate,
     input_spike_counts,
     input_spike_times,
@@ -30,7 +30,8 @@ from hardware.emulate import (
 from hardware.mapper import map_network, snap_to_chip
 from transfer.convert import ConversionSettings, activation_scale, convert, refit_readout
 from transfer.models import ModelConfig, build_model
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork, replicate
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork, replicate
+from brian_models.parameters import neuron_params
 
 SETTINGS = SimulationSettings(batch_size=128)
 
@@ -54,9 +55,8 @@ def multi_chip_net(dpi_params) -> SpikingNetwork:
     """Six populations with different leaks (one core each, so chips 0 and 1) and one of 300
     neurons (two cores); AMPA, NMDA, GABA_A and GABA_B projections, some across chips."""
     rng = np.random.default_rng(3)
-    pops = [Population(f"p{k}", 40, "dpi", dict(dpi_params, I_tau=(4 + k) * 1e-12, I_nmda_thr=5e-12),
-                       bias_current=np.full(40, (1 + k) * 1e-12)) for k in range(6)]
-    pops.append(Population("big", 300, "dpi", dict(dpi_params, I_nmda_thr=5e-12)))
+    pops = [Population(f"p{k}", 40, neuron_params("dpi", dict(dpi_params, I_tau=(4 + k) * 1e-12, I_nmda_thr=5e-12)), bias_current=np.full(40, (1 + k) * 1e-12)) for k in range(6)]
+    pops.append(Population("big", 300, neuron_params("dpi", dict(dpi_params, I_nmda_thr=5e-12))))
     sizes = {p.name: p.size for p in pops}
     sizes["input"] = 5
 
@@ -147,15 +147,13 @@ def test_decoded_parameters_within_reported_quantisation_error(which, small_net,
         got = emulated.population(pop.name)
         errors = report["bias_quantisation"][pop.name]["relative_error"]
         checked = 0
-        for key, value in pop.params.items():
-            if key not in dpi_keys():
-                continue
+        for key, value in pop.params.to_dict().items():
             if key in errors:  # set by a bias: off by at most the reported quantisation error
-                assert rel(got.params[key], value) <= errors[key] * (1 + 1e-9) + 1e-12, key
+                assert rel(got.params.value(key), value) <= errors[key] * (1 + 1e-9) + 1e-12, key
                 assert errors[key] < 0.01, key  # half a fine step of 255 at worst
                 checked += 1
             else:  # a silicon constant: carried exactly
-                assert got.params[key] == value, key
+                assert got.params.value(key) == value, key
         assert checked >= 8
         # The shared DC of the core: the population's mean bias current, quantised.
         dc = report["dc"].get(pop.name)
@@ -177,8 +175,8 @@ def test_decode_population_reads_the_biases_only(small_net):
     config = map_network(small_net)
     decoded = decode_population(config, "out")
     # I_tau of "out" was set to 8 pA: IF_TAU1_N holds it (8 pA = (1, 19) of 105 pA -> 7.82 pA).
-    assert decoded["I_tau"] == pytest.approx(8e-12, rel=0.03)
-    assert set(SYNAPSE_BIASES) and all(f"efficacy_{s.key}" in decoded for s in SYNAPSE_BIASES.values())
+    assert decoded.neuron.I_tau == pytest.approx(8e-12, rel=0.03)
+    assert set(decoded.efficacy) == set(SYNAPSE_TYPES)
     with pytest.raises(EmulationError, match="not in the configuration"):
         decode_population(config, "nope")
 
@@ -205,7 +203,7 @@ def test_emulation_is_the_spec_with_decoded_parameters(esn_case):
     eff = {(p.pre, p.synapse): p.efficacy for p in emulated.projections}
     reference = replace(
         net,
-        populations=(replace(net.population("hidden"), params=dict(hidden.params),
+        populations=(replace(net.population("hidden"), params=hidden.params,
                              bias_current=hidden.bias_current),),
         projections=tuple(replace(p, efficacy=eff[(p.pre, p.synapse)]) for p in net.projections))
     X = esn_case["data"].X_test[:20]

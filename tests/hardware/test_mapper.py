@@ -15,14 +15,9 @@ from hardware.errors import HardwareConstraintError
 from hardware.mapper import map_network, route_bits
 from hardware.rules import check_config
 from hardware.rules import fan_in as network_fan_in
-from transfer.spec import (
-    SYNAPSE_TYPES,
-    InputEncoder,
-    Population,
-    Projection,
-    Readout,
-    SpikingNetwork,
-)
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.synapse_types import SYNAPSE_TYPES
+from brian_models.parameters import neuron_params
 
 
 @st.composite
@@ -31,7 +26,7 @@ def random_networks(draw, dpi_params):
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     sizes = [draw(st.sampled_from([1, 7, 60, 255, 256, 700, 1300])) for _ in range(draw(st.integers(1, 3)))]
     shared = draw(st.booleans())  # identical parameters let populations share cores
-    pops = tuple(Population(f"p{i}", s, "dpi", dict(dpi_params, I_tau=(5 if shared else 5 + i) * 1e-12))
+    pops = tuple(Population(f"p{i}", s, neuron_params("dpi", dict(dpi_params, I_tau=(5 if shared else 5 + i) * 1e-12)))
                  for i, s in enumerate(sizes))
     n_in = draw(st.integers(1, 40))
     fan = draw(st.sampled_from([0.5, 2.0, 8.0, 30.0, 80.0]))  # mean synapses per post neuron
@@ -107,7 +102,7 @@ def test_random_networks_map_exactly_or_raise_the_right_rule(data, dpi_params):
 
 
 def test_three_hundred_inputs_into_one_neuron_is_cam_fan_in(dpi_params):
-    pop = Population("p", 1, "dpi", dpi_params)
+    pop = Population("p", 1, neuron_params("dpi", dpi_params))
     proj = Projection("in", "input", "p", "AMPA", np.ones((1, 300), int), 1e-10)
     net = SpikingNetwork((pop,), (proj,), InputEncoder("rate", 300), Readout("p", np.ones((1, 1)), np.zeros(1), 1.0, 1.0))
     with pytest.raises(HardwareConstraintError) as err:
@@ -116,7 +111,7 @@ def test_three_hundred_inputs_into_one_neuron_is_cam_fan_in(dpi_params):
 
 
 def test_five_thousand_neurons_is_neurons_per_board(dpi_params):
-    pop = Population("p", 5000, "dpi", dpi_params)
+    pop = Population("p", 5000, neuron_params("dpi", dpi_params))
     proj = Projection("in", "input", "p", "AMPA", np.zeros((5000, 2), int), 1e-10)
     net = SpikingNetwork((pop,), (proj,), InputEncoder("rate", 2), Readout("p", np.ones((1, 5000)), np.zeros(1), 1.0, 1.0))
     with pytest.raises(HardwareConstraintError) as err:
@@ -125,7 +120,7 @@ def test_five_thousand_neurons_is_neurons_per_board(dpi_params):
 
 
 def test_lif_population_is_refused_with_a_conversion_hint(small_net):
-    pops = tuple(Population(p.name, p.size, "lif", {}) for p in small_net.populations)
+    pops = tuple(Population(p.name, p.size, neuron_params("lif", {})) for p in small_net.populations)
     net = SpikingNetwork(pops, small_net.projections, small_net.encoder, small_net.readout)
     with pytest.raises(HardwareConstraintError, match="--neuron dpi") as err:
         map_network(net)
@@ -142,8 +137,8 @@ def test_small_network_report_and_placement(small_net):
     for pop in ("hidden", "out"):
         assert pop in report["bias_quantisation"]
         assert max(report["bias_quantisation"][pop]["relative_error"].values()) < 0.02
-    assert config.readout == small_net.readout.to_dict()
-    assert config.encoder == small_net.encoder.to_dict()
+    assert config.readout == small_net.readout
+    assert config.encoder == small_net.encoder
     assert config.step_duration == small_net.step_duration
 
 
@@ -158,7 +153,7 @@ def test_per_neuron_dc_becomes_the_core_mean(small_net):
 
 
 def test_efficacies_merge_to_the_synapse_weighted_mean(dpi_params):
-    pop = Population("p", 4, "dpi", dpi_params)
+    pop = Population("p", 4, neuron_params("dpi", dpi_params))
     a = Projection("a", "input", "p", "AMPA", np.ones((4, 1), int), 1e-10)       # 4 synapses
     b = Projection("b", "p", "p", "AMPA", 3 * np.eye(4, dtype=int), 2e-10)        # 12 synapses
     net = SpikingNetwork((pop,), (a, b), InputEncoder("rate", 1), Readout("p", np.ones((1, 4)), np.zeros(1), 1.0, 1.0))
@@ -177,24 +172,26 @@ def test_efficacies_merge_to_the_synapse_weighted_mean(dpi_params):
 
 
 def test_identical_populations_share_a_core_and_different_ones_do_not(dpi_params):
-    def net_with(params_b):
-        a = Population("a", 10, "dpi", dpi_params)
-        b = Population("b", 10, "dpi", params_b)
-        proj = Projection("in", "input", "a", "AMPA", np.ones((10, 1), int), 1e-10)
-        return SpikingNetwork((a, b), (proj,), InputEncoder("rate", 1),
+    def net_with(params_b, b_efficacy=None):
+        a = Population("a", 10, neuron_params("dpi", dpi_params))
+        b = Population("b", 10, neuron_params("dpi", params_b))
+        projs = [Projection("in", "input", "a", "AMPA", np.ones((10, 1), int), 1e-10)]
+        if b_efficacy is not None:
+            projs.append(Projection("in_b", "input", "b", "AMPA", np.ones((10, 1), int), b_efficacy))
+        return SpikingNetwork((a, b), tuple(projs), InputEncoder("rate", 1),
                               Readout("a", np.ones((1, 10)), np.zeros(1), 1.0, 1.0))
     # "b" receives no AMPA, so its weight bias differs from "a"'s: separate cores.
     apart = map_network(net_with(dict(dpi_params)))
     assert apart.population_cores("a") == ((0, 0),) and apart.population_cores("b") == ((0, 1),)
-    # Given the same efficacy as a parameter, "b" has exactly "a"'s biases: one core.
-    shared = map_network(net_with(dict(dpi_params, efficacy_ampa=1e-10)))
+    # Given the same AMPA efficacy, "b" has exactly "a"'s biases: one core.
+    shared = map_network(net_with(dict(dpi_params), b_efficacy=1e-10))
     assert shared.population_cores("a") == shared.population_cores("b") == ((0, 0),)
-    split = map_network(net_with(dict(dpi_params, I_tau=9e-12)))
+    split = map_network(net_with(dict(dpi_params, I_tau=9e-12), b_efficacy=1e-10))
     assert split.population_cores("a") != split.population_cores("b")
 
 
 def test_large_population_fills_chip_zero_first(dpi_params):
-    pop = Population("p", 1500, "dpi", dpi_params)
+    pop = Population("p", 1500, neuron_params("dpi", dpi_params))
     w = np.zeros((1500, 1), int)
     w[::50] = 1
     net = SpikingNetwork((pop,), (Projection("in", "input", "p", "AMPA", w, 1e-10),),
@@ -219,7 +216,7 @@ def test_recurrent_population_across_chips_aliases(dpi_params):
     # 1300 neurons all talking to each other need 1300 distinct addresses at every core, but
     # neuron ids repeat on chip 1: the mapper names the rule instead of mis-wiring.
     n = 1300
-    pop = Population("p", n, "dpi", dpi_params)
+    pop = Population("p", n, neuron_params("dpi", dpi_params))
     rng = np.random.default_rng(1)
     w = (rng.random((n, n)) < 0.02).astype(int)
     net = SpikingNetwork((pop,), (Projection("rec", "p", "p", "AMPA", w, 1e-10),),
@@ -241,8 +238,8 @@ def test_route_bits(pre, post, bits):
 
 def two_chip_network(dpi_params) -> SpikingNetwork:
     """A 1100-neuron feed-forward chain spread over chips 0 and 1."""
-    a = Population("a", 900, "dpi", dpi_params)
-    b = Population("b", 200, "dpi", dict(dpi_params, I_tau=7e-12))
+    a = Population("a", 900, neuron_params("dpi", dpi_params))
+    b = Population("b", 200, neuron_params("dpi", dict(dpi_params, I_tau=7e-12)))
     w = np.zeros((200, 900), int)
     w[np.arange(200), np.arange(200) * 4] = 2
     projs = (Projection("in", "input", "a", "AMPA", np.ones((900, 1), int), 1e-10),

@@ -20,7 +20,8 @@ from hardware.dynapse1 import DYNAPSE1, DYNAPSE2
 from hardware.errors import HardwareConstraintError
 from hardware.mapper import map_network
 from hardware.rules import check_config, check_network
-from transfer.spec import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
+from brian_models.parameters import neuron_params
 
 
 def dest(chip: int, mask: int) -> Dynapse1Destination:
@@ -167,7 +168,7 @@ def test_one_base_weight_per_type_per_core(config_factory):
 # -- pre-mapping checks on a SpikingNetwork ------------------------------------------------
 def _net(sizes=(10,), n_in=4, neuron="dpi", kind="rate", in_weights=None, params=None,
          extra=()) -> SpikingNetwork:
-    pops = tuple(Population(f"p{i}", s, neuron, dict(params or {})) for i, s in enumerate(sizes))
+    pops = tuple(Population(f"p{i}", s, neuron_params(neuron, dict(params or {}))) for i, s in enumerate(sizes))
     w = np.ones((sizes[0], n_in), int) if in_weights is None else in_weights
     projs = (Projection("in", "input", "p0", "AMPA", w, 1e-10),) + tuple(extra)
     readout = Readout("p0", np.ones((2, sizes[0])), np.zeros(2), 100.0, 0.1)

@@ -13,12 +13,13 @@ import torch
 
 from brian_models.calibrate import measure_fi_curve
 from brian_models.network import SimulationSettings
+from brian_models.parameters import neuron_params
 from brian_models.simulate import simulate
 from transfer.convert import (CONVERSION_PRESETS, ConversionError, ConversionSettings, calibrate,
                               convert, split_ternary)
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import Ternarizer, TernaryConfig, bake
-from transfer.spec import INPUT, SpecError, replicate
+from brian_models.description import INPUT, DescriptionError, replicate
 from transfer.train import TrainConfig, fit, predict
 
 SIM = SimulationSettings(batch_size=64)
@@ -69,13 +70,10 @@ def test_non_ternary_matrix_is_refused():
 
 def test_fi_fit_reproduces_the_target_rates():
     """The fitted line I0 + gain*h, fed to the neuron, fires at rate_scale*h (measured anew)."""
-    params = {**CONVERSION_PRESETS["lif"]}
-    from brian_models.neuron import params_from_dict  # noqa: PLC0415
-
-    p = params_from_dict("lif", params).to_dict()
-    tf = calibrate("lif", p, rate_scale=800.0, h_max=1.0)
+    p = neuron_params("lif", CONVERSION_PRESETS["lif"])
+    tf = calibrate(p, rate_scale=800.0, h_max=1.0)
     h = np.array([0.2, 0.4, 0.6, 0.8, 1.0])
-    rates = measure_fi_curve("lif", p, tf.I0 + tf.gain * h, duration=0.5)
+    rates = measure_fi_curve(p, tf.I0 + tf.gain * h, duration=0.5)
     # Within 6 % of the top rate: the linear fit of a curved f-I relation (rms_error says how much).
     np.testing.assert_allclose(rates, 800.0 * h, atol=0.06 * 800.0)
     assert tf.rms_error < 0.05
@@ -147,7 +145,7 @@ def test_delay_free_rnn_converts_to_slow_synapses_without_delays(digits_small):
     tau = -settings.step_duration / np.log(1 - 0.5)
     assert {p.synapse for p in net.projections} == {"NMDA", "GABA_B"}
     assert all(p.delay == 0 for p in net.projections)
-    assert net.populations[0].params["tau_nmda"] == pytest.approx(tau)
+    assert net.populations[0].params.synapse.tau_nmda == pytest.approx(tau)
     assert net.readout.leak == 0.5
     X = digits_small.X_test[:64]
     result = simulate(net, X, SIM, progress=False)
@@ -183,5 +181,5 @@ def test_replicated_network_runs_every_copy_as_the_original(ternary_rnn, digits_
         np.testing.assert_array_equal(counts[:, :, c], one.counts["hidden"])
     np.testing.assert_allclose(many.scores, one.scores, rtol=1e-12, atol=1e-12)
     assert replicate(net, 1) is net
-    with pytest.raises(SpecError, match="copies"):
+    with pytest.raises(DescriptionError, match="copies"):
         replicate(net, 0)

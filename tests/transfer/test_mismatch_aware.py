@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from transfer.mismatch_aware import MismatchAware, lognormal_factors
+from transfer.mismatch_aware import MismatchAware, factors
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer
 from transfer.train import TrainConfig, evaluate, fit
 
 
 def test_lognormal_factors_have_mean_one_and_requested_cv():
-    f = lognormal_factors((200_000,), 0.2, torch.Generator().manual_seed(0))
+    f = factors((400, 500), 0.2, np.random.default_rng(0))
+    assert f.shape == (400, 500) and f.dtype == torch.float32
     assert float(f.mean()) == pytest.approx(1.0, abs=0.005)
     assert float(f.std() / f.mean()) == pytest.approx(0.2, rel=0.02)
     assert float(f.min()) > 0

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+from brian_models.network import SimulationSettings
+from brian_models.simulate import simulate
 from brian_models.spiking_lstm import run_spiking_lstm
 from transfer.convert import ConversionError
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake
-from transfer.spiking_lstm import (SpikingLSTMSettings, convert_lstm, lstm_macs,
-                                   simulate_spiking_lstm)
+from transfer.spiking_lstm import SpikingLSTMSettings, convert_lstm, lstm_macs
 from transfer.train import TrainConfig, fit, predict
 
 X_RAMP = np.linspace(0, 1, 6)[None, :, None]  # one sample, 6 steps, x = 0, 0.2, ..., 1
@@ -77,13 +78,13 @@ def test_cell_holds_its_value_for_420_ms_without_input(ramp_net, gating, c0):
     _, net = ramp_net
     # f saturated (z = 6), i closed (z = -6), g silent (z = 0), o open: c must stay
     net = replace(net, bias=np.array([-6.0, 6.0, 0.0, 6.0]),
-                  settings=replace(net.settings, gating=gating))
+                  gating=gating)
     X = np.zeros((1, 20, 1))  # 20 steps + the extra window: 21 x 20 ms = 420 ms
     run = run_spiking_lstm(net, X, cell_init=np.array([c0]), record_cell=True)
     assert np.max(np.abs(run.cell[0, :, 0] - c0)) < 1e-9
     # and the output pair keeps reporting h = o * c = c0 (one spike = 0.05 per window);
     # small values too: the pair is driven through the inverse f-I curve, no dead zone
-    h = (run.counts_h[0, :, 0] - run.counts_h[0, :, 1]) / (net.rate_scale_h * net.settings.step_duration)
+    h = (run.counts_h[0, :, 0] - run.counts_h[0, :, 1]) / (net.rate_scale_h * net.step_duration)
     assert h[-1] == pytest.approx(c0, abs=0.1)
     assert np.mean(h) == pytest.approx(c0, abs=0.02)
 
@@ -93,7 +94,7 @@ def test_forget_gate_scales_the_cell_per_window(ramp_net, gating):
     _, net = ramp_net
     # f = hsig(1.5) = 0.75, i closed: exact gives c_t = 0.6 * 0.75^t; the shunt gives
     # c_t = 0.6 * exp(-kappa (1 - f))^t (each of the 5 not_f spikes multiplies by exp(-kappa/N))
-    net = replace(net, bias=np.array([-6.0, 1.5, 0.0, 6.0]), settings=replace(net.settings, gating=gating))
+    net = replace(net, bias=np.array([-6.0, 1.5, 0.0, 6.0]), gating=gating)
     run = run_spiking_lstm(net, np.zeros((1, 4, 1)), cell_init=np.array([0.6]), record_cell=True)
     factor = 0.75 if gating == "exact" else np.exp(-net.kappa_forget * 0.25)
     expected = 0.6 * factor ** np.arange(1, 5)
@@ -118,8 +119,8 @@ def test_bad_configurations_raise_clear_errors(ramp_net):
         SpikingLSTMSettings(neuron="dpi")
     with pytest.raises(ConversionError, match=r"shape \(N>0, T, 1\)"):
         convert_lstm(model, np.zeros((4, 3, 2)))
-    with pytest.raises(ConversionError, match=r"scaled to \[0, 1\]"):
-        simulate_spiking_lstm(model, X, X * 3, net=ramp_net[1])
+    with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+        simulate(ramp_net[1], X * 3, progress=False)
 
 
 def test_lstm_macs_count_gates_products_and_readout():
@@ -138,7 +139,8 @@ def test_converted_digits_lstm_agrees_with_its_ann(digits_small):
     bake(model, tern)
     X = data.X_test[:40]
     ann = predict(model, X)
-    result = simulate_spiking_lstm(model, data.X_train[:200], X, gating="exact", batch_size=40)
+    net = convert_lstm(model, data.X_train[:200], SpikingLSTMSettings(gating="exact"))
+    result = simulate(net, X, SimulationSettings(batch_size=40), progress=False)
     agreement = float(np.mean(result.predictions == ann))
     assert agreement >= 0.85, agreement
     assert result.spikes_per_inference > 0

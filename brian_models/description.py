@@ -1,10 +1,13 @@
-"""The `SpikingNetwork` spec: the single hand-off from `transfer` to `brian_models` and `hardware`.
+"""The network description: the single hand-off to every simulator, to the mapper and to NIR.
 
-A spiking network is described by plain, frozen dataclasses:
+Numpy only: this module imports neither brian2 nor torch, and nothing of the project outside
+:mod:`brian_models`'s description layer (:mod:`brian_models.parameters`,
+:mod:`brian_models.synapse_types`). A spiking network is described by plain, frozen
+dataclasses:
 
-- :class:`Population`: a group of neurons of one model (``lif``, ``adex``, ``dpi``) with
-  scalar parameters in SI units (seconds, amperes, volts, farads) and an optional per-neuron
-  constant input current (the converted ANN bias).
+- :class:`Population`: a group of neurons of one model with its typed parameters
+  (:class:`~brian_models.parameters.LIFParams`, ``AdExParams``, ``DPIParams``) and an
+  optional per-neuron constant input current (the converted ANN bias).
 - :class:`Projection`: a connection between two populations (or from the input) with one
   DYNAP-SE synapse type, a non-negative integer weight matrix ``[n_post, n_pre]`` (entry ``k``
   means ``k`` identical synapses, as repeated CAM entries on the chip) and one shared
@@ -12,48 +15,85 @@ A spiking network is described by plain, frozen dataclasses:
 - :class:`InputEncoder`: how a sequence element ``x_t`` becomes spikes or current.
 - :class:`Readout`: how spike counts become class scores.
 
-Every stage writes the spec to ``network.json`` with :meth:`SpikingNetwork.save` and reads it
-back with :meth:`SpikingNetwork.load`; the round trip is exact.
+File format: :meth:`SpikingNetwork.save` writes ``network.json`` (format
+``rnn2dynapse.SpikingNetwork/2``: every population with its complete parameter set);
+:meth:`SpikingNetwork.load` reads format 2 and format 1 (populations hold only the
+parameters that differ from the model's preset, which the reader fills in). The round trip
+is exact.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from brian_models.checks import ParameterError
+from brian_models.parameters import NEURON_MODELS, NEURON_PARAMS, NeuronParams
+from brian_models.synapse_types import EXCITATORY, SYNAPSE_TYPES
+
 __all__ = [
-    "NEURON_MODELS",
-    "SYNAPSE_TYPES",
-    "EXCITATORY",
-    "INHIBITORY",
+    "FORMAT",
+    "INPUT",
     "Population",
     "Projection",
     "InputEncoder",
     "Readout",
     "SpikingNetwork",
-    "SpecError",
+    "DescriptionError",
+    "TransferFunction",
     "replicate",
+    "read_description_file",
 ]
 
-NEURON_MODELS = ("lif", "adex", "dpi")
-#: The four DYNAP-SE synapse types (samna ``Dynapse1SynType`` names).
-SYNAPSE_TYPES = ("AMPA", "NMDA", "GABA_A", "GABA_B")
-EXCITATORY = ("AMPA", "NMDA")
-INHIBITORY = ("GABA_A", "GABA_B")
+FORMAT = "rnn2dynapse.SpikingNetwork/2"
+_READABLE = ("rnn2dynapse.SpikingNetwork/1", FORMAT)
 INPUT = "input"
 
 
-class SpecError(ValueError):
-    """A SpikingNetwork spec is inconsistent (shapes, names, values)."""
+class DescriptionError(ValueError):
+    """A network description is inconsistent (shapes, names, values) or its file unreadable."""
 
 
 def _array_to_list(a: np.ndarray | None) -> list | None:
     return None if a is None else np.asarray(a).tolist()
+
+
+def read_description_file(path: str | Path, default_name: str) -> tuple[Path, dict[str, Any]]:
+    """The JSON object in ``path`` (or ``path/default_name``), with a clear error naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / default_name
+    if not path.is_file():
+        raise FileNotFoundError(f"no network description at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DescriptionError(f"{path} is not a readable JSON network description: {err}") from None
+    if not isinstance(data, dict):
+        raise DescriptionError(f"{path} holds a JSON {type(data).__name__}, not a network description object")
+    return path, data
+
+
+@dataclass(frozen=True)
+class TransferFunction:
+    """Linear fit ``I(h) = I0 + gain * h`` that makes a neuron fire at ``rate_scale * h``.
+
+    ``rms_error`` is the RMS deviation of the measured rates from ``rate_scale * h`` at the
+    fitted currents, relative to the top of the fitted range.
+    """
+
+    I0: float
+    gain: float
+    rate_scale: float
+    rms_error: float
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,63 +106,63 @@ class Population:
         Unique name; ``"input"`` is reserved for the input encoder.
     size : int
         Number of neurons.
-    neuron : str
-        Neuron model, one of :data:`NEURON_MODELS`.
-    params : dict of str to float
-        Model parameters in SI units, named as in the model's parameter dataclass.
+    params : LIFParams, AdExParams or DPIParams
+        The neuron model and its parameters (SI units).
     bias_current : ndarray of float, shape (size,), optional
         Constant input current per neuron in amperes (the ANN bias, as DC input).
     """
 
     name: str
     size: int
-    neuron: str
-    params: dict[str, float] = field(default_factory=dict)
+    params: NeuronParams
     bias_current: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.name == INPUT:
-            raise SpecError(f"population name {INPUT!r} is reserved for the input encoder")
-        if self.neuron not in NEURON_MODELS:
-            raise SpecError(
-                f"population {self.name!r}: unknown neuron model {self.neuron!r}; "
-                f"choose one of {', '.join(NEURON_MODELS)}"
-            )
+            raise DescriptionError(f"population name {INPUT!r} is reserved for the input encoder")
+        if type(self.params) not in NEURON_PARAMS.values():
+            raise DescriptionError(
+                f"population {self.name!r}: params must be one of "
+                f"{', '.join(c.__name__ for c in NEURON_PARAMS.values())}, got {type(self.params).__name__}")
         if int(self.size) <= 0:
-            raise SpecError(f"population {self.name!r}: size must be positive, got {self.size}")
-        for key, value in self.params.items():
-            if not math.isfinite(float(value)):
-                raise SpecError(f"population {self.name!r}: parameter {key} is {value}")
+            raise DescriptionError(f"population {self.name!r}: size must be positive, got {self.size}")
         if self.bias_current is not None:
             b = np.asarray(self.bias_current, dtype=float)
             if b.shape != (self.size,):
-                raise SpecError(
-                    f"population {self.name!r}: bias_current has shape {b.shape}, "
-                    f"needs ({self.size},)"
-                )
+                raise DescriptionError(
+                    f"population {self.name!r}: bias_current has shape {b.shape}, needs ({self.size},)")
             if not np.all(np.isfinite(b)):
-                raise SpecError(f"population {self.name!r}: bias_current holds NaN or inf")
+                raise DescriptionError(f"population {self.name!r}: bias_current holds NaN or inf")
             object.__setattr__(self, "bias_current", b)
+
+    @property
+    def neuron(self) -> str:
+        """The neuron model's name (``"lif"``, ``"adex"``, ``"dpi"``)."""
+        return self.params.model
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "size": int(self.size),
             "neuron": self.neuron,
-            "params": {k: float(v) for k, v in self.params.items()},
+            "params": self.params.to_dict(),
             "bias_current": _array_to_list(self.bias_current),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Population":
+        """A population from its dict; missing parameters take the model's preset (format 1)."""
+        model = d.get("neuron")
+        if model not in NEURON_PARAMS:
+            raise DescriptionError(f"population {d.get('name')!r}: unknown neuron model {model!r}; "
+                                   f"choose one of {', '.join(NEURON_MODELS)}")
+        try:
+            params = NEURON_PARAMS[model].from_dict(dict(d.get("params") or {}))
+        except ParameterError as err:
+            raise DescriptionError(f"population {d.get('name')!r}: {err}") from None
         bias = d.get("bias_current")
-        return cls(
-            name=d["name"],
-            size=int(d["size"]),
-            neuron=d["neuron"],
-            params=dict(d.get("params", {})),
-            bias_current=None if bias is None else np.asarray(bias, dtype=float),
-        )
+        return cls(name=d["name"], size=int(d["size"]), params=params,
+                   bias_current=None if bias is None else np.asarray(bias, dtype=float))
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,28 +195,28 @@ class Projection:
 
     def __post_init__(self) -> None:
         if self.synapse not in SYNAPSE_TYPES:
-            raise SpecError(
+            raise DescriptionError(
                 f"projection {self.name!r}: unknown synapse type {self.synapse!r}; "
                 f"choose one of {', '.join(SYNAPSE_TYPES)}"
             )
         w = np.asarray(self.weights)
         if w.ndim != 2:
-            raise SpecError(f"projection {self.name!r}: weights must be 2-D, got shape {w.shape}")
+            raise DescriptionError(f"projection {self.name!r}: weights must be 2-D, got shape {w.shape}")
         if w.dtype.kind == "f":
             if not np.all(np.isfinite(w)):
-                raise SpecError(f"projection {self.name!r}: weights hold NaN or inf")
+                raise DescriptionError(f"projection {self.name!r}: weights hold NaN or inf")
             if not np.all(w == np.round(w)):
-                raise SpecError(f"projection {self.name!r}: weights must be integer synapse counts")
+                raise DescriptionError(f"projection {self.name!r}: weights must be integer synapse counts")
         if np.any(w < 0):
-            raise SpecError(
+            raise DescriptionError(
                 f"projection {self.name!r}: weights must be non-negative counts; "
                 "put negative weights in an inhibitory projection"
             )
         object.__setattr__(self, "weights", w.astype(np.int64))
         if not (math.isfinite(self.efficacy) and self.efficacy >= 0):
-            raise SpecError(f"projection {self.name!r}: efficacy must be finite and >= 0, got {self.efficacy}")
+            raise DescriptionError(f"projection {self.name!r}: efficacy must be finite and >= 0, got {self.efficacy}")
         if not (math.isfinite(self.delay) and self.delay >= 0):
-            raise SpecError(f"projection {self.name!r}: delay must be >= 0, got {self.delay}")
+            raise DescriptionError(f"projection {self.name!r}: delay must be >= 0, got {self.delay}")
 
     @property
     def sign(self) -> int:
@@ -233,11 +273,11 @@ class InputEncoder:
 
     def __post_init__(self) -> None:
         if self.kind not in ("rate", "current"):
-            raise SpecError(f"input encoder kind must be 'rate' or 'current', got {self.kind!r}")
+            raise DescriptionError(f"input encoder kind must be 'rate' or 'current', got {self.kind!r}")
         if self.n_channels <= 0:
-            raise SpecError(f"input encoder needs a positive number of channels, got {self.n_channels}")
+            raise DescriptionError(f"input encoder needs a positive number of channels, got {self.n_channels}")
         if not self.max_rate > 0:
-            raise SpecError(f"input encoder max_rate must be > 0 Hz, got {self.max_rate}")
+            raise DescriptionError(f"input encoder max_rate must be > 0 Hz, got {self.max_rate}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "n_channels": int(self.n_channels),
@@ -270,13 +310,13 @@ class Readout:
         w = np.asarray(self.weights, dtype=float)
         b = np.asarray(self.bias, dtype=float)
         if w.ndim != 2 or b.shape != (w.shape[0],):
-            raise SpecError(f"readout weights {w.shape} and bias {b.shape} do not match")
+            raise DescriptionError(f"readout weights {w.shape} and bias {b.shape} do not match")
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise SpecError("readout weights or bias hold NaN or inf")
+            raise DescriptionError("readout weights or bias hold NaN or inf")
         if not (self.rate_scale > 0 and self.window > 0):
-            raise SpecError("readout rate_scale and window must be positive")
+            raise DescriptionError("readout rate_scale and window must be positive")
         if not 0 < self.leak <= 1:
-            raise SpecError(f"readout leak must lie in (0, 1], got {self.leak}")
+            raise DescriptionError(f"readout leak must lie in (0, 1], got {self.leak}")
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
 
@@ -295,6 +335,11 @@ class Readout:
         n_win = max(1, int(round(self.window / step_duration)))
         features = rates[:, max(0, end - n_win):end].mean(1)
         return features @ self.weights.T + self.bias
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Readout) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {"population": self.population, "weights": self.weights.tolist(),
@@ -335,31 +380,31 @@ class SpikingNetwork:
         object.__setattr__(self, "projections", tuple(self.projections))
         sizes = {p.name: p.size for p in self.populations}
         if len(sizes) != len(self.populations):
-            raise SpecError("population names must be unique")
+            raise DescriptionError("population names must be unique")
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
-            raise SpecError("projection names must be unique")
+            raise DescriptionError("projection names must be unique")
         sizes_in = dict(sizes, **{INPUT: self.encoder.n_channels})
         for proj in self.projections:
             if proj.pre not in sizes_in:
-                raise SpecError(f"projection {proj.name!r}: unknown pre population {proj.pre!r}")
+                raise DescriptionError(f"projection {proj.name!r}: unknown pre population {proj.pre!r}")
             if proj.post not in sizes:
-                raise SpecError(f"projection {proj.name!r}: unknown post population {proj.post!r}")
+                raise DescriptionError(f"projection {proj.name!r}: unknown post population {proj.post!r}")
             expected = (sizes[proj.post], sizes_in[proj.pre])
             if proj.weights.shape != expected:
-                raise SpecError(
+                raise DescriptionError(
                     f"projection {proj.name!r}: weights have shape {proj.weights.shape} but "
                     f"{proj.post!r} x {proj.pre!r} needs {expected}"
                 )
         if self.readout.population not in sizes:
-            raise SpecError(f"readout reads unknown population {self.readout.population!r}")
+            raise DescriptionError(f"readout reads unknown population {self.readout.population!r}")
         if self.readout.weights.shape[1] != sizes[self.readout.population]:
-            raise SpecError(
+            raise DescriptionError(
                 f"readout weights have {self.readout.weights.shape[1]} columns but population "
                 f"{self.readout.population!r} has {sizes[self.readout.population]} neurons"
             )
         if not self.step_duration > 0:
-            raise SpecError(f"step_duration must be positive, got {self.step_duration}")
+            raise DescriptionError(f"step_duration must be positive, got {self.step_duration}")
 
     def population(self, name: str) -> Population:
         """The population called ``name``."""
@@ -374,7 +419,7 @@ class SpikingNetwork:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format": "rnn2dynapse.SpikingNetwork/1",
+            "format": FORMAT,
             "populations": [p.to_dict() for p in self.populations],
             "projections": [p.to_dict() for p in self.projections],
             "encoder": self.encoder.to_dict(),
@@ -385,32 +430,38 @@ class SpikingNetwork:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SpikingNetwork":
-        return cls(
-            populations=tuple(Population.from_dict(p) for p in d["populations"]),
-            projections=tuple(Projection.from_dict(p) for p in d["projections"]),
-            encoder=InputEncoder.from_dict(d["encoder"]),
-            readout=Readout.from_dict(d["readout"]),
-            step_duration=float(d["step_duration"]),
-            metadata=dict(d.get("metadata", {})),
-        )
+        """A network from its dict (formats 1 and 2, see the module docstring)."""
+        fmt = d.get("format", _READABLE[0])
+        if fmt not in _READABLE:
+            raise DescriptionError(f"unknown network format {fmt!r}; this version reads {', '.join(_READABLE)}")
+        try:
+            return cls(
+                populations=tuple(Population.from_dict(p) for p in d["populations"]),
+                projections=tuple(Projection.from_dict(p) for p in d["projections"]),
+                encoder=InputEncoder.from_dict(d["encoder"]),
+                readout=Readout.from_dict(d["readout"]),
+                step_duration=float(d["step_duration"]),
+                metadata=dict(d.get("metadata", {})),
+            )
+        except (KeyError, TypeError) as err:
+            raise DescriptionError(f"network description lacks or mangles the field {err}") from None
 
     def save(self, path: str | Path) -> Path:
-        """Write the spec as JSON (``path`` may be a directory: then ``network.json`` in it)."""
+        """Write the description as JSON (``path`` may be a directory: then ``network.json`` in it)."""
         path = Path(path)
         if path.is_dir():
             path = path / "network.json"
-        path.write_text(json.dumps(self.to_dict()))
+        path.write_text(json.dumps(self.to_dict(), allow_nan=False))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> "SpikingNetwork":
-        """Read a spec written by :meth:`save`."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / "network.json"
-        if not path.exists():
-            raise FileNotFoundError(f"no spiking network spec at {path}")
-        return cls.from_dict(json.loads(path.read_text()))
+        """Read a description written by :meth:`save` (this or the previous format)."""
+        path, data = read_description_file(path, "network.json")
+        try:
+            return cls.from_dict(data)
+        except DescriptionError as err:
+            raise DescriptionError(f"{path}: {err}") from None
 
 
 def replicate(net: SpikingNetwork, copies: int) -> SpikingNetwork:
@@ -425,7 +476,7 @@ def replicate(net: SpikingNetwork, copies: int) -> SpikingNetwork:
     worth of neurons, at ``copies`` times the neurons and synaptic events).
     """
     if int(copies) != copies or copies < 1:
-        raise SpecError(f"copies must be a positive integer, got {copies}")
+        raise DescriptionError(f"copies must be a positive integer, got {copies}")
     copies = int(copies)
     if copies == 1:
         return net
