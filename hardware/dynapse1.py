@@ -10,8 +10,10 @@ Sources
 - samna ``dynapse1`` reference (SynSense/INI docs, "Classes and methods"): the object model,
   the 25 parameter names, ``Dynapse1Parameter(param_name, coarse_value, fine_value)`` with
   coarse in [0, 8) and fine in [0, 256), ``FpgaSpikeEvent(core_mask, neuron_id, target_chip,
-  isi)``, ``Dynapse1Utils.get_global_id`` and the ISI unit ``isi_base / 90`` microseconds.
-- INI ``ctxctl`` / ``netgen`` helpers for samna (``dynapse1constants.py``): ``NUM_CHIPS = 4``,
+  isi)``.
+- INI ``ctxctl_contrib`` / ``netgen`` helpers for samna (helper functions, not samna names):
+  ``dynapse1utils.get_global_id``, the ISI unit ``isi_base / 90`` microseconds
+  (``dynapse1utils.set_fpga_spike_gen``) and ``dynapse1constants.py``: ``NUM_CHIPS = 4``,
   ``CORES_PER_CHIP = 4``, ``NEURONS_PER_CORE = 256``, ``MAX_NUM_CAMS = 64``,
   ``ISI_NUM_BITS = 16``, ``MAX_FPGA_LEN = 2**15 - 1``; unused CAM entries default to
   ``(listen_core_id=0, listen_neuron_id=0, NMDA)`` (``netgen_details.get_usable_post_synapse_id``),
@@ -212,7 +214,8 @@ class ChipSpec:
     def global_id(self, chip: int, core: int, neuron: int) -> int:
         """Global neuron id ``neuron + neurons_per_core*core + neurons_per_chip*chip``.
 
-        Same numbering as samna's ``Dynapse1Utils.get_global_id``.
+        Same numbering as INI ctxctl_contrib's helper ``dynapse1utils.get_global_id`` (a
+        helper function, not part of ``samna.dynapse1``).
 
         Raises
         ------

@@ -1,12 +1,16 @@
-"""Shared builders for the hardware tests: DPI parameters, small networks, hand-made configs."""
+"""Shared builders for the hardware tests: DPI parameters, small networks, hand-made configs,
+and the recording samna double (:mod:`fake_samna`) installed in ``sys.modules``."""
 
 from __future__ import annotations
 
+import sys
+import types
 from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 import pytest
+from fake_samna import DeviceInfo, FakeSamna
 
 from hardware.biases import DEFAULT_CODES
 from hardware.config import (
@@ -96,3 +100,25 @@ def network_factory():
     """:func:`small_network`."""
     return small_network
 
+
+
+@pytest.fixture
+def fake_samna(monkeypatch):
+    """Install a :class:`fake_samna.FakeSamna` as ``samna`` / ``samna.dynapse1``.
+
+    Call the returned function with the unopened devices (default: one DYNAP-SE1 board) and
+    the other :class:`~fake_samna.FakeSamna` options; it returns the double. The adapter's
+    ``time.sleep`` is replaced by a recorder that logs ``("sleep", seconds)`` in the same
+    call log, so tests run at once and see how long the adapter would have listened.
+    """
+    import hardware.samna_adapter as adapter  # noqa: PLC0415
+
+    def install(devices=None, **options) -> FakeSamna:
+        if devices is None:
+            devices = [DeviceInfo("Dynapse1DevKit", "DS1-0001")]
+        fake = FakeSamna(devices, **options)
+        monkeypatch.setitem(sys.modules, "samna", fake.samna)
+        monkeypatch.setitem(sys.modules, "samna.dynapse1", fake.dynapse1)
+        monkeypatch.setattr(adapter, "time", types.SimpleNamespace(sleep=lambda s: fake.record("sleep", s)))
+        return fake
+    return install
