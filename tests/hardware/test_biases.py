@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from brian_models.parameters import DYNAPSE1_SMALLEST_BIAS
+from brian_models.synapse_types import SYNAPSE_TYPES
+from hardware.config import Dynapse1SynType
+from hardware.dynapse1 import DYNAPSE1
 from hardware.biases import (
+    SYNAPSE_BIASES,
     DEFAULT_CODES,
     DEFAULT_DPI_GAIN,
     biases_from_params,
@@ -185,3 +190,13 @@ def test_too_large_efficacy_raises_with_a_hint(dpi_params):
 def test_bad_kind_raises():
     with pytest.raises(ValueError, match="kind"):
         biases_from_params({}, kind="membrane")
+
+
+def test_one_declaration_of_the_synapse_types_and_the_smallest_bias():
+    """The hardware names derive from brian_models.synapse_types; the description layer's
+    copy of the smallest bias is the chip's."""
+    assert tuple(SYNAPSE_BIASES) == SYNAPSE_TYPES == DYNAPSE1.synapse_types
+    assert {m.name for m in Dynapse1SynType} == set(SYNAPSE_TYPES)
+    assert SYNAPSE_BIASES["NMDA"].weight == "PS_WEIGHT_EXC_S_N"
+    assert SYNAPSE_BIASES["GABA_A"].tau == "NPDPII_TAU_F_P"
+    assert DYNAPSE1_SMALLEST_BIAS == code_to_current(0, 1)
