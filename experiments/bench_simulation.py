@@ -30,7 +30,6 @@ import argparse
 import datetime as _dt
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from brian_models.network import BatchNetwork, SimulationSettings
+from experiments.runs import git_revision
 from transfer.files import write_json
 from transfer.datasets import DatasetError, load_dataset
 from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
@@ -94,14 +94,6 @@ def benchmark_inputs(n: int) -> tuple[np.ndarray, str]:
         source = "digits test images upsampled to 28x28 (Fashion-MNIST not installed)"
     reps = math.ceil(n / len(X))
     return np.tile(np.asarray(X, dtype=float), (reps, 1, 1))[:n], source
-
-
-def _git_revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
-                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def time_runs(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings
@@ -233,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "name": "bench_simulation",
         "command": command.strip(),
-        "revision": _git_revision(),
+        "revision": git_revision(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "figures": figures,
         "settings": {"samples": args.samples, "batch_sizes": args.batch_sizes, "runtime_batch": args.runtime_batch,

@@ -24,6 +24,8 @@ from typing import Any
 
 from experiments.main_job import _stage, format_table
 from experiments.records import DATA_DIR, command_line, save_record
+from experiments.settings import EmulateSettings, MapSettings, SimulateSettings
+from experiments.stages import emulate_stage, map_stage, simulate_stage
 from transfer.files import read_json
 
 __all__ = ["main", "fidelity_row"]
@@ -35,15 +37,13 @@ COLUMNS = ["dataset", "model", "cv", "seed", "n_test", "metric", "simulated", "e
 def fidelity_row(run_dir: str | Path, out: str | Path, *, cv: float, seed: int = 0,
                  limit_test: int | None = None, device: str = "runtime", progress: bool = True) -> dict[str, Any]:
     """Simulate (snapped), map and emulate ``run_dir`` at mismatch ``cv``; one table row."""
-    from experiments.stages import emulate_stage, map_stage, simulate_stage  # noqa: PLC0415
-
     out = Path(out)
     sim = _stage(out, "simulate", lambda p: simulate_stage(
-        run_dir, p, neuron="dpi", input_coding="rate", chip="dynapse1", mismatch=cv, seed=seed,
-        limit_test=limit_test, device=device, progress=progress))
-    mapped = _stage(out, "map", lambda p: map_stage(out / "simulate", p))
+        SimulateSettings(str(run_dir), neuron="dpi", input_coding="rate", chip="dynapse1", mismatch=cv,
+                         seed=seed, limit_test=limit_test, device=device), p, progress=progress))
+    mapped = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate")), p))
     emu = _stage(out, "emulate", lambda p: emulate_stage(
-        out / "map", p, mismatch=cv, seed=seed, device=device, progress=progress))
+        EmulateSettings(str(out / "map"), mismatch=cv, seed=seed, device=device), p, progress=progress))
     return {"dataset": sim["dataset"], "model": sim["model"], "cv": cv, "seed": seed,
             "n_test": sim["n_test"], "metric": sim["metric"], "simulated": sim["accuracy"],
             "emulated": emu["accuracy"], "difference": emu["accuracy"] - sim["accuracy"],

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from brian_models.simulate import readout_scores, simulate  # noqa: PLC0415
-    from experiments.stages import load_stage_data  # noqa: PLC0415
+    from experiments.runs import load_stage_data  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
 

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from brian_models.network import BatchNetwork, SimulationSettings  # noqa: PLC0415
     from brian_models.simulate import readout_scores  # noqa: PLC0415
-    from experiments.stages import load_stage_data  # noqa: PLC0415
+    from experiments.runs import load_stage_data  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415

@@ -41,7 +41,8 @@ from brian_models.lsnn import simulate_lsnn
 from brian_models.lsnn_description import DPIMapping
 from transfer.datasets import DATASET_NAMES, Dataset, load_dataset, score
 from experiments.records import command_line, save_record
-from transfer.files import git_revision, new_run_dir, write_json
+from experiments.runs import git_revision
+from transfer.files import new_run_dir, write_json
 from transfer.lsnn import describe_lsnn
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import TernaryConfig, Ternarizer, bake, matrix_report

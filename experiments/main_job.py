@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, RunSettings, SimulateSettings,
+                                  TrainSettings)
 from transfer.files import read_json, write_json
 
 __all__ = ["run_chain", "run_main", "format_table"]
@@ -64,7 +66,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
     configuration. ``train_fan_in`` trains the float model under that fan-in cap
-    (``train --max-fan-in``). Returns ``{"stages": {name: metrics}, "rows": table rows, ...}``.
+    (``train --max-fan-in``); ``model_options`` are further :class:`TrainSettings` fields
+    (``shared_bias``, ``syn_leak``, ...). Returns ``{"stages": {name: metrics}, "rows": table
+    rows, ...}``.
     """
     from .stages import emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
@@ -72,25 +76,26 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
-    results["train"] = _stage(out, "train", lambda p: train_stage(
-        model, dataset, p, hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
-        limit_test=limit_test, model_options=model_options, max_fan_in=train_fan_in,
-        progress=progress))
+    train = TrainSettings(model=model, dataset=dataset, hidden=hidden, epochs=epochs, seed=seed,
+                          limit_train=limit_train, limit_test=limit_test, max_fan_in=train_fan_in,
+                          **(model_options or {}))
+    results["train"] = _stage(out, "train", lambda p: train_stage(train, p, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
-        out / "train", p, measure_cap_cost=measure_cap_cost, progress=progress))
+        QuantizeSettings(str(out / "train"), measure_cap_cost=measure_cap_cost), p, progress=progress))
     sims = [(n, g, f"simulate_{n}" + ("" if g == "exact" else f"_{g}"))
             for n in neurons for g in (gatings if model == "lstm" else ("exact",))]
+    quantized = str(out / "quantize")
     for neuron, gating, key in sims:
         results[key] = _stage(out, key, lambda p, n=neuron, g=gating: simulate_stage(
-            out / "quantize", p, neuron=n, gating=g, limit_test=simulate_limit_test, device=device,
-            target=target, progress=progress))
+            SimulateSettings(quantized, neuron=n, gating=g, limit_test=simulate_limit_test, device=device,
+                             target=target), p, progress=progress))
     if hardware:
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
-            out / "quantize", p, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
-            device=device, target=target, chip="dynapse1", progress=progress))
-        results["map"] = _stage(out, "map", lambda p: map_stage(out / "simulate_hw", p))
+            SimulateSettings(quantized, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
+                             device=device, target=target, chip="dynapse1"), p, progress=progress))
+        results["map"] = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate_hw")), p))
         results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
-            out / "map", p, device=device, target=target, progress=progress))
+            EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
 
     name = model.upper()
     rows = [
@@ -121,9 +126,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
 TABLE_COLUMNS = ["model", "stage", "accuracy", "agreement", "spikes", "latency_ms", "energy_uJ", "wall_s"]
 
 
-def run_main(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None = None,
-             epochs: int | None = None, seed: int = 0, limit_train: int | None = None,
-             limit_test: int | None = None, progress: bool = True) -> dict[str, Any]:
+def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """The main job: a BPTT-trained ``model`` through Brian2 (LIF and DPI), and an echo-state
     network with one shared bias through Brian2, DYNAP-SE mapping and emulation.
 
@@ -133,8 +136,9 @@ def run_main(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None 
     """
     out = Path(out)
     t0 = time.perf_counter()
-    common = dict(hidden=hidden, epochs=epochs, seed=seed, limit_train=limit_train,
-                  limit_test=limit_test, progress=progress)
+    dataset, model, seed = settings.dataset, settings.model, settings.seed
+    common = dict(hidden=settings.hidden, epochs=settings.epochs, seed=seed, limit_train=settings.limit_train,
+                  limit_test=settings.limit_test, progress=progress)
     neurons = ("lif", "dpi") if model in ("rnn", "esn") else ()
     legs = {
         model: run_chain(dataset, out / model, model=model, neurons=neurons, **common),

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from transfer.files import git_revision, read_json, write_json
+from experiments.runs import git_revision
+from transfer.files import read_json, write_json
 
 __all__ = ["DATA_DIR", "FIGURES_DIR", "command_line", "save_record", "load_record", "load_records"]
 

@@ -32,10 +32,12 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, An
     """Train/load, convert, simulate; return the metrics (also written to ``args.out``).
 
     ``argv`` is the command line recorded with the results (default ``sys.argv``)."""
+    from experiments.settings import QuantizeSettings, TrainSettings  # noqa: PLC0415
     from experiments.stages import quantize_stage, train_stage  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.datasets import load_dataset, score  # noqa: PLC0415
-    from transfer.files import git_revision, new_run_dir, write_json  # noqa: PLC0415
+    from experiments.runs import git_revision  # noqa: PLC0415
+    from transfer.files import new_run_dir, write_json  # noqa: PLC0415
     from brian_models.network import SimulationSettings  # noqa: PLC0415
     from brian_models.simulate import simulate  # noqa: PLC0415
     from transfer.spiking_lstm import SpikingLSTMSettings, convert_lstm, lstm_macs  # noqa: PLC0415
@@ -45,9 +47,9 @@ def run(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, An
     if args.checkpoint:
         ckpt_dir = Path(args.checkpoint)
     else:
-        train_stage("lstm", args.dataset, out / "train", hidden=args.hidden, epochs=args.epochs,
-                    seed=args.seed, progress=not args.quiet)
-        quantize_stage(out / "train", out / "quant", progress=not args.quiet)
+        train_stage(TrainSettings(model="lstm", dataset=args.dataset, hidden=args.hidden, epochs=args.epochs,
+                                  seed=args.seed), out / "train", progress=not args.quiet)
+        quantize_stage(QuantizeSettings(str(out / "train")), out / "quant", progress=not args.quiet)
         ckpt_dir = out / "quant"
     ckpt = Checkpoint.load(ckpt_dir)
     dataset = ckpt.settings.get("dataset", args.dataset) if args.checkpoint else args.dataset

@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from transfer.files import git_revision, read_json, write_json
+from experiments.runs import git_revision
+from transfer.files import read_json, write_json
 
 __all__ = ["Cell", "SweepError", "grid", "run_sweep", "BACKENDS"]
 

@@ -43,6 +43,8 @@ from typing import Any
 from experiments.cli import positive_int
 from experiments.records import DATA_DIR, FIGURES_DIR, command_line, load_record, save_record
 from experiments.sweep import Cell, SweepError, grid, run_sweep
+from experiments.settings import SimulateSettings
+from experiments.stages import simulate_stage
 from transfer.files import RunDirError, read_json
 
 __all__ = ["main", "simulate_cell", "aggregate", "plot", "VARIANTS", "CELL_METRICS"]
@@ -65,15 +67,14 @@ def simulate_cell(params: dict[str, Any], *, run_dirs: dict[str, str], out_dir: 
     A simulate run that finished before its cell was recorded (an interrupt in between) is
     read back rather than run again.
     """
-    from experiments.stages import simulate_stage  # noqa: PLC0415 (Brian2 on demand, in the worker)
-
     run = Path(out_dir) / "runs" / Cell.from_params(params).key
     if (run / "metrics.json").exists():
         metrics = read_json(run / "metrics.json")
     else:
-        metrics = simulate_stage(run_dirs[params["variant"]], run, neuron=params["neuron"],
-                                 mismatch=params["cv"], seed=params["seed"], limit_test=limit_test,
-                                 noise=noise, device=device, copies=copies, progress=False)
+        settings = SimulateSettings(run_dirs[params["variant"]], neuron=params["neuron"], mismatch=params["cv"],
+                                    seed=params["seed"], limit_test=limit_test, noise=noise, device=device,
+                                    copies=copies)
+        metrics = simulate_stage(settings, run, progress=False)
     return dict({k: metrics.get(k) for k in CELL_METRICS}, run=str(run))
 
 

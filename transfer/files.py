@@ -1,32 +1,18 @@
-"""Run-directory file helpers without heavy imports: atomic JSON, git revision, new run dirs."""
+"""Run-directory file helpers without heavy imports: atomic JSON, new run dirs."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunDirError", "git_revision", "write_json", "read_json", "new_run_dir"]
+__all__ = ["RunDirError", "write_json", "read_json", "new_run_dir"]
 
 
 class RunDirError(ValueError):
     """A run directory is missing, incomplete or would be overwritten."""
-
-
-def git_revision() -> str:
-    """Short git revision of the source tree (with ``-dirty`` when modified), or ``unknown``."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def write_json(path: str | Path, data: Any) -> Path:

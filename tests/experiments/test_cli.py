@@ -14,7 +14,7 @@ from transfer.files import read_json
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    common = ["--quiet", "--seed", "0"]
+    common = ["--quiet"]
     assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "24", "--epochs", "4",
                  "--limit-train", "300", "--limit-test", "60", "--out", str(root / "train")] + common) == 0
     assert main(["quantize", str(root / "train"), "--epochs", "2", "--out", str(root / "quant")] + common) == 0
@@ -48,7 +48,7 @@ def test_clip_percentile_fine_tunes_with_the_clip_that_conversion_maps_to_the_to
 
     from transfer.checkpoint import Checkpoint
     from transfer.convert import ConversionSettings, activation_scale, convert
-    from experiments.stages import load_stage_data
+    from experiments.runs import load_stage_data
 
     assert main(["quantize", str(chain / "train"), "--epochs", "1", "--clip-percentile", "90",
                  "--out", str(chain / "clip"), "--quiet"]) == 0

@@ -27,7 +27,7 @@ DPI = {"I_tau": 5e-12, "I_th": 20e-12, "t_ref": 2e-3, "tau_ampa": 5e-3}
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("hw")
-    quiet = ["--quiet", "--seed", "0"]
+    quiet = ["--quiet"]
     assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "16", "--epochs", "2",
                  "--limit-train", "200", "--limit-test", "30", "--out", str(root / "train")] + quiet) == 0
     assert main(["quantize", str(root / "train"), "--epochs", "1", "--out", str(root / "quant")] + quiet) == 0

@@ -10,7 +10,7 @@ from experiments.emulation_fidelity import main
 
 
 def test_snapped_reservoir_emulates_exactly_and_is_recorded(tmp_path):
-    quiet = ["--quiet", "--seed", "0"]
+    quiet = ["--quiet"]
     assert cli(["train", "--model", "esn", "--dataset", "digits", "--hidden", "24", "--shared-bias",
                 "--limit-train", "200", "--limit-test", "12", "--out", str(tmp_path / "train")] + quiet) == 0
     assert cli(["quantize", str(tmp_path / "train"), "--out", str(tmp_path / "quant")] + quiet) == 0

@@ -1,0 +1,86 @@
+"""The Python API: each stage of the command line as a function a notebook can call.
+
+Every function takes the run it builds on (a :class:`Run`, or a run directory), the output
+directory and the stage's options as keywords (the fields of its settings class in
+:mod:`experiments.settings`, validated the same way as on the command line), and returns
+the new :class:`Run`::
+
+    from experiments import api
+
+    t = api.train("runs/t", model="rnn", dataset="digits", epochs=5)
+    q = api.quantize(t, "runs/q", epochs=20)
+    s = api.simulate(q, "runs/s", neuron="dpi", input_coding="rate", chip="dynapse1")
+    m = api.map_network(s, "runs/m")
+    e = api.emulate(m, "runs/e", mismatch=0.2, seed=1)
+    print(e.accuracy, e.metrics["spikes_per_inference"])
+
+:func:`convert` returns the network description of a quantize run without simulating it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from brian_models.simulate import Description
+from experiments import stages
+from experiments.runs import run_data
+from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, SimulateSettings,
+                                  TrainSettings)
+from transfer.checkpoint import Checkpoint
+from transfer.describe import DescribeSettings, describe
+
+__all__ = ["Run", "train", "quantize", "convert", "simulate", "map_network", "emulate"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run directory and the metrics it wrote."""
+
+    path: Path
+    metrics: dict[str, Any]
+
+    @property
+    def accuracy(self) -> float | None:
+        """The run's accuracy on its dataset's metric (plain or balanced accuracy)."""
+        return self.metrics.get("accuracy")
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+def _dir(run: Run | str | Path) -> str:
+    return str(run.path if isinstance(run, Run) else Path(run))
+
+
+def train(out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Train a float model (:class:`~experiments.settings.TrainSettings` options)."""
+    return Run(Path(out), stages.train_stage(TrainSettings(**options), out, progress=progress))
+
+
+def quantize(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Ternary fine-tuning of a train run (:class:`~experiments.settings.QuantizeSettings` options)."""
+    return Run(Path(out), stages.quantize_stage(QuantizeSettings(_dir(run), **options), out, progress=progress))
+
+
+def convert(run: Run | str | Path, **options: Any) -> Description:
+    """The network description of a quantize run (:class:`transfer.describe.DescribeSettings`
+    options: ``neuron``, ``max_rate``, ``input_coding``, ``gating``), in memory."""
+    ckpt = Checkpoint.load(_dir(run))
+    return describe(ckpt.model, run_data(ckpt).X_train[:1000], DescribeSettings(**options))
+
+
+def simulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Convert and simulate a quantize run (:class:`~experiments.settings.SimulateSettings` options)."""
+    return Run(Path(out), stages.simulate_stage(SimulateSettings(_dir(run), **options), out, progress=progress))
+
+
+def map_network(run: Run | str | Path, out: str | Path, **options: Any) -> Run:
+    """Map a simulate run onto the chip (:class:`~experiments.settings.MapSettings` options)."""
+    return Run(Path(out), stages.map_stage(MapSettings(_dir(run), **options), out))
+
+
+def emulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Emulate a map run's configuration (:class:`~experiments.settings.EmulateSettings` options)."""
+    return Run(Path(out), stages.emulate_stage(EmulateSettings(_dir(run), **options), out, progress=progress))

@@ -1,0 +1,67 @@
+"""The one metrics builder of every stage: the keys all stages share, the keys every spiking
+stage adds, and the stage's own fields, as strict JSON (no NaN or infinity)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from brian_models.simulate import SimulationResult
+from experiments.runs import git_revision
+from transfer.datasets import Dataset, score
+
+__all__ = ["stage_metrics", "strict"]
+
+
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by ``None`` and numpy scalars made plain
+    (``json.dumps(..., allow_nan=False)`` then always succeeds)."""
+    if isinstance(value, dict):
+        return {str(k): strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: float, *,
+                  result: SimulationResult | None = None, ann: np.ndarray | None = None,
+                  **fields: Any) -> dict[str, Any]:
+    """The ``metrics.json`` of a stage.
+
+    Keys of every stage: ``stage``, ``dataset``, ``model``, ``n_test``, ``accuracy`` (the
+    dataset's metric, named in ``metric``), ``seed``, ``revision``. With a simulation
+    ``result`` and the ANN's predictions ``ann``: ``ann_accuracy``, ``agreement_with_ann``,
+    ``spikes_per_inference``, ``latency_ms``, ``wall_seconds``, ``compile_seconds``,
+    ``samples_per_second``, ``bio_seconds_per_sample``. Then ``fields``.
+    """
+    out: dict[str, Any] = {
+        "stage": stage,
+        "dataset": data.name,
+        "model": model,
+        "n_test": int(len(data.y_test)),
+        "accuracy": float(accuracy),
+        "metric": data.metric,
+        "seed": int(seed),
+        "revision": git_revision(),
+    }
+    if result is not None:
+        if ann is None:
+            raise ValueError("spiking metrics need the ANN's predictions")
+        out.update({
+            "ann_accuracy": score(data.y_test, ann, data.metric),
+            "agreement_with_ann": float(np.mean(ann == result.predictions)),
+            "spikes_per_inference": result.spikes_per_inference,
+            "latency_ms": result.latency_ms,
+            "wall_seconds": result.wall_seconds,
+            "compile_seconds": result.compile_seconds,
+            "samples_per_second": result.samples_per_second,
+            "bio_seconds_per_sample": result.bio_seconds_per_sample,
+        })
+    out.update(fields)
+    return strict(out)

@@ -1,0 +1,292 @@
+"""Each stage's options, declared once: a frozen dataclass that the stage function, the Python
+API and the argparse parser all read.
+
+A field's metadata (:func:`option`) holds its help text, command-line type, choices and
+whether it is positional; :func:`add_options` turns a settings class into arguments of an
+``argparse`` sub-parser and :func:`from_namespace` turns the parsed namespace back into the
+class. Validation happens once, in the settings class (``__post_init__``): a bad value raises
+:class:`SettingsError` naming the option as the user typed it (``--epochs``), whether it came
+from the command line or from Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Callable
+
+__all__ = [
+    "SettingsError",
+    "option",
+    "positive_int",
+    "add_options",
+    "from_namespace",
+    "TrainSettings",
+    "QuantizeSettings",
+    "SimulateSettings",
+    "MapSettings",
+    "EmulateSettings",
+    "UploadSettings",
+    "RunSettings",
+    "MODELS",
+    "NEURONS",
+    "CHIPS",
+]
+
+MODELS = ("rnn", "lstm", "esn", "lsnn")
+NEURONS = ("lif", "adex", "dpi")
+CHIPS = ("dynapse1",)
+BRIAN_DEVICES = ("runtime", "cpp_standalone")
+TARGETS = ("numpy", "cython")
+
+
+class SettingsError(ValueError):
+    """A stage option has a value it cannot take; the message names the option."""
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def option(default: Any = MISSING, help: str = "", *, type: Callable[[str], Any] | None = None,
+           choices: tuple[Any, ...] | None = None, metavar: str | None = None,
+           positional: bool = False) -> Any:
+    """A settings field with its command-line description (``default=MISSING``: required)."""
+    meta = {"help": help, "type": type, "choices": choices, "metavar": metavar, "positional": positional}
+    return field(default=default, metadata=meta)
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of field ``name``: ``--max-fan-in``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one argument per field of the settings class ``cls`` to ``parser``."""
+    for f in fields(cls):
+        meta = f.metadata
+        if "help" not in meta:
+            continue
+        kwargs: dict[str, Any] = {"help": meta["help"]}
+        if f.type in ("bool", bool):
+            parser.add_argument(flag(f.name), action="store_true", **kwargs)
+            continue
+        if meta["type"] is not None:
+            kwargs["type"] = meta["type"]
+        if meta["choices"] is not None:
+            kwargs["choices"] = list(meta["choices"])
+        if meta["metavar"] is not None:
+            kwargs["metavar"] = meta["metavar"]
+        if meta["positional"]:
+            parser.add_argument(f.name, **kwargs)
+        elif f.default is MISSING:
+            parser.add_argument(flag(f.name), required=True, **kwargs)
+        else:
+            parser.add_argument(flag(f.name), default=f.default, **kwargs)
+
+
+def from_namespace(cls: type, ns: argparse.Namespace) -> Any:
+    """The settings class ``cls`` from the parsed arguments (fields it has no argument for
+    keep their defaults)."""
+    given = vars(ns)
+    return cls(**{f.name: given[f.name] for f in fields(cls) if f.name in given and "help" in f.metadata})
+
+
+def _check(owner: Any, name: str, ok: bool, must: str) -> None:
+    if not ok:
+        raise SettingsError(f"{flag(name)} {must}, got {getattr(owner, name)!r}")
+
+
+def _positive(owner: Any, *names: str, allow_none: bool = True) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        if v is None and allow_none:
+            continue
+        _check(owner, name, v is not None and math.isfinite(v) and v > 0, "must be a positive number")
+
+
+def _non_negative(owner: Any, *names: str) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        _check(owner, name, v is not None and math.isfinite(v) and v >= 0, "must be a finite number >= 0")
+
+
+def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        _check(owner, name, v is not None and math.isfinite(v) and 0 <= v < top, f"must lie in [0, {top:g})")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Options of ``rnn2dynapse train``."""
+
+    model: str = option(help="model to train", choices=MODELS)
+    dataset: str = option(help="digits, fashion, ecg, recall or PATH.npz")
+    hidden: int | None = option(None, "hidden units (default 64 on digits, else 128)", type=positive_int)
+    epochs: int | None = option(None, "maximum epochs (default 60 on digits, else 30)", type=positive_int)
+    lr: float | None = option(None, "learning rate (default 3e-3, 1e-2 for lsnn)", type=float)
+    batch_size: int = option(128, "batch size", type=positive_int)
+    device: str = option("auto", "torch device", choices=("auto", "cpu", "cuda"))
+    shared_bias: bool = option(False, "one bias for all hidden units (DYNAP-SE: one DC bias per core)")
+    syn_leak: float = option(1.0, "RNN: per-step synaptic leak (<1: delay-free rate model of a spiking network)",
+                             type=float)
+    substeps: int | None = option(None, "steps per element (RNN with --syn-leak; default 1, 5 for lsnn)",
+                                  type=positive_int)
+    min_bias: float | None = option(None, "RNN: lower bound of the bias (a DYNAP-SE DC bias can only "
+                                    "inject current)", type=float)
+    act_penalty: float = option(0.1, "RNN: weight of the penalty on activations above 1 (default 0.1)",
+                                type=float)
+    max_fan_in: int | None = option(None, "train under the DYNAP-SE fan-in cap: prune each neuron "
+                                    "gradually to its K strongest inputs (e.g. 64; default: dense)",
+                                    type=positive_int, metavar="K")
+    limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
+    limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
+    seed: int = option(0, "random seed", type=int)
+
+    def __post_init__(self) -> None:
+        _check(self, "model", self.model in MODELS, f"must be one of {', '.join(MODELS)}")
+        _positive(self, "lr", "min_bias")
+        _non_negative(self, "act_penalty")
+        _check(self, "syn_leak", math.isfinite(self.syn_leak) and 0 < self.syn_leak <= 1, "must lie in (0, 1]")
+        for name in ("hidden", "epochs", "batch_size", "substeps", "max_fan_in", "limit_train", "limit_test"):
+            v = getattr(self, name)
+            _check(self, name, v is None or (isinstance(v, int) and v >= 1), "must be a positive integer")
+        if self.max_fan_in is not None and self.model == "esn":
+            raise SettingsError("--max-fan-in applies to models trained by BPTT; an ESN's reservoir is "
+                                "fixed (quantize caps it)")
+
+    def model_options(self) -> dict[str, Any]:
+        """The :class:`transfer.models.ModelConfig` fields these settings choose."""
+        return {"shared_bias": self.shared_bias, "syn_leak": self.syn_leak, "min_bias": self.min_bias}
+
+
+@dataclass(frozen=True)
+class QuantizeSettings:
+    """Options of ``rnn2dynapse quantize``."""
+
+    run_dir: str = option(help="a train run directory", positional=True)
+    max_fan_in: int = option(64, "most non-zero inputs per neuron (DYNAP-SE CAM: 64); 0 for no cap", type=int)
+    epochs: int | None = option(None, "fine-tuning epochs (default 15; 300 on digits)", type=positive_int)
+    delta_factor: float | None = option(None, "ternary threshold as a multiple of mean|W| (default 0.4 "
+                                        "for rnn, 1.5 for lsnn, 0.7 else)", type=float)
+    lr: float | None = option(None, "fine-tuning learning rate (default: the training lr, at most 2e-3; "
+                              "5e-4 on fashion)", type=float)
+    clip_percentile: float | None = option(None, "RNN: clip activations during fine-tuning at this "
+                                           "percentile of the float model's, where conversion puts the "
+                                           "top firing rate (default 95; 0: no clip)", type=float, metavar="P")
+    measure_cap_cost: bool = option(False, "also fine-tune without the fan-in cap to report what the cap costs")
+    mismatch_aware: float = option(0.0, "fine-tune under random device mismatch of this CV (e.g. 0.2)",
+                                   type=float, metavar="CV")
+    distill: float = option(0.0, "weight in [0, 1] of knowledge distillation from the float model (default 0)",
+                            type=float, metavar="ALPHA")
+
+    def __post_init__(self) -> None:
+        _check(self, "max_fan_in", self.max_fan_in >= 0, "must be >= 0 (0: no cap)")
+        _positive(self, "delta_factor", "lr")
+        if self.clip_percentile is not None:
+            _check(self, "clip_percentile", math.isfinite(self.clip_percentile)
+                   and 0 <= self.clip_percentile <= 100, "must lie in [0, 100]")
+        _fraction(self, "mismatch_aware")
+        _check(self, "distill", math.isfinite(self.distill) and 0 <= self.distill <= 1, "must lie in [0, 1]")
+
+    @property
+    def fan_in_cap(self) -> int | None:
+        """The cap, ``None`` for none."""
+        return self.max_fan_in or None
+
+
+@dataclass(frozen=True)
+class SimulateSettings:
+    """Options of ``rnn2dynapse simulate``."""
+
+    run_dir: str = option(help="a quantize run directory", positional=True)
+    neuron: str = option("lif", "neuron model", choices=NEURONS)
+    mismatch: float = option(0.0, "device mismatch CV (e.g. 0.2)", type=float, metavar="CV")
+    noise: float = option(0.0, "membrane noise current std in A", type=float, metavar="S")
+    device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
+    target: str = option("numpy", "runtime code generation", choices=TARGETS)
+    batch_size: int = option(128, "samples simulated together", type=positive_int)
+    max_rate: float = option(1000.0, "firing rate (Hz) for the top activation", type=float)
+    limit_test: int | None = option(None, "simulate N test samples", type=positive_int, metavar="N")
+    gating: str = option("exact", "LSTM only: exact multiply-and-hold cell, or shunting (GABA_A) gating",
+                         choices=("exact", "shunting"))
+    input_coding: str | None = option(None, "input as current or as spikes (rate; needed to map onto "
+                                      "DYNAP-SE); default: rate for a delay-free RNN (--syn-leak < 1), "
+                                      "else current", choices=("current", "rate"))
+    chip: str | None = option(None, "DPI: snap parameters to what this chip's bias codes can hold "
+                              "(before map)", choices=CHIPS)
+    copies: int = option(1, "RNN/ESN: K copies of the network on their own neurons, averaged by the "
+                         "readout (averages device mismatch; K times the neurons)", type=positive_int,
+                         metavar="K")
+    readout_samples: int = 1000
+    seed: int | None = option(None, "seed of the mismatch draw and the initial phases (default: the "
+                              "training seed)", type=int)
+
+    def __post_init__(self) -> None:
+        _fraction(self, "mismatch")
+        _check(self, "noise", math.isfinite(self.noise) and 0 <= self.noise < 1e-6,
+               "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
+        _positive(self, "max_rate", allow_none=False)
+        _check(self, "copies", self.copies >= 1, "must be a positive integer")
+        if self.chip is not None and self.neuron != "dpi":
+            raise SettingsError("--chip snaps the DPI parameters to bias codes: simulate with --neuron dpi")
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """Options of ``rnn2dynapse map``."""
+
+    run_dir: str = option(help="a simulate run directory (--neuron dpi --input-coding rate)", positional=True)
+    chip: str = option("dynapse1", "target chip (the mapper supports dynapse1)", choices=("dynapse1", "dynapse2"))
+
+
+@dataclass(frozen=True)
+class EmulateSettings:
+    """Options of ``rnn2dynapse emulate``."""
+
+    run_dir: str = option(help="a map run directory", positional=True)
+    mismatch: float = option(0.0, "device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip",
+                             type=float, metavar="CV")
+    device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
+    target: str = option("numpy", "runtime code generation", choices=TARGETS)
+    batch_size: int = option(128, "samples simulated together", type=positive_int)
+    limit_test: int | None = option(None, "emulate N test samples (default: those of the simulate run)",
+                                    type=positive_int, metavar="N")
+    readout_samples: int = 1000
+    seed: int = option(0, "which chip: the seed of the frozen mismatch draw", type=int)
+
+    def __post_init__(self) -> None:
+        _fraction(self, "mismatch")
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """Options of ``rnn2dynapse upload``."""
+
+    run_dir: str = option(help="a map run directory", positional=True)
+    samples: int = option(0, "also play the first N test samples and count the board's spikes", type=int,
+                          metavar="N")
+    isi_base: int | None = option(None, "FPGA spike generator ISI multiplier (default 900: 10 us units)",
+                                  type=positive_int)
+
+    def __post_init__(self) -> None:
+        _check(self, "samples", self.samples >= 0, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Options of ``rnn2dynapse run`` (the main job)."""
+
+    dataset: str = option("digits", "dataset of the main job")
+    model: str = option("rnn", "model of the BPTT leg", choices=("rnn", "lstm", "esn"))
+    hidden: int | None = option(None, "hidden units", type=positive_int)
+    epochs: int | None = option(None, "maximum epochs", type=positive_int)
+    limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
+    limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
+    seed: int = option(0, "random seed", type=int)
