@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, Synapses, TimedArray, amp, ms, second
 
+from brian_models.batching import block_indices
 from brian_models.brian_device import brian_device
 from brian_models.dpi import dpi_model
 from brian_models.lsnn_description import DPIMapping, LSNNNetwork
@@ -99,10 +100,8 @@ class LSNNResult:
 def _block_diagonal(w: np.ndarray, copies: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pre indices, post indices and weights of ``copies`` copies of ``w [post, pre]``."""
     post, pre = np.nonzero(w)
-    vals = w[post, pre]
-    n = w.shape[0]
-    offs = (np.arange(copies) * n)[:, None]
-    return (pre[None] + offs).ravel(), (post[None] + offs).ravel(), np.tile(vals, copies)
+    pre_b, post_b = block_indices(pre, post, copies, w.shape[1], w.shape[0])
+    return pre_b, post_b, np.tile(w[post, pre], copies)
 
 
 def _alif_group(p: LSNNNetwork, n_copies: int, drive: np.ndarray, factors: dict[str, np.ndarray]

@@ -40,6 +40,7 @@ from brian2 import (Equations, Hz, Network, NeuronGroup, Quantity, SpikeMonitor,
                     TimedArray, amp, device, second)
 from brian2 import seed as brian2_seed
 
+from brian_models.batching import block_indices
 from brian_models.brian_device import DEVICES, TARGETS, brian_device
 from brian_models.description import INPUT, Population, Projection, SpikingNetwork
 from brian_models.initial_state import initial_phase
@@ -344,7 +345,6 @@ class BatchNetwork:
         n_pre = self.net.encoder.n_channels if proj.pre == INPUT else self.net.population(proj.pre).size
         n_post = self.net.population(proj.post).size
         post_idx, pre_idx = np.nonzero(proj.weights)
-        offsets = np.arange(self.B)[:, None]
         factors = self._synapse_factors[proj.name]
         values = {"w_syn": (proj.weights[post_idx, pre_idx].astype(float), 1.0),
                   "e_syn": (proj.efficacy * (np.ones(len(pre_idx)) if factors is None else factors), amp)}
@@ -354,8 +354,8 @@ class BatchNetwork:
         syn = Synapses(self.groups[proj.pre], self.groups[proj.post], model=model,
                        on_pre=on_pre(proj.synapse), dt=self.dt * second, name=f"syn_{proj.name}",
                        namespace=shared)
-        syn.connect(i=(pre_idx[None, :] + offsets * n_pre).ravel(),
-                    j=(post_idx[None, :] + offsets * n_post).ravel())
+        i, j = block_indices(pre_idx, post_idx, self.B, n_pre, n_post)
+        syn.connect(i=i, j=j)
         for key, (v, unit) in values.items():
             if len(v) and key not in shared:
                 setattr(syn, key, np.tile(v, self.B) * unit)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, Synapses, TimedArray, amp, second
 
+from brian_models.batching import block_indices
 from brian_models.brian_device import brian_device
 from brian_models.lstm_description import SpikingLSTM
 from brian_models.models import make_model
@@ -69,12 +70,6 @@ class SpikingLSTMRun:
     counts_gates: np.ndarray
     counts_h: np.ndarray
     cell: np.ndarray | None
-
-
-def _block(pre: np.ndarray, post: np.ndarray, B: int, n_pre: int, n_post: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of ``B`` block-diagonal copies of the connections ``pre -> post``."""
-    off = np.arange(B)[:, None]
-    return (pre[None] + off * n_pre).ravel(), (post[None] + off * n_post).ravel()
 
 
 def _counts(mon: SpikeMonitor, B: int, W: int, n: int, window_steps: int, dt: float) -> np.ndarray:
@@ -175,7 +170,7 @@ def _run(net: SpikingLSTM, X: np.ndarray, model: Any, dt: float, window_steps: i
         if name not in on_pre:
             continue
         syn = Synapses(gates, cell, on_pre=on_pre[name], dt=dt * second, namespace=consts)
-        i, j = _block(p * H + k, k, B, 5 * H, H)
+        i, j = block_indices(p * H + k, k, B, 5 * H, H)
         syn.connect(i=i, j=j)
         objects.append(syn)
     # cell -> h pair, every time step: the current at which the LIF fires at
@@ -187,7 +182,7 @@ def _run(net: SpikingLSTM, X: np.ndarray, model: Any, dt: float, window_steps: i
     couple = Synapses(cell, hout, model="sg : 1 (constant)\n"
                       "I_inp_post = h_lut(clip(sg*h_pre/h_scale, 0, 1)*second) : amp (summed)",
                       dt=dt * second, namespace={"h_lut": lut, "h_scale": net.h_scale})
-    i, j = _block(np.concatenate([k, k]), np.arange(2 * H), B, H, 2 * H)
+    i, j = block_indices(np.concatenate([k, k]), np.arange(2 * H), B, H, 2 * H)
     couple.connect(i=i, j=j)
     couple.sg = np.tile(np.repeat([1.0, -1.0], H), B)
     objects.append(couple)
@@ -213,7 +208,7 @@ def _run(net: SpikingLSTM, X: np.ndarray, model: Any, dt: float, window_steps: i
             continue
         syn = Synapses(hout, gates, model="e_syn : amp (constant)", on_pre=f"{current}_post += e_syn",
                        dt=dt * second)
-        i, j = _block(pre_a[mask], post_a[mask], B, 2 * H, 5 * H)
+        i, j = block_indices(pre_a[mask], post_a[mask], B, 2 * H, 5 * H)
         syn.connect(i=i, j=j)
         syn.e_syn = np.tile(eff_a[mask], B) * amp
         objects.append(syn)
@@ -227,7 +222,7 @@ def _run(net: SpikingLSTM, X: np.ndarray, model: Any, dt: float, window_steps: i
             q = pops.index(src)
             syn = Synapses(gates, dst_group, on_pre="I_gaba_a_post += e_shunt", dt=dt * second,
                            namespace={"e_shunt": e_shunt * amp})
-            i, j = _block(np.concatenate([q * H + k, q * H + k]), np.concatenate(dst), B, 5 * H, n_dst)
+            i, j = block_indices(np.concatenate([q * H + k, q * H + k]), np.concatenate(dst), B, 5 * H, n_dst)
             syn.connect(i=i, j=j)
             objects.append(syn)
 

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from transfer.lsnn import LSNNClassifier, LSNNSettings
+
 __all__ = [
     "ridge_readout",
     "ModelConfig",
@@ -105,8 +107,6 @@ class ModelConfig:
         if self.min_bias is not None and not math.isfinite(self.min_bias):
             raise ValueError(f"model config: min_bias must be finite, got {self.min_bias}")
         if self.kind == "lsnn":
-            from .lsnn import LSNNSettings
-
             LSNNSettings.from_extra(self.extra)  # raises a ValueError naming a bad setting
 
     def to_dict(self) -> dict[str, Any]:
@@ -367,7 +367,5 @@ def build_model(config: ModelConfig, seed: int = 0) -> nn.Module:
         if config.kind == "esn":
             return ESNClassifier(config, seed=seed)
         if config.kind == "lsnn":
-            from .lsnn import LSNNClassifier  # local import: lsnn imports nothing from here
-
             return LSNNClassifier(config)
         raise ValueError(f"unknown model {config.kind!r}; choose one of {', '.join(MODEL_TYPES)}")
