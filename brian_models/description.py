@@ -322,6 +322,10 @@ class Readout:
 
     def scores(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
         """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` read up to ``end_step``."""
+        return self.features(counts, step_duration, end_step) @ self.weights.T + self.bias
+
+    def features(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
+        """What the weights multiply: ``[N, n]`` filtered rates over the readout window."""
         counts = np.asarray(counts, dtype=float)
         end = counts.shape[1] if end_step is None else end_step
         rates = counts[:, :end] / (step_duration * self.rate_scale)
@@ -333,8 +337,7 @@ class Readout:
                 filtered.append(state)
             rates = np.stack(filtered, 1) if filtered else rates
         n_win = max(1, int(round(self.window / step_duration)))
-        features = rates[:, max(0, end - n_win):end].mean(1)
-        return features @ self.weights.T + self.bias
+        return rates[:, max(0, end - n_win):end].mean(1)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Readout) and self.to_dict() == other.to_dict()

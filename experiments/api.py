@@ -26,12 +26,12 @@ from typing import Any
 from brian_models.simulate import Description
 from experiments import stages
 from experiments.runs import run_data
-from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, SimulateSettings,
-                                  TrainSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
+                                  SimulateSettings, TrainSettings)
 from transfer.checkpoint import Checkpoint
 from transfer.describe import DescribeSettings, describe
 
-__all__ = ["Run", "train", "quantize", "convert", "simulate", "map_network", "emulate"]
+__all__ = ["Run", "train", "quantize", "convert", "simulate", "map_network", "emulate", "calibrate"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +84,8 @@ def map_network(run: Run | str | Path, out: str | Path, **options: Any) -> Run:
 def emulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Emulate a map run's configuration (:class:`~experiments.settings.EmulateSettings` options)."""
     return Run(Path(out), stages.emulate_stage(EmulateSettings(_dir(run), **options), out, progress=progress))
+
+
+def calibrate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Calibrate a map run to one chip (:class:`~experiments.settings.CalibrateSettings` options)."""
+    return Run(Path(out), stages.calibrate_stage(CalibrateSettings(_dir(run), **options), out, progress=progress))

@@ -18,8 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, RunSettings, SimulateSettings,
-                                  TrainSettings, UploadSettings, add_options, from_namespace, positive_int)
+from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings, RunSettings,
+                                  SimulateSettings, TrainSettings, UploadSettings, add_options, from_namespace,
+                                  positive_int)
 
 __all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD"]
 
@@ -34,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "simulate": (SimulateSettings, "convert to a spiking network and simulate it in Brian2"),
     "map": (MapSettings, "place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)"),
     "emulate": (EmulateSettings, "simulate the board from its hardware configuration alone"),
+    "calibrate": (CalibrateSettings, "adapt a mapped network to one chip, measured only through its spikes"),
     "upload": (UploadSettings, "configure a real DYNAP-SE1 board through samna (exit 3 without one)"),
     "run": (RunSettings, "the whole chain on one dataset, one table at the end"),
 }
@@ -80,6 +82,7 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
         "simulate": lambda: stages.simulate_stage(settings, out, progress=progress),
         "map": lambda: stages.map_stage(settings, out),
         "emulate": lambda: stages.emulate_stage(settings, out, progress=progress),
+        "calibrate": lambda: stages.calibrate_stage(settings, out, progress=progress),
         "upload": lambda: stages.upload_stage(settings, out),
         "run": lambda: run_main(settings, Path(out), progress=progress),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "LSNN_SUBSTEPS", "LSNN_EXTRA", "LSNN_LR", "TRAIN_LR",
+__all__ = ["CHIP_TRAINING", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "LSNN_SUBSTEPS", "LSNN_EXTRA", "LSNN_LR", "TRAIN_LR",
            "DELTA_FACTOR", "QAT_MAX_LR", "RNN_CLIP_PERCENTILE", "QAT_EPOCHS", "QAT_LR",
            "hidden_units", "train_epochs", "qat_epochs"]
 
@@ -57,3 +57,16 @@ def train_epochs(dataset: str, given: int | None) -> int:
 def qat_epochs(dataset: str, given: int | None) -> int:
     """``given`` or the dataset's default number of fine-tuning epochs."""
     return QAT_EPOCHS.get(dataset, 15) if given is None else given
+
+
+#: What ``train --chip`` selects per chip and model: the form the chip can carry. DYNAP-SE1 has
+#: no axonal delays (every synapse a slow filter, NMDA/GABA_B, integrated in ``substeps``
+#: steps per element), one DC bias per core that can only inject current (one shared bias,
+#: held above ``min_bias``), and takes input only as spikes (the delay-free RNN converts with
+#: rate-coded input). An echo-state reservoir's leak already lives in slow synapses.
+CHIP_TRAINING: dict[str, dict[str, dict[str, object]]] = {
+    "dynapse1": {
+        "rnn": {"syn_leak": 0.5, "substeps": 3, "shared_bias": True, "min_bias": 0.25},
+        "esn": {"shared_bias": True},
+    },
+}

@@ -47,8 +47,9 @@ def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:
                            limit_test or s.get("limit_test"))
 
 
-def finished_run(run_dir: str | Path, stage: str, needs: str) -> dict[str, Any]:
-    """The ``metrics.json`` of ``run_dir``, which must be a finished ``stage`` run.
+def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) -> dict[str, Any]:
+    """The ``metrics.json`` of ``run_dir``, which must be a finished ``stage`` run (or one of
+    several stages).
 
     Raises
     ------
@@ -59,7 +60,8 @@ def finished_run(run_dir: str | Path, stage: str, needs: str) -> dict[str, Any]:
     if not path.exists():
         raise RunDirError(f"{run_dir} is not a finished run (no metrics.json); {needs}")
     metrics = read_json(path)
-    if not isinstance(metrics, dict) or metrics.get("stage") != stage:
+    stages = (stage,) if isinstance(stage, str) else stage
+    if not isinstance(metrics, dict) or metrics.get("stage") not in stages:
         found = metrics.get("stage") if isinstance(metrics, dict) else type(metrics).__name__
         raise RunDirError(f"{run_dir} holds a {found!r} run; {needs}")
     return metrics

@@ -16,6 +16,8 @@ import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable
 
+from experiments.defaults import CHIP_TRAINING
+
 __all__ = [
     "SettingsError",
     "option",
@@ -27,6 +29,7 @@ __all__ = [
     "SimulateSettings",
     "MapSettings",
     "EmulateSettings",
+    "CalibrateSettings",
     "UploadSettings",
     "RunSettings",
     "MODELS",
@@ -145,6 +148,9 @@ class TrainSettings:
     max_fan_in: int | None = option(None, "train under the DYNAP-SE fan-in cap: prune each neuron "
                                     "gradually to its K strongest inputs (e.g. 64; default: dense)",
                                     type=positive_int, metavar="K")
+    chip: str | None = option(None, "train the form this chip can carry (RNN: delay-free slow synapses, "
+                              "3 substeps, one shared DC bias >= 0.25; ESN: one shared bias); the later "
+                              "stages read it from the run", choices=CHIPS)
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
@@ -160,10 +166,21 @@ class TrainSettings:
         if self.max_fan_in is not None and self.model == "esn":
             raise SettingsError("--max-fan-in applies to models trained by BPTT; an ESN's reservoir is "
                                 "fixed (quantize caps it)")
+        if self.chip is not None and self.model not in CHIP_TRAINING[self.chip]:
+            raise SettingsError(f"--chip {self.chip} trains an {' or '.join(CHIP_TRAINING[self.chip])}; "
+                                f"a {self.model} has no form that chip can carry yet")
 
     def model_options(self) -> dict[str, Any]:
-        """The :class:`transfer.models.ModelConfig` fields these settings choose."""
-        return {"shared_bias": self.shared_bias, "syn_leak": self.syn_leak, "min_bias": self.min_bias}
+        """The :class:`transfer.models.ModelConfig` fields these settings choose (``--chip``
+        selects its preset for every option left at its default)."""
+        options = {"shared_bias": self.shared_bias, "syn_leak": self.syn_leak, "min_bias": self.min_bias,
+                   "substeps": self.substeps}
+        if self.chip is not None:
+            defaults = {f.name: f.default for f in fields(self)}
+            for key, value in CHIP_TRAINING[self.chip][self.model].items():
+                if options[key] == defaults[key]:
+                    options[key] = value
+        return options
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,8 @@ class SimulateSettings:
     """Options of ``rnn2dynapse simulate``."""
 
     run_dir: str = option(help="a quantize run directory", positional=True)
-    neuron: str = option("lif", "neuron model", choices=NEURONS)
+    neuron: str | None = option(None, "neuron model (default: dpi for a run trained with --chip, else lif)",
+                                choices=NEURONS)
     mismatch: float = option(0.0, "device mismatch CV (e.g. 0.2)", type=float, metavar="CV")
     noise: float = option(0.0, "membrane noise current std in A", type=float, metavar="S")
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
@@ -220,7 +238,7 @@ class SimulateSettings:
                                       "DYNAP-SE); default: rate for a delay-free RNN (--syn-leak < 1), "
                                       "else current", choices=("current", "rate"))
     chip: str | None = option(None, "DPI: snap parameters to what this chip's bias codes can hold "
-                              "(before map)", choices=CHIPS)
+                              "(before map; default: the chip a run was trained for)", choices=CHIPS)
     copies: int = option(1, "RNN/ESN: K copies of the network on their own neurons, averaged by the "
                          "readout (averages device mismatch; K times the neurons)", type=positive_int,
                          metavar="K")
@@ -234,7 +252,7 @@ class SimulateSettings:
                "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
         _positive(self, "max_rate", allow_none=False)
         _check(self, "copies", self.copies >= 1, "must be a positive integer")
-        if self.chip is not None and self.neuron != "dpi":
+        if self.chip is not None and self.neuron not in (None, "dpi"):
             raise SettingsError("--chip snaps the DPI parameters to bias codes: simulate with --neuron dpi")
 
 
@@ -250,7 +268,7 @@ class MapSettings:
 class EmulateSettings:
     """Options of ``rnn2dynapse emulate``."""
 
-    run_dir: str = option(help="a map run directory", positional=True)
+    run_dir: str = option(help="a map or calibrate run directory", positional=True)
     mismatch: float = option(0.0, "device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip",
                              type=float, metavar="CV")
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
@@ -263,6 +281,25 @@ class EmulateSettings:
 
     def __post_init__(self) -> None:
         _fraction(self, "mismatch")
+
+
+@dataclass(frozen=True)
+class CalibrateSettings:
+    """Options of ``rnn2dynapse calibrate``."""
+
+    run_dir: str = option(help="a map run directory", positional=True)
+    mismatch: float = option(0.0, "device mismatch CV of the emulated chip to calibrate to (with a real "
+                             "board: the board itself)", type=float, metavar="CV")
+    seed: int = option(0, "which emulated chip: the seed of its frozen mismatch draw", type=int)
+    samples: int = option(500, "training sequences played through the chip (the measurement budget)",
+                          type=positive_int, metavar="N")
+    regularisation: float = option(1e-2, "L2 strength (1/C) of the readout's logistic regression", type=float)
+    device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
+    batch_size: int = option(128, "samples simulated together", type=positive_int)
+
+    def __post_init__(self) -> None:
+        _fraction(self, "mismatch")
+        _positive(self, "regularisation", allow_none=False)
 
 
 @dataclass(frozen=True)

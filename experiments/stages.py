@@ -24,8 +24,9 @@ from experiments.defaults import (DELTA_FACTOR, LSNN_EXTRA, LSNN_LR, LSNN_SUBSTE
 from experiments.metrics import stage_metrics, strict
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data)
-from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, SimulateSettings,
-                                  TrainSettings, UploadSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
+                                  SimulateSettings, TrainSettings, UploadSettings)
+from hardware.calibrate import EmulatedBoard, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
@@ -42,7 +43,11 @@ from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, mat
 from transfer.spiking_lstm import lstm_macs
 from transfer.train import TrainConfig, evaluate, fit, predict
 
-__all__ = ["train_stage", "quantize_stage", "simulate_stage", "map_stage", "emulate_stage", "upload_stage"]
+__all__ = ["train_stage", "quantize_stage", "simulate_stage", "map_stage", "emulate_stage", "calibrate_stage",
+           "upload_stage"]
+
+#: Stages whose run directory holds a ``hardware.json`` a chip can run.
+CONFIG_STAGES = ("map", "calibrate")
 
 
 def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -57,9 +62,9 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     data = load_stage_data(s.dataset, s.seed, s.limit_train, s.limit_test)
     options = s.model_options()
     if s.model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
-        options.update(substeps=s.substeps or LSNN_SUBSTEPS, extra=dict(LSNN_EXTRA))
+        options.update(substeps=options["substeps"] or LSNN_SUBSTEPS, extra=dict(LSNN_EXTRA))
     else:
-        options.update(substeps=s.substeps or 1)
+        options.update(substeps=options["substeps"] or 1)
     n_hidden = hidden_units(data.name, s.hidden)
     config = ModelConfig(kind=s.model, n_inputs=data.n_features, n_hidden=n_hidden,
                          n_classes=data.n_classes, **options)
@@ -86,10 +91,10 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
         val_accuracy=result.best_val, epochs_run=result.epochs_run, train_seconds=result.train_seconds,
         seconds_per_epoch=result.seconds_per_epoch, n_hidden=n_hidden,
         n_parameters=int(sum(p.numel() for p in net.parameters())), fan_in_cap=s.max_fan_in,
-        max_fan_in=matrix_report(net)["fan_in"]["max"])
+        max_fan_in=matrix_report(net)["fan_in"]["max"], chip=s.chip)
     saved = {"dataset": s.dataset, "seed": s.seed, "limit_train": s.limit_train,
              "limit_test": s.limit_test, "train": tcfg.to_dict(), "history": result.history,
-             "max_fan_in": s.max_fan_in, "revision": metrics["revision"]}
+             "max_fan_in": s.max_fan_in, "chip": s.chip, "revision": metrics["revision"]}
     Checkpoint(net, config, strict(saved), metrics).save(out)
     resume.unlink(missing_ok=True)
     return metrics
@@ -196,6 +201,10 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
         raise RunDirError(f"{s.run_dir} holds a {ckpt.metrics.get('stage')!r} run; simulate needs a quantize run")
     kind = ckpt.config.kind
     seed = int(ckpt.settings.get("seed", 0)) if s.seed is None else s.seed
+    trained_for = ckpt.settings.get("chip")
+    neuron = s.neuron or ("dpi" if trained_for else "lif")
+    chip = s.chip or (trained_for if neuron == "dpi" else None)
+    s = replace(s, neuron=neuron, chip=chip)
     data = run_data(ckpt, s.limit_test)
     if s.copies > 1 and kind not in ("rnn", "esn"):
         raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {kind}")
@@ -270,7 +279,6 @@ def map_stage(settings: MapSettings, out: str | Path) -> dict[str, Any]:
         **{k: report[k] for k in ("chips_used", "cores_used", "neurons_used", "input_channels_used",
                                   "max_fan_in", "max_fan_out", "cam_entries", "max_bias_relative_error",
                                   "bias_quantisation", "efficacies", "dc", "warnings")},
-        "dropped_delays": [{"projection": p.name, "delay": p.delay} for p in net.projections if p.delay > 0],
         "map_seconds": map_seconds,
         "simulated_accuracy": source.get("accuracy"),
         "source": str(run_dir.resolve()),
@@ -293,7 +301,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     """
     e = settings
     run_dir = Path(e.run_dir)
-    source = finished_run(run_dir, "map", "emulate needs a map run (rnn2dynapse map)")
+    source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
     config = HardwareConfig.load(run_dir / "hardware.json")
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt, e.limit_test or source.get("n_test"))
@@ -315,6 +323,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
         "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "device": e.device,
+        "calibrated": source["stage"] == "calibrate", "calibrated_for": source.get("calibrated_for"),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
@@ -334,6 +343,42 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     return metrics
 
 
+def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Calibrate a mapped network to one chip (:func:`hardware.calibrate.calibrate_readout`).
+
+    The chip is the board emulated at ``mismatch``/``seed`` (with samna and a board, the board);
+    it is measured only by playing ``samples`` training sequences and counting its output
+    spikes. Writes the adapted ``hardware.json``, which ``emulate`` and ``upload`` take like a
+    map run's.
+    """
+    c = settings
+    run_dir = Path(c.run_dir)
+    source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
+    config = HardwareConfig.load(run_dir / "hardware.json")
+    ckpt = ann_checkpoint(source, run_dir)
+    data = run_data(ckpt)
+    n = min(c.samples, len(data.y_train))
+    out = new_run_dir(out)
+    board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
+                                                       "build_dir": str(out / "brian")})
+    t0 = time.perf_counter()
+    calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
+                                           regularisation=c.regularisation)
+    calibrated.save(out / "hardware.json")
+    metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",
+                                                "chips_used", "cores_used", "max_fan_in", "max_fan_out",
+                                                "source", "ann_source")}
+    metrics.update({
+        "stage": "calibrate", "revision": git_revision(), "accuracy": None,
+        "calibrated_for": {"mismatch": c.mismatch, "seed": c.seed}, "method": "readout",
+        "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
+        "map_source": str(run_dir.resolve()),
+    })
+    metrics = strict(metrics)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
 def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dict[str, Any]:
     """Configure a real DYNAP-SE1 board with a map run's ``hardware.json`` through samna.
 
@@ -349,7 +394,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
 
     u = settings
     run_dir = Path(u.run_dir)
-    source = finished_run(run_dir, "map", "upload needs a map run (rnn2dynapse map)")
+    source = finished_run(run_dir, CONFIG_STAGES, "upload needs a map or calibrate run (rnn2dynapse map)")
     config = HardwareConfig.load(run_dir / "hardware.json")
     isi = u.isi_base or DEFAULT_ISI_BASE
     out = new_run_dir(out) if out is not None else None

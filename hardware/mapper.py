@@ -3,7 +3,8 @@
 ``map_network(net, spec) -> HardwareConfig``, in six steps:
 
 1. **Rules first** (:func:`hardware.rules.check_network`): DPI populations only (LIF/AdEx
-   parameters have no honest bias mapping: convert with ``--neuron dpi``), rate-coded input,
+   parameters have no honest bias mapping: convert with ``--neuron dpi``), no axonal delays
+   (the chip has none, and a network converted with them relies on them), rate-coded input,
    at most 4092 neurons, at most 1023 input channels, at most 64 CAM entries per neuron.
 2. **Biases per population** (:func:`hardware.biases.core_biases`): the population's
    DPI parameters plus, per synapse type, one efficacy: the synapse-count-weighted mean of the
@@ -31,8 +32,7 @@
    :func:`route_bits`). An input channel targets the same ``(chip, core mask)`` pairs through
    its FPGA events.
 6. **Report and final check**: ``mapping_report`` (cores/chips used, fan-in/out, bias
-   quantisation errors, efficacy merges, DC approximations, warnings such as ignored axonal
-   delays) and :func:`hardware.rules.check_config` on the result.
+   quantisation errors, efficacy merges, DC approximations, warnings) and :func:`hardware.rules.check_config` on the result.
 """
 
 from __future__ import annotations
@@ -310,10 +310,6 @@ def map_network(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1, *,
     """
     check_network(net, spec, efficacy_tolerance)
     warnings: list[str] = []
-    for proj in net.projections:
-        if proj.delay > 0:
-            warnings.append(f"projection {proj.name!r}: axonal delay {proj.delay:g} s ignored "
-                            "(DYNAP-SE1 has no programmable delays)")
     biases = _population_biases(net, spec, warnings)
     placement, owner = _allocate_cores(net, biases, spec)
     core_of = {n: cc for cc, ns in placement.items() for n in ns}

@@ -323,7 +323,7 @@ def check_network(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1,
     ------
     HardwareConstraintError
         Naming the first broken rule among ``supported_chip``, ``neuron_model``,
-        ``input_encoder``, ``neurons_per_board``, ``input_channels``, ``cam_fan_in`` and
+        ``axonal_delays``, ``input_encoder``, ``neurons_per_board``, ``input_channels``, ``cam_fan_in`` and
         ``one_base_weight_per_type_per_core`` (only when ``efficacy_tolerance`` is given).
     """
     if not spec.supported:
@@ -334,6 +334,12 @@ def check_network(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1,
             raise HardwareConstraintError(
                 "neuron_model", f"population {pop.name!r}", f"neuron model {pop.neuron!r}", "'dpi'",
                 "the chip's neurons are DPI circuits; convert with --neuron dpi")
+    for proj in net.projections:
+        if proj.delay > 0:
+            raise HardwareConstraintError(
+                "axonal_delays", f"projection {proj.name!r}", f"a delay of {proj.delay:g} s", "0 s",
+                "DYNAP-SE1 has no programmable axonal delays, and a network converted with them relies "
+                "on them; train the form the chip carries: rnn2dynapse train ... --chip dynapse1")
     uses_input = any(p.pre == INPUT for p in net.projections)
     if uses_input and net.encoder.kind != "rate":
         raise HardwareConstraintError(

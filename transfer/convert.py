@@ -297,10 +297,7 @@ def refit_readout(net: SpikingNetwork, counts: np.ndarray, y: np.ndarray, ridge:
     """
     ro = net.readout
     n_classes = ro.weights.shape[0]
-    # Features exactly as Readout.scores builds them: identity weights give the features.
-    probe = Readout(ro.population, np.eye(counts.shape[2]), np.zeros(counts.shape[2]),
-                    ro.rate_scale, ro.window, ro.leak)
-    feats = probe.scores(counts, net.step_duration)
+    feats = ro.features(counts, net.step_duration)
     w, b = ridge_readout(feats, y, n_classes, ridge)
     readout = Readout(ro.population, w, b, ro.rate_scale, ro.window, ro.leak)
     meta = dict(net.metadata, readout="refitted on spike counts", readout_train_samples=int(len(y)))

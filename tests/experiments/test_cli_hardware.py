@@ -29,10 +29,11 @@ def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("hw")
     quiet = ["--quiet"]
     assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "16", "--epochs", "2",
-                 "--limit-train", "200", "--limit-test", "30", "--out", str(root / "train")] + quiet) == 0
+                 "--limit-train", "200", "--limit-test", "30", "--chip", "dynapse1",
+                 "--out", str(root / "train")] + quiet) == 0
     assert main(["quantize", str(root / "train"), "--epochs", "1", "--out", str(root / "quant")] + quiet) == 0
-    assert main(["simulate", str(root / "quant"), "--neuron", "dpi", "--input-coding", "rate",
-                 "--out", str(root / "sim")] + quiet) == 0
+    # the stages read the chip from the run: DPI neurons, spike input, parameters snapped
+    assert main(["simulate", str(root / "quant"), "--out", str(root / "sim")] + quiet) == 0
     assert main(["map", str(root / "sim"), "--chip", "dynapse1", "--out", str(root / "map")] + quiet) == 0
     assert main(["emulate", str(root / "map"), "--limit-test", "20", "--out", str(root / "emu")] + quiet) == 0
     return root
@@ -51,10 +52,10 @@ def test_map_writes_the_configuration_and_the_mapping_report(chain):
     assert m["accuracy"] == sim["accuracy"] and m["n_test"] == sim["n_test"] == 30
     assert (m["chips_used"], m["cores_used"]) == (1, 1) and 0 < m["max_fan_in"] <= 64
     assert m["max_fan_out"] == 1
-    # The converted RNN's one-step recurrent delays are what the chip drops.
-    assert {d["projection"] for d in m["dropped_delays"]} == {"rec_exc", "rec_inh"}
-    assert m["max_bias_relative_error"] < 0.05
-    assert {e["synapse"] for e in m["efficacies"]} == {"AMPA", "GABA_B"}
+    sim = _metrics(chain / "sim")
+    assert (sim["neuron"], sim["input_coding"], sim["snapped_to_chip"]) == ("dpi", "rate", "dynapse1")
+    assert m["max_bias_relative_error"] < 1e-9  # snapped in simulate: nothing left to quantise
+    assert {e["synapse"] for e in m["efficacies"]} == {"NMDA", "GABA_B"}  # delay-free: slow synapses
     config = HardwareConfig.load(chain / "map" / "hardware.json")
     assert config.neuron_map["hidden"] and len(config.input_channels) == 8
 
@@ -85,6 +86,22 @@ def test_emulate_with_mismatch_records_it(chain):
     assert (m["mismatch"], m["seed"], m["n_test"]) == (0.2, 1, 10)
 
 
+def test_calibrate_then_emulate_the_calibrated_chip(chain, tmp_path):
+    cal, emu = tmp_path / "cal", tmp_path / "emu"
+    assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
+                 "--out", str(cal), "--quiet"]) == 0
+    m = _metrics(cal)
+    assert m["stage"] == "calibrate" and m["calibrated_for"] == {"mismatch": 0.2, "seed": 3}
+    assert m["calibration"]["samples"] == 60 and m["calibration"]["chip_seconds"] > 0
+    assert HardwareConfig.load(cal / "hardware.json").configuration == \
+        HardwareConfig.load(chain / "map" / "hardware.json").configuration
+    assert main(["emulate", str(cal), "--mismatch", "0.2", "--seed", "3", "--limit-test", "10",
+                 "--out", str(emu), "--quiet"]) == 0
+    e = _metrics(emu)
+    assert e["calibrated"] is True and e["calibrated_for"] == {"mismatch": 0.2, "seed": 3}
+    assert _metrics(chain / "emu")["calibrated"] is False
+
+
 def _network_dir(root, net: SpikingNetwork):
     root.mkdir(parents=True)
     net.save(root / "network.json")
@@ -98,6 +115,21 @@ def _one_layer(n_in: int, n: int, weight: int, neuron: str = "dpi", kind: str = 
     proj = Projection("in", "input", "hidden", "AMPA", np.full((n, n_in), weight), 1e-11)
     return SpikingNetwork((pop,), (proj,), InputEncoder(kind, n_in),
                           Readout("hidden", np.ones((2, n)), np.zeros(2), 100.0, 0.02))
+
+
+def test_map_refuses_the_delayed_rnn_and_names_the_fix(chain, tmp_path, capsys):
+    """An RNN not trained for the chip converts with one-step recurrent delays: refused."""
+    train = tmp_path / "train"
+    assert main(["train", "--model", "rnn", "--dataset", "digits", "--hidden", "8", "--epochs", "1",
+                 "--limit-train", "100", "--limit-test", "10", "--out", str(train), "--quiet"]) == 0
+    assert main(["quantize", str(train), "--epochs", "1", "--out", str(tmp_path / "q"), "--quiet"]) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--neuron", "dpi", "--input-coding", "rate",
+                 "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    capsys.readouterr()
+    code = main(["map", str(tmp_path / "s"), "--out", str(tmp_path / "m"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_DOES_NOT_FIT and len(err.strip().splitlines()) == 1
+    assert "rule axonal_delays:" in err and "--chip dynapse1" in err
 
 
 UNFIT = {  # a network that breaks one rule, and the rule
@@ -131,7 +163,7 @@ def test_upload_without_samna_refuses_clearly(chain, tmp_path, capsys, monkeypat
 
 def test_stages_refuse_the_wrong_run_directory(chain, tmp_path, capsys):
     assert main(["emulate", str(chain / "sim"), "--out", str(tmp_path / "e"), "--quiet"]) == EXIT_BAD_INPUT
-    assert "emulate needs a map run" in capsys.readouterr().err
+    assert "emulate needs a map or calibrate run" in capsys.readouterr().err
     assert main(["map", str(chain / "quant"), "--out", str(tmp_path / "m"), "--quiet"]) == EXIT_BAD_INPUT
     assert "map needs a simulate run" in capsys.readouterr().err
     assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--chip", "dynapse1",

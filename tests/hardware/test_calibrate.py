@@ -1,0 +1,79 @@
+"""Calibration to one chip: it measures the chip only through spikes, and the refitted readout
+does better on that chip than the mapped one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import brian_models.mismatch as mismatch_module
+import brian_models.network as network_module
+from hardware.calibrate import EmulatedBoard, calibrate_readout
+from hardware.mapper import map_network
+
+
+class SpyBoard:
+    """A board that counts how it is used and flags when the chip is being played."""
+
+    def __init__(self, inner: EmulatedBoard):
+        self._inner = inner
+        self.played = 0
+        self.playing = False
+
+    def play(self, X):
+        self.played += 1
+        self.playing = True
+        try:
+            return self._inner.play(X)
+        finally:
+            self.playing = False
+
+
+def _labelled(n: int, rng: np.random.Generator):
+    """Inputs whose class is which half of the channels is active (a task the readout can learn)."""
+    X = rng.uniform(0, 0.2, (n, 5, 6))
+    y = rng.integers(0, 2, n)
+    X[y == 0, :, :3] += 0.8
+    X[y == 1, :, 3:] += 0.8
+    return np.clip(X, 0, 1), y
+
+
+def test_calibration_reads_the_chip_only_through_its_spikes(monkeypatch, network_factory):
+    config = map_network(network_factory(n_in=6, n_hidden=20, n_out=4, input_weight=3))
+    board = SpyBoard(EmulatedBoard(config, mismatch=0.3, seed=5, settings={"batch_size": 64}))
+    real_draw = mismatch_module.draw_chip
+
+    def guarded_draw(*args, **kwargs):
+        assert board.playing, "calibration drew the chip's mismatch outside the board"
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(mismatch_module, "draw_chip", guarded_draw)
+    monkeypatch.setattr(network_module, "draw_chip", guarded_draw)
+    X, y = _labelled(60, np.random.default_rng(0))
+    calibrated, report = calibrate_readout(config, board, X, y)
+    assert board.played == 1 and report.samples == 60
+    assert report.chip_seconds == pytest.approx(60 * 5 * config.step_duration)
+    assert report.train_accuracy_after >= report.train_accuracy_before
+    assert report.train_accuracy_after > 0.9
+    # only the host readout changed: the chip's configuration is the same
+    assert calibrated.configuration == config.configuration
+    assert calibrated.readout.weights.shape == config.readout.weights.shape[:1] + (4,)
+
+
+def test_refitted_readout_generalises_on_its_chip(network_factory):
+    config = map_network(network_factory(n_in=6, n_hidden=20, n_out=4, input_weight=3))
+    board = EmulatedBoard(config, mismatch=0.3, seed=5, settings={"batch_size": 64})
+    rng = np.random.default_rng(1)
+    X, y = _labelled(60, rng)
+    calibrated, _ = calibrate_readout(config, board, X, y)
+    X_test, y_test = _labelled(40, rng)
+    counts = board.play(X_test)["out"]
+    ro = calibrated.readout
+    scores = ro.scores(counts, calibrated.step_duration)
+    assert np.mean(scores.argmax(1) == y_test) >= 0.9
+
+
+def test_bad_calibration_input_is_refused(small_net):
+    config = map_network(small_net)
+    with pytest.raises(ValueError, match="labelled sequences"):
+        calibrate_readout(config, EmulatedBoard(config), np.zeros((1, 3, 6)), np.zeros(1))
