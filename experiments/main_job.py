@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import numpy as np
 from typing import Any, Callable
 
-from experiments.settings import (EmulateSettings, MapSettings, QuantizeSettings, RunSettings, SimulateSettings,
-                                  TrainSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
+                                  RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
 __all__ = ["run_chain", "run_main", "format_table"]
@@ -54,7 +56,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               simulate_limit_test: int | None = None, measure_cap_cost: bool = False,
               hardware: bool = False, model_options: dict[str, Any] | None = None,
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
-              train_fan_in: int | None = None, progress: bool = True) -> dict[str, Any]:
+              train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
+              calibrate_samples: int = 1000, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -67,10 +70,13 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
     configuration. ``train_fan_in`` trains the float model under that fan-in cap
     (``train --max-fan-in``); ``model_options`` are further :class:`TrainSettings` fields
-    (``shared_bias``, ``syn_leak``, ...). Returns ``{"stages": {name: metrics}, "rows": table
+    (``shared_bias``, ``syn_leak``, ``chip``...). With ``hardware`` and ``chip_seeds``, the mapped
+    network is also emulated on each of those chips at mismatch ``chip_cv``, calibrated to each
+    (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
+    lists those emulations. Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
     """
-    from .stages import emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
+    from .stages import calibrate_stage, emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -96,6 +102,18 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         results["map"] = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate_hw")), p))
         results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
+        for chip in chip_seeds:
+            tag = f"cv{chip_cv:g}_chip{chip}"
+            results[f"emulate_{tag}"] = _stage(out, f"emulate_{tag}", lambda p, c=chip: emulate_stage(
+                EmulateSettings(str(out / "map"), mismatch=chip_cv, seed=c, device=device, target=target), p,
+                progress=progress))
+            results[f"calibrate_{tag}"] = _stage(out, f"calibrate_{tag}", lambda p, c=chip: calibrate_stage(
+                CalibrateSettings(str(out / "map"), mismatch=chip_cv, seed=c, samples=calibrate_samples,
+                                  device=device), p, progress=progress))
+            results[f"emulate_{tag}_calibrated"] = _stage(
+                out, f"emulate_{tag}_calibrated", lambda p, c=chip, t=tag: emulate_stage(
+                    EmulateSettings(str(out / f"calibrate_{t}"), mismatch=chip_cv, seed=c, device=device,
+                                    target=target), p, progress=progress))
 
     name = model.upper()
     rows = [
@@ -116,23 +134,48 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
                          "latency_ms": m["latency_ms"], "energy_uJ": 1e6 * m["energy_joules_per_inference"]
                          if "energy_joules_per_inference" in m else None,
                          "wall_s": m["wall_seconds"]})
+    chip_runs = [{k: m.get(k) for k in CHIP_RUN_KEYS} for key, m in results.items()
+                 if key.startswith("emulate_cv")]
+    for calibrated in (False, True):
+        runs = [r for r in chip_runs if r["calibrated"] is calibrated]
+        if runs:
+            acc = np.array([r["accuracy"] for r in runs])
+            label = f"chip CV {chip_cv:g}, {len(runs)} chips" + (", calibrated" if calibrated else "")
+            rows.append({"model": name, "stage": label, "accuracy": float(acc.mean()),
+                         "spread": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                         "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])),
+                         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs]))})
     summary = {"dataset": results["train"]["dataset"], "model": model, "seed": seed,
                "metric": results["train"]["metric"], "n_test": results["train"]["n_test"],
-               "stages": results, "rows": rows, "wall_seconds": time.perf_counter() - t0}
+               "stages": results, "rows": rows, "chip_runs": chip_runs, "wall_seconds": time.perf_counter() - t0}
     write_json(out / "summary.json", summary)
     return summary
 
 
-TABLE_COLUMNS = ["model", "stage", "accuracy", "agreement", "spikes", "latency_ms", "energy_uJ", "wall_s"]
+TABLE_COLUMNS = ["model", "stage", "accuracy", "spread", "agreement", "spikes", "latency_ms", "energy_uJ",
+                 "wall_s"]
+#: What ``summary.json`` keeps of every emulation on a chip with mismatch.
+CHIP_RUN_KEYS = ("stage", "model", "mismatch", "mismatch_seed", "calibrated", "accuracy", "spikes_per_inference",
+                 "energy_joules_per_inference")
+
+
+#: The chips (mismatch seeds) and the mismatch the main job emulates the chip-ready RNN on.
+MAIN_CHIPS = (0, 1, 2)
+MAIN_CV = 0.2
 
 
 def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict[str, Any]:
-    """The main job: a BPTT-trained ``model`` through Brian2 (LIF and DPI), and an echo-state
-    network with one shared bias through Brian2, DYNAP-SE mapping and emulation.
+    """The main job, three legs on one dataset:
 
-    The BPTT RNN's conversion relies on a one-step recurrent delay that DYNAP-SE does not
-    have, so the hardware leg uses the reservoir, whose leak lives in its slow synapses (He
-    et al. 2019 ran a ternary reservoir on DYNAP-SE). One table at the end, ``summary.json``.
+    - a BPTT-trained ``model`` through Brian2 (LIF and DPI); its conversion relies on a
+      one-step recurrent delay that DYNAP-SE does not have, so it stops at simulation;
+    - an echo-state network with one shared bias through Brian2, DYNAP-SE mapping and
+      emulation (He et al. 2019 ran a ternary reservoir on DYNAP-SE);
+    - the BPTT RNN trained for the chip (``train --chip dynapse1``): mapped, emulated without
+      mismatch and on chips :data:`MAIN_CHIPS` at CV :data:`MAIN_CV`, calibrated to each chip
+      and emulated again.
+
+    One table at the end, ``summary.json`` (with ``chip_runs``: every emulation on a chip).
     """
     out = Path(out)
     t0 = time.perf_counter()
@@ -144,11 +187,16 @@ def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict
         model: run_chain(dataset, out / model, model=model, neurons=neurons, **common),
         "esn_hw": run_chain(dataset, out / "esn_hw", model="esn", neurons=(), hardware=True,
                             model_options={"shared_bias": True}, **common),
+        "rnn_chip": run_chain(dataset, out / "rnn_chip", model="rnn", neurons=(), hardware=True,
+                              model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
+                              **common),
     }
     rows = [r for leg in legs.values() for r in leg["rows"]]
     first = next(iter(legs.values()))
     summary = {"dataset": first["dataset"], "metric": first["metric"], "n_test": first["n_test"],
-               "seed": seed, "legs": legs, "rows": rows, "wall_seconds": time.perf_counter() - t0}
+               "seed": seed, "legs": legs, "rows": rows,
+               "chip_runs": [r for leg in legs.values() for r in leg["chip_runs"]],
+               "wall_seconds": time.perf_counter() - t0}
     write_json(out / "summary.json", summary)
     print()
     print(f"rnn2dynapse run: {summary['dataset']}, {summary['n_test']} test samples, metric "

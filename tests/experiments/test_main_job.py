@@ -22,10 +22,21 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     assert summary["legs"]["esn_hw"]["stages"]["simulate_hw"]["snapped_to_chip"] == "dynapse1"
     assert emulated["agreement_with_simulation"] == 1.0
     assert summary["legs"]["esn_hw"]["stages"]["map"]["cores_used"] >= 1
+    # The chip leg: the RNN trained for the chip, on three chips at CV 0.2, before and after
+    # calibration; summary.json keeps each emulation's metrics.
+    chip = summary["legs"]["rnn_chip"]["stages"]
+    assert chip["train"]["chip"] == "dynapse1" and chip["simulate_hw"]["snapped_to_chip"] == "dynapse1"
+    runs = summary["chip_runs"]
+    assert len(runs) == 6 and {r["mismatch_seed"] for r in runs} == {0, 1, 2}
+    assert sorted(r["calibrated"] for r in runs) == [False] * 3 + [True] * 3
+    for r in runs:
+        assert r["stage"] == "emulate" and r["mismatch"] == 0.2 and r["model"] == "rnn"
+        assert 0 <= r["accuracy"] <= 1 and r["spikes_per_inference"] > 0 and r["energy_joules_per_inference"] > 0
+    assert "chip CV 0.2, 3 chips, calibrated" in out
     # A second call reuses every finished stage instead of recomputing it.
     assert main(args) == 0
-    assert capsys.readouterr().out.count("reusing finished run") == len(summary["legs"]["rnn"]["stages"]) + len(
-        summary["legs"]["esn_hw"]["stages"])
+    assert capsys.readouterr().out.count("reusing finished run") == sum(
+        len(leg["stages"]) for leg in summary["legs"].values())
 
 
 def test_lstm_chain_simulates_each_gating_into_its_own_stage_and_table_columns(tmp_path):
