@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a float model with BPTT")
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "esn", "lsnn"])
-    p.add_argument("--dataset", required=True, help="digits, fashion, ecg, recall or PATH.npz")
+    p.add_argument("--dataset", required=True, help="digits, fashion, ecg, ecg5000, recall or PATH.npz")
     p.add_argument("--hidden", type=positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, else 30)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-3, 1e-2 for lsnn)")

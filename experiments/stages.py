@@ -17,11 +17,11 @@ import numpy as np
 
 from transfer.checkpoint import Checkpoint
 from transfer.files import RunDirError, git_revision, new_run_dir, read_json, write_json
-from transfer.datasets import Dataset, load_dataset
+from transfer.datasets import ECG5000_NORMAL, Dataset, binary_balanced_accuracy, load_dataset
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, matrix_report
-from transfer.train import TrainConfig, evaluate, fit
+from transfer.train import TrainConfig, evaluate, fit, predict
 
 __all__ = ["DEFAULT_HIDDEN", "load_stage_data", "train_stage", "quantize_stage", "simulate_stage",
            "map_stage", "emulate_stage", "upload_stage"]
@@ -155,6 +155,11 @@ def train_stage(model: str, dataset: str, out: str | Path, *, hidden: int | None
         "fan_in_cap": max_fan_in,
         "max_fan_in": matrix_report(net)["fan_in"]["max"],
     })
+    if data.name == "ecg5000" and 0 < np.mean(data.y_test == ECG5000_NORMAL) < 1:
+        # second score: normal (class 0) against the four abnormal classes
+        abnormal = [c for c in range(data.n_classes) if c != ECG5000_NORMAL]
+        metrics["normal_vs_abnormal_balanced_accuracy"] = binary_balanced_accuracy(
+            data.y_test, predict(net, data.X_test), abnormal)
     settings = {"dataset": dataset, "seed": seed, "limit_train": limit_train,
                 "limit_test": limit_test, "train": tcfg.to_dict(), "history": result.history,
                 "max_fan_in": max_fan_in,
