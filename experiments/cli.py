@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, choices=["rnn", "lstm", "esn", "lsnn"])
     p.add_argument("--dataset", required=True, help="digits, fashion, ecg, ecg5000, recall or PATH.npz")
     p.add_argument("--hidden", type=positive_int, default=None, help="hidden units (default 64 on digits, else 128)")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, else 30)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-3, 1e-2 for lsnn)")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 60 on digits, 100 on ecg5000, else 30)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 3e-3; 1e-2 for lsnn and on ecg5000)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="torch device")
     p.add_argument("--shared-bias", action="store_true",
