@@ -141,7 +141,8 @@ class Dataset:
     Attributes
     ----------
     name : str
-        Short name (``"digits"``, ``"fashion"``, ``"ecg"`` or the stem of a ``.npz`` file).
+        Short name (``"digits"``, ``"fashion"``, ``"ecg"``, ``"ecg5000"``, ``"recall"`` or the
+        stem of a ``.npz`` file).
     source : str
         Where the data came from: a file path, a directory or a package.
     class_names : tuple of str
