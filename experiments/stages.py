@@ -19,8 +19,9 @@ import numpy as np
 from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
-from experiments.defaults import (DELTA_FACTOR, LSNN_EXTRA, LSNN_LR, LSNN_SUBSTEPS, QAT_LR, QAT_MAX_LR,
-                                  RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs, train_epochs)
+from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_SUBSTEPS, QAT_LR,
+                                  QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
+                                  train_epochs)
 from experiments.metrics import stage_metrics, strict
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data)
@@ -34,7 +35,7 @@ from hardware.mapper import map_network, snap_to_chip
 from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
 from transfer.convert import activation_scale, refit_readout
-from transfer.datasets import score
+from transfer.datasets import ECG5000_NORMAL, binary_balanced_accuracy, score
 from transfer.describe import DescribeSettings, default_input_coding, describe
 from transfer.files import RunDirError, new_run_dir, write_json
 from transfer.mismatch_aware import MismatchAware
@@ -71,9 +72,10 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     net = build_model(config, seed=s.seed)
     out = new_run_dir(out)
     tcfg = TrainConfig(epochs=train_epochs(data.name, s.epochs),
-                       lr=s.lr or (LSNN_LR if s.model == "lsnn" else TRAIN_LR), batch_size=s.batch_size,
-                       seed=s.seed, device=s.device, patience=10,
-                       act_penalty=s.act_penalty if s.model == "rnn" and config.act_max is None else 0.0)
+                       lr=s.lr or (LSNN_LR if s.model == "lsnn" else DEFAULT_LR.get(data.name, TRAIN_LR)),
+                       batch_size=s.batch_size, seed=s.seed, device=s.device, patience=10,
+                       act_penalty=s.act_penalty if s.model == "rnn" and config.act_max is None else 0.0,
+                       keep_last=data.name in KEEP_LAST)
     prune = None
     if s.max_fan_in is not None:
         prune = FanInPruning(s.max_fan_in, data.n_features + n_hidden, tcfg.epochs // 6,
@@ -86,8 +88,14 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     net.cpu()
     if prune is not None:
         prune.bake(net)
+    extra = {}
+    if data.name == "ecg5000" and 0 < np.mean(data.y_test == ECG5000_NORMAL) < 1:
+        # second score: normal (class 0) against the four abnormal classes
+        abnormal = [c for c in range(data.n_classes) if c != ECG5000_NORMAL]
+        extra["normal_vs_abnormal_balanced_accuracy"] = binary_balanced_accuracy(
+            data.y_test, predict(net, data.X_test), abnormal)
     metrics = stage_metrics(
-        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric),
+        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric), **extra,
         val_accuracy=result.best_val, epochs_run=result.epochs_run, train_seconds=result.train_seconds,
         seconds_per_epoch=result.seconds_per_epoch, n_hidden=n_hidden,
         n_parameters=int(sum(p.numel() for p in net.parameters())), fan_in_cap=s.max_fan_in,

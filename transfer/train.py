@@ -56,6 +56,10 @@ class TrainConfig:
         & Dean 2015, arXiv:1503.02531), ``T**2 * KL(softmax(teacher / T) || softmax(out / T))``.
     temperature : float
         The distillation temperature ``T``.
+    keep_last : bool
+        Run every epoch and keep the last one's weights instead of the best validation
+        epoch's (``patience`` is then ignored): for a validation split too small to rank
+        epochs, where the cosine schedule's final epoch is the better pick.
     """
 
     epochs: int = 30
@@ -68,6 +72,7 @@ class TrainConfig:
     act_penalty: float = 0.0
     distill: float = 0.0
     temperature: float = 2.0
+    keep_last: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
@@ -161,7 +166,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
     states of the reservoir that ``weights_fn`` gives (the ternary one during fine-tuning).
     A validation split with a single class (the ECG record's) cannot rank epochs: then
-    every epoch runs and the last one is kept, with a warning.
+    every epoch runs and the last one is kept, with a warning; ``config.keep_last`` does the
+    same on request.
     On a dataset scored by balanced accuracy (ECG) the cross-entropy weights each class by
     its inverse frequency (:func:`class_weights`), so a rare class is not ignored.
     A model with a ``regularization(states)`` method (the LSNN's firing-rate penalty) has it
@@ -198,8 +204,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
         loss_fn = _distillation_loss(ce, teacher, config.distill, config.temperature)
     else:
         loss_fn = lambda out, target, _x: ce(out, target)  # noqa: E731
-    rank_epochs = np.unique(data.y_val).size > 1
-    if not rank_epochs:
+    one_class = np.unique(data.y_val).size < 2
+    rank_epochs = not (one_class or config.keep_last)
+    if one_class and not config.keep_last:
         warnings.warn(f"{data.name}: the validation split holds one class only; training runs all "
                       f"{config.epochs} epochs and keeps the last (no early stopping)", stacklevel=2)
     best_val, best_state, since_best = -np.inf, copy.deepcopy(model.state_dict()), 0

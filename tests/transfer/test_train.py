@@ -107,6 +107,15 @@ def test_single_class_validation_runs_every_epoch_and_keeps_the_last(digits_smal
     assert evaluate(model, one_class.X_val, one_class.y_val) == result.history[-1]["val"]
 
 
+def test_keep_last_runs_every_epoch_and_keeps_the_last(digits_small):
+    model = build_model(ModelConfig("rnn", 8, 8, 10), seed=0)
+    cfg = TrainConfig(epochs=4, patience=1, lr=3e-3, device="cpu", keep_last=True)
+    result = fit(model, digits_small, cfg, progress=False)
+    assert result.epochs_run == 4  # every epoch runs, whatever the patience
+    # reference: the score the last epoch recorded in the history is the model's
+    assert evaluate(model, digits_small.X_val, digits_small.y_val) == result.history[-1]["val"]
+
+
 def test_distillation_loss_matches_a_numpy_reference():
     import torch
     from torch import nn
