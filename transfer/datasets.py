@@ -37,6 +37,9 @@
     Your own arrays ``X_train [N, T, F]`` and ``y_train [N]``; optionally ``X_val``/``y_val``,
     ``X_test``/``y_test``, ``class_names``, ``name`` and ``metric`` (what :meth:`Dataset.to_npz`
     writes). Missing splits are carved from the training data, seeded and stratified.
+    Features in [0, 1] are used as they are; any other real values (signed, unscaled: a
+    z-scored signal) become ON/OFF channel pairs scaled by the training split
+    (:func:`onoff_from_train`), so every model and the chip take them as spike rates.
 
 Every split is stratified by class where possible and driven by an explicit seed.
 """
@@ -80,6 +83,8 @@ __all__ = [
     "load_dataset",
     "make_recall",
     "minmax_from_train",
+    "onoff_from_train",
+    "ONOFF_PERCENTILE",
     "score",
 ]
 
@@ -288,12 +293,13 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, metric: str) -> float:
                            f"{yt.shape} and {yp.shape}")
     if yt.size == 0:
         raise DatasetError("score needs at least one label, got empty arrays")
-    correct = yt == yp
     if metric == "accuracy":
-        return float(correct.mean())
-    _, inverse = np.unique(yt, return_inverse=True)
-    recall = np.bincount(inverse, weights=correct) / np.bincount(inverse)
-    return float(recall.mean())
+        return float(np.mean(yt == yp))
+    from sklearn.metrics import recall_score  # noqa: PLC0415 (scikit-learn only when scoring so)
+
+    # the mean recall over the classes present in y_true (= balanced_accuracy_score, which
+    # warns when y_pred holds a class absent from y_true)
+    return float(recall_score(yt, yp, labels=np.unique(yt), average="macro", zero_division=0))
 
 
 def load_dataset(name_or_path: str | os.PathLike[str], *, seed: int = 0,
@@ -584,6 +590,36 @@ def _read_ucr_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return table[:, 1:], labels.astype(np.int64) - 1
 
 
+#: Percentile of the training split's ``|x|`` that becomes a full-scale (rate 1) ON or OFF
+#: input: the few larger values saturate, as the top activation does in conversion.
+ONOFF_PERCENTILE = 99.5
+
+
+def onoff_from_train(train: np.ndarray, *others: np.ndarray,
+                     percentile: float = ONOFF_PERCENTILE) -> tuple[np.ndarray, ...]:
+    """Signed features as ON/OFF channel pairs in [0, 1], scaled by the training split alone.
+
+    A chip takes input only as spike rates, which cannot be negative. Each feature ``x``
+    becomes two channels, ``ON = clip(x / s, 0, 1)`` and ``OFF = clip(-x / s, 0, 1)``, with
+    ``s`` the ``percentile`` of ``|x|`` over the training split (the way event sensors and
+    Bauer et al. 2019's ECG front end split a signal into UP and DOWN events). ``F``
+    features become ``2 F``: the ON channels first, then the OFF channels.
+
+    Raises
+    ------
+    DatasetError
+        If ``train`` is empty, not finite or all zero.
+    """
+    if train.size == 0 or not np.isfinite(train).all():
+        raise DatasetError(f"ON/OFF scaling needs finite training values, got an array of shape "
+                           f"{train.shape} with {train.size - int(np.isfinite(train).sum())} non-finite")
+    scale = float(np.percentile(np.abs(train), percentile))
+    if not scale > 0:
+        raise DatasetError("ON/OFF scaling needs training values that are not all zero")
+    return tuple(np.concatenate([np.clip(x / scale, 0, 1), np.clip(-x / scale, 0, 1)], axis=2)
+                 .astype(np.float32) for x in (train, *others))
+
+
 def minmax_from_train(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:
     """Scale arrays into [0, 1] by the minimum and maximum of ``train`` alone.
 
@@ -743,6 +779,10 @@ def _load_npz(path: Path, seed: int, val_fraction: float) -> Dataset:
         pairs["val"] = (X[val], y[val])
         X, y = X[train], y[train]
     pairs["train"] = (X, y)
+    signed = any(x.size and (x.min() < 0 or x.max() > 1) for x, _ in pairs.values())
+    if signed:  # spike rates cannot carry it: ON/OFF pairs scaled by the training split
+        pairs = dict(zip(SPLITS, ((x, pairs[k][1]) for k, x in zip(
+            SPLITS, onoff_from_train(*(pairs[k][0] for k in SPLITS))))))
     name = _text_field(raw, "name", where) or path.stem
     metric = _text_field(raw, "metric", where) or "accuracy"
     if metric not in METRICS:

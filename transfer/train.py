@@ -113,9 +113,14 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
     Classes absent from ``y`` get weight 0 (they contribute no loss anyway).
     """
-    counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes).astype(float)
+    from sklearn.utils.class_weight import compute_class_weight  # noqa: PLC0415
+
+    y = np.asarray(y, dtype=np.int64)
+    present = np.unique(y)
     w = np.zeros(n_classes)
-    w[counts > 0] = len(y) / (n_classes * counts[counts > 0])
+    # scikit-learn's "balanced" weights N / (K * count_c) over the K present classes, rescaled
+    # to the C classes of the model: N / (C * count_c)
+    w[present] = compute_class_weight("balanced", classes=present, y=y) * len(present) / n_classes
     return w
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,3 +185,19 @@ def test_train_on_ecg5000_reports_normal_vs_abnormal_and_keeps_the_last_epoch(tm
     # reference: sklearn on the two-class labels, normal (0) against the rest
     expected = balanced_accuracy_score(data.y_test != 0, pred != 0)
     assert m["normal_vs_abnormal_balanced_accuracy"] == pytest.approx(expected)
+
+
+def test_signed_user_data_reaches_spiking_input(tmp_path):
+    """A z-scored .npz goes through train, quantize and simulate with spike input: no hand
+    rescaling (it used to stop at 'spiking input must be scaled to [0, 1]')."""
+    rng = np.random.default_rng(0)
+    y = np.arange(120) % 2
+    X = rng.normal(size=(120, 4, 3)).astype(np.float32) + np.where(y[:, None, None] == 1, 1.5, -1.5)
+    np.savez(tmp_path / "signed.npz", X_train=X, y_train=y)
+    q = ["--quiet"]
+    assert main(["train", "--model", "rnn", "--dataset", str(tmp_path / "signed.npz"), "--hidden", "8",
+                 "--epochs", "3", "--out", str(tmp_path / "t")] + q) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "2", "--out", str(tmp_path / "q")] + q) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--input-coding", "rate", "--limit-test", "10",
+                 "--out", str(tmp_path / "s")] + q) == 0
+    assert read_json(tmp_path / "s" / "metrics.json")["input_coding"] == "rate"

@@ -540,3 +540,35 @@ def test_recall_task_labels_are_the_stored_pattern():
     assert np.array_equal(X, X2) and np.array_equal(y, y2)
     d = load_dataset("recall")
     assert d.n_classes == 4 and len(d.y_test) == 1000
+
+
+def test_signed_npz_becomes_onoff_pairs_scaled_by_the_training_split(tmp_path):
+    """A z-scored signal is not a rate: it loads as ON/OFF channel pairs in [0, 1], with the
+    scale (99.5th percentile of |x|) taken from the training split alone."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5, 3)).astype(np.float32)
+    y = np.arange(60) % 3
+    X_test = 10 * rng.normal(size=(12, 5, 3)).astype(np.float32)  # larger: must not set the scale
+    path = tmp_path / "signed.npz"
+    np.savez(path, X_train=X, y_train=y, X_test=X_test, y_test=np.arange(12) % 3)
+    data = load_dataset(path, seed=0)
+    assert data.n_features == 6
+    for split in ("train", "val", "test"):
+        arr = getattr(data, f"X_{split}")
+        assert arr.min() >= 0 and arr.max() <= 1
+        assert np.all((arr[..., :3] == 0) | (arr[..., 3:] == 0))  # ON and OFF never both on
+    scale = np.percentile(np.abs(np.concatenate([data.X_train[..., :3], -data.X_train[..., 3:]])), 100)
+    assert scale == pytest.approx(1.0)
+    # the test split keeps its sign and magnitude up to the training scale, then saturates
+    assert data.X_test.max() == 1.0
+
+
+def test_unit_range_npz_is_left_as_it_is(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 1, (40, 4, 2)).astype(np.float32)
+    path = tmp_path / "unit.npz"
+    np.savez(path, X_train=X, y_train=np.arange(40) % 2)
+    data = load_dataset(path, seed=0)
+    assert data.n_features == 2
+    np.testing.assert_array_equal(np.sort(np.concatenate([data.X_train, data.X_val, data.X_test]).ravel()),
+                                  np.sort(X.ravel()))
