@@ -10,7 +10,7 @@ import numpy as np
 
 from brian_models.simulate import SimulationResult
 from experiments.runs import git_revision
-from transfer.datasets import Dataset, score
+from transfer.datasets import Dataset, score, second_scores
 
 __all__ = ["stage_metrics", "strict"]
 
@@ -31,14 +31,16 @@ def strict(value: Any) -> Any:
 
 def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: float, *,
                   result: SimulationResult | None = None, ann: np.ndarray | None = None,
-                  **fields: Any) -> dict[str, Any]:
+                  predictions: np.ndarray | None = None, **fields: Any) -> dict[str, Any]:
     """The ``metrics.json`` of a stage.
 
     Keys of every stage: ``stage``, ``dataset``, ``model``, ``n_test``, ``accuracy`` (the
     dataset's metric, named in ``metric``), ``seed``, ``revision``. With a simulation
     ``result`` and the ANN's predictions ``ann``: ``ann_accuracy``, ``agreement_with_ann``,
     ``spikes_per_inference``, ``latency_ms``, ``wall_seconds``, ``compile_seconds``,
-    ``samples_per_second``, ``bio_seconds_per_sample``. Then ``fields``.
+    ``samples_per_second``, ``bio_seconds_per_sample``. The dataset's second scores
+    (:func:`transfer.datasets.second_scores`) of the ``predictions`` (default: the result's).
+    Then ``fields``.
     """
     out: dict[str, Any] = {
         "stage": stage,
@@ -63,5 +65,8 @@ def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: fl
             "samples_per_second": result.samples_per_second,
             "bio_seconds_per_sample": result.bio_seconds_per_sample,
         })
+    preds = result.predictions if predictions is None and result is not None else predictions
+    if preds is not None:
+        out.update(second_scores(data, preds))
     out.update(fields)
     return strict(out)

@@ -35,7 +35,7 @@ from hardware.mapper import map_network, snap_to_chip
 from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
 from transfer.convert import activation_scale, refit_readout
-from transfer.datasets import ECG5000_NORMAL, binary_balanced_accuracy, score
+from transfer.datasets import score
 from transfer.describe import DescribeSettings, default_input_coding, describe
 from transfer.files import RunDirError, new_run_dir, write_json
 from transfer.mismatch_aware import MismatchAware
@@ -88,14 +88,9 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     net.cpu()
     if prune is not None:
         prune.bake(net)
-    extra = {}
-    if data.name == "ecg5000" and 0 < np.mean(data.y_test == ECG5000_NORMAL) < 1:
-        # second score: normal (class 0) against the four abnormal classes
-        abnormal = [c for c in range(data.n_classes) if c != ECG5000_NORMAL]
-        extra["normal_vs_abnormal_balanced_accuracy"] = binary_balanced_accuracy(
-            data.y_test, predict(net, data.X_test), abnormal)
     metrics = stage_metrics(
-        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric), **extra,
+        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric),
+        predictions=predict(net, data.X_test),
         val_accuracy=result.best_val, epochs_run=result.epochs_run, train_seconds=result.train_seconds,
         seconds_per_epoch=result.seconds_per_epoch, n_hidden=n_hidden,
         n_parameters=int(sum(p.numel() for p in net.parameters())), fan_in_cap=s.max_fan_in,
@@ -172,6 +167,7 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
     report = matrix_report(model)
     metrics = stage_metrics(
         "quantize", data, kind, seed, evaluate(model, data.X_test, data.y_test, data.metric), **extra,
+        predictions=predict(model, data.X_test),
         qat_accuracy=acc, max_fan_in=report["fan_in"]["max"], fan_in_cap=q.fan_in_cap, delta_factor=delta,
         act_max=start.config.act_max, clip_percentile=clip, mismatch_aware_cv=q.mismatch_aware,
         distill=q.distill, scales=scales,

@@ -1,0 +1,108 @@
+"""The chip path of one model on one dataset, measured the way the chip runs it.
+
+    python -m experiments.chip_path --dataset fashion --model rnn [--chips 0 1 2] [--cv 0.2]
+
+Trains the model for the chip (``train --chip dynapse1``: the delay-free RNN, or the reservoir
+with one shared bias), quantizes it, simulates it on DPI neurons with its parameters snapped
+to the bias codes, maps it onto DYNAP-SE1 and emulates the configuration: without mismatch,
+then on each of ``--chips`` (mismatch seeds) at ``--cv``, before and after calibrating the
+readout to each chip (:mod:`hardware.calibrate`). Everything runs through
+:func:`experiments.main_job.run_chain` into ``runs/chip/<dataset>_<model>[_tag]/`` (finished
+stages are reused), and the figures go to the record ``docs/data/chip_<dataset>_<model>[_tag].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.main_job import format_table, run_chain
+from experiments.records import command_line, save_record
+
+__all__ = ["main", "chip_row", "COLUMNS"]
+
+COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "emulated_cv0", "cv",
+           "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ",
+           "cores"]
+
+
+def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    a = np.asarray(values, dtype=float)
+    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
+    """One record row from a chain summary with chip emulations."""
+    st = summary["stages"]
+    runs = summary["chip_runs"]
+    plain = [r for r in runs if not r["calibrated"]]
+    cal = [r for r in runs if r["calibrated"]]
+    emu_mean, emu_sd = _mean_sd([r["accuracy"] for r in plain])
+    cal_mean, cal_sd = _mean_sd([r["accuracy"] for r in cal])
+    row = {
+        "dataset": summary["dataset"], "model": summary["model"], "n_test": st["emulate"]["n_test"],
+        "metric": summary["metric"], "float": st["train"]["accuracy"], "ternary": st["quantize"]["accuracy"],
+        "spiking_dpi": st["simulate_hw"]["accuracy"], "emulated_cv0": st["emulate"]["accuracy"], "cv": cv,
+        "chips": [r["mismatch_seed"] for r in plain],
+        "emulated": emu_mean, "emulated_sd": emu_sd, "calibrated": cal_mean, "calibrated_sd": cal_sd,
+        "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
+        "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])) if runs
+        else st["emulate"]["spikes_per_inference"],
+        "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs
+        else 1e6 * st["emulate"]["energy_joules_per_inference"],
+        "cores": st["map"]["cores_used"], "hidden": st["train"].get("n_hidden"),
+    }
+    second = "normal_vs_abnormal_balanced_accuracy"
+    if second in st["emulate"]:
+        row[second] = {key: st[key].get(second) for key in st if second in st[key]}
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--model", default="rnn", choices=["rnn", "esn"])
+    parser.add_argument("--chips", type=int, nargs="+", default=[0, 1, 2], help="mismatch seeds")
+    parser.add_argument("--cv", type=float, default=0.2, help="mismatch CV of the chips")
+    parser.add_argument("--hidden", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calibrate-samples", type=int, default=1000)
+    parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
+    parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
+    parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
+    parser.add_argument("--runs", default="runs/chip")
+    parser.add_argument("--tag", default="", help="suffix of the run directory and the record")
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    name = f"{Path(args.dataset).stem}_{args.model}" + (f"_{args.tag}" if args.tag else "")
+    summary = run_chain(args.dataset, Path(args.runs) / name, model=args.model, hidden=args.hidden,
+                        epochs=args.epochs, seed=args.seed, limit_train=args.limit_train, neurons=(), hardware=True,
+                        simulate_limit_test=args.limit_test, model_options={"chip": "dynapse1"},
+                        chip_seeds=tuple(args.chips), chip_cv=args.cv, calibrate_samples=args.calibrate_samples,
+                        device=args.device, progress=not args.quiet)
+    row = chip_row(summary, args.cv)
+    print(format_table([row], COLUMNS))
+    if not args.no_record:
+        path = save_record(f"chip_{name}", {
+            "title": f"{args.model.upper()} on {row['dataset']} through the chip path (DYNAP-SE1, emulated)",
+            "rows": [row],
+            "note": f"Trained for the chip (train --chip dynapse1), ternary, DPI neurons with spike input "
+                    f"and parameters snapped to the bias codes, mapped and emulated from hardware.json; "
+                    f"chips = mismatch seeds at CV {args.cv:g} with noise off; 'calibrated' refits the "
+                    f"host readout on each chip's own output spikes for {args.calibrate_samples} "
+                    f"training sequences. {row['n_test']} test sequences."},
+            command_line(argv, "experiments.chip_path"), **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
