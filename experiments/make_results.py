@@ -96,8 +96,39 @@ def _table(rec: dict[str, Any], title: str, key: str = "rows") -> str:
     return "\n".join(lines + [_provenance(rec)]) + "\n"
 
 
+def _pm(mean: Any, sd: Any) -> Any:
+    return None if mean is None else f"{100 * mean:.2f} ± {100 * (sd or 0):.2f}"
+
+
+def _chip(recs: list[dict[str, Any]]) -> str:
+    """All chip-path records in one table: the figure that counts."""
+    rows = []
+    for rec in recs:
+        for r in rec["figures"]["rows"]:
+            rows.append({"dataset": r["dataset"], "model": r["model"], "hidden": r.get("hidden"),
+                         "test": r["n_test"], "float %": _pct(r["float"]), "ternary %": _pct(r["ternary"]),
+                         "DPI %": _pct(r["spiking_dpi"]), "chip CV 0 %": _pct(r["emulated_cv0"]),
+                         "CV": r["cv"], "chips": len(r["chips"]),
+                         "chip %": _pm(r["emulated"], r["emulated_sd"]),
+                         "calibrated %": _pm(r["calibrated"], r["calibrated_sd"]),
+                         "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)})
+    lines = ["## The chip path: accuracy emulated from hardware.json", "",
+             "Each model trained for the chip (`train --chip dynapse1`), ternary, converted to DPI "
+             "neurons with spike input and its parameters snapped to the bias codes, mapped onto "
+             "DYNAP-SE1 and emulated from `hardware.json` alone: without mismatch (chip CV 0), and "
+             "on several chips (mismatch seeds) at the CV given, mean ± standard deviation over the "
+             "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`).",
+             "", "```", format_table(rows, list(rows[0])), "```", ""]
+    for rec in recs:
+        lines.append(f"- `{rec['name']}`: {rec['figures'].get('note', '')} {_provenance(rec)}")
+    return "\n".join(lines) + "\n"
+
+
 def render(records: dict[str, dict[str, Any]]) -> str:
     parts = [HEADER]
+    chip = [records[n] for n in sorted(records) if n.startswith("chip_")]
+    if chip:
+        parts.append(_chip(chip))
     for name in sorted(n for n in records if n.startswith("accuracy_")):
         parts.append(_accuracy(records[name]))
     if "bench_training" in records:

@@ -22,3 +22,16 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert row["emulated"] == np.mean(emulated) and row["calibrated"] == np.mean(calibrated)
     assert row["calibrated_sd"] == np.std(calibrated, ddof=1)
     assert row["emulated_cv0"] == stages["emulate"]["accuracy"] and stages["train"]["chip"] == "dynapse1"
+
+
+def test_results_render_the_chip_records(tmp_path):
+    from experiments.make_results import render
+    from experiments.records import save_record
+
+    row = {"dataset": "digits", "model": "rnn", "hidden": 64, "n_test": 359, "float": 0.9, "ternary": 0.95,
+           "spiking_dpi": 0.84, "emulated_cv0": 0.84, "cv": 0.2, "chips": [0, 1, 2], "emulated": 0.58,
+           "emulated_sd": 0.096, "calibrated": 0.911, "calibrated_sd": 0.0056, "spikes": 3149.4,
+           "energy_uJ": 86.15}
+    save_record("chip_digits_rnn", {"rows": [row], "note": "n."}, "python -m experiments.chip_path", tmp_path)
+    text = render({"chip_digits_rnn": json.loads((tmp_path / "chip_digits_rnn.json").read_text())})
+    assert "## The chip path" in text and "91.10 ± 0.56" in text and "58.00 ± 9.60" in text
