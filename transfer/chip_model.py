@@ -64,8 +64,8 @@ from transfer.chip_dynamics import DYNAMICS, spike
 __all__ = ["TorchPopulation", "TorchProjection", "TorchNetwork", "RunOutput", "default_device",
            "network_dt", "build_network", "run_network", "simulate_torch"]
 
-#: ``lastspike`` of a neuron that never spiked (Brian2: -1e4 s), in steps.
-_NEVER = -(2 ** 40)
+#: The step from which a neuron that never spiked integrates (Brian2's ``lastspike`` is -1e4 s).
+_NEVER = -(2 ** 30)
 
 
 def default_device() -> torch.device:
@@ -97,7 +97,7 @@ class TorchPopulation:
     decay : dict of str to Tensor
         ``dt / tau`` of each synapse type that some spike projection feeds.
     n_ref : Tensor of int64
-        Refractory steps ``int((t_ref + 1e-3 dt) / dt)``.
+        Refractory steps ``int((t_ref + 1e-3 dt) / dt)`` (int32).
     bias : Tensor or None
         DC current ``I_ext``.
     init : dict of str to Tensor
@@ -226,7 +226,7 @@ def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDra
             init[var] = torch.as_tensor(value, dtype=torch.float64, device=device)
         b = bias.get(pop.name, pop.bias_current)
         pops.append(TorchPopulation(
-            pop.name, pop.neuron, pop.size, consts, decay, torch.as_tensor(n_ref, device=device),
+            pop.name, pop.neuron, pop.size, consts, decay, torch.as_tensor(n_ref, dtype=torch.int32, device=device),
             None if b is None else torch.as_tensor(b, dtype=torch.float64, device=device).to(dtype),
             {k: v.to(dtype) for k, v in init.items()}))
     projs, currents = [], {}
@@ -283,13 +283,14 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     cur = {post: sum(coef * torch.einsum("btf,kf->btk", Xd, w) for coef, w in ms)  # as input_currents()
            for post, ms in tn.currents.items()}
     phase = torch.full((B, F), 0.5, dtype=torch.float64, device=dev)
-    state, last = {}, {}
+    state, free = {}, {}  # free: the first step at which a neuron integrates again
     for p in tn.populations:
         state[p.name] = {**{k: v.expand(B, p.size) for k, v in p.init.items()},
                          **{var: torch.zeros(B, p.size, dtype=dtype, device=dev) for var in p.decay}}
         if noise is not None:
             state[p.name]["I_noise"] = torch.zeros(B, p.size, dtype=dtype, device=dev)
-        last[p.name] = torch.full((B, p.size), _NEVER, dtype=torch.int64, device=dev)
+        free[p.name] = torch.full((B, p.size), _NEVER, dtype=torch.int32, device=dev)
+    weights_t = {} if grad else {proj.name: proj.weight.T.contiguous() for proj in tn.projections}
     depth = {}
     for proj in tn.projections:
         depth[proj.pre] = max(depth.get(proj.pre, 0), proj.delay_steps)
@@ -311,7 +312,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         for p in tn.populations:
             s = state[p.name]
             dyn = DYNAMICS[p.model]
-            not_ref = (k - last[p.name]) >= p.n_ref if not smooth else torch.ones_like(last[p.name], dtype=torch.bool)
+            not_ref = free[p.name] <= k if not smooth else torch.ones_like(free[p.name], dtype=torch.bool)
             I_ext = p.bias
             if ou is not None:
                 I_ext = s["I_noise"] if I_ext is None else I_ext + s["I_noise"]
@@ -324,7 +325,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             cond = (new[dyn.variable] > p.consts[dyn.threshold]) & not_ref  # thresholds slot
             x = dyn.distance(new, p.consts) if grad else None
             spikes[p.name] = spike(cond, x, beta, smooth, dtype)
-            last[p.name] = torch.where(cond, k, last[p.name])
+            free[p.name] = torch.where(cond, k + p.n_ref, free[p.name])
             state[p.name] = new
             if record:
                 raster[p.name].append(cond)
@@ -344,7 +345,11 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             else:
                 continue
             s = state[proj.post]
-            s[proj.variable] = s[proj.variable] + src @ proj.weight.T
+            if grad:
+                s[proj.variable] = s[proj.variable] + src @ proj.weight.T
+            else:  # event by event, in ascending presynaptic index as numpy.add.at does in Brian2
+                b, j = src.nonzero(as_tuple=True)
+                s[proj.variable] = s[proj.variable].index_add(0, b, weights_t[proj.name][j])
         if rate_input and tn.encoder.regular:  # resets slot
             phase = phase - spikes[INPUT].to(torch.float64)
         for p in tn.populations:

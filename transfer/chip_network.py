@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from brian_models.description import INPUT, Population, Projection, Readout, SpikingNetwork
+from brian_models.description import INPUT, Projection, Readout, SpikingNetwork
 from brian_models.mismatch import draw_chip
 from brian_models.parameters import DYNAPSE1_SMALLEST_BIAS
 from brian_models.synapse_types import SYNAPSES
@@ -245,10 +245,10 @@ class ChipNetwork(nn.Module):
         return out
 
     def efficacies(self) -> dict[str, Tensor]:
-        """Efficacy (A) per projection: its core's shared value (within bounds) times the fixed ratio."""
-        lo, hi = np.log(self.current_bounds[0]), np.log(self.current_bounds[1])
-        shared = {k: torch.exp(v.clamp(lo, hi)) for k, v in self.log_efficacy.items()}
-        return {p.name: shared[self._efficacy_key[p.name]] * self._ratio[i]
+        """Efficacy (A) per projection: its core's shared value times the fixed ratio, within bounds."""
+        lo, hi = self.current_bounds
+        shared = {k: torch.exp(v) for k, v in self.log_efficacy.items()}
+        return {p.name: (shared[self._efficacy_key[p.name]] * self._ratio[i]).clamp(lo, hi)
                 for i, p in enumerate(self.template.projections)}
 
     def dc_currents(self) -> dict[str, Tensor]:
