@@ -24,6 +24,31 @@ units of its membrane voltage). Zenke & Ganguli's ``(1 + |x|)**-2`` is ``g`` up 
 ``beta / 2``, which makes ``S`` a step of height 1. With ``smooth=True`` the forward value is
 ``S(x)`` itself: the smoothed model whose exact gradient the surrogate path computes (the
 gradient check of the tests).
+
+What passes no gradient (``detach``, the default; the forward values are unchanged): the
+spike mechanism, for which the surrogate stands. (1) The membrane's reset ``v <- v (1 - z) +
+v_reset z`` does not pass gradient through ``z``, as Bellec et al. 2018 and
+:mod:`transfer.lsnn` do (Zenke & Vogels 2021, Neural Computation 33(4), found it as good or
+better); for the DPI it is necessary, since through ``z`` a perturbation of a nA-scale
+current before the reset lands unscaled on the pA-scale current after it, which the
+exponential rise from ``I_0`` then amplifies in every interspike interval. (2) The positive
+feedback of the DPI (``I_a``) and the exponential term of the AdEx, the spike's upswing,
+enter the backward pass as constants: Euler's step through the upswing expands a
+perturbation ~5x per 0.5 ms step, which the surrogate then turns into a spike derivative.
+Measured on the 128-neuron recurrent DPI network of ``experiments/bench_rockpool.py`` (28
+elements of 20 ms, dt 0.5 ms): with both terms kept the gradient grew ~1.3x per step
+backwards in time and overflowed float64; without the reset's, ~1.04x per step (1e20 at the
+first step); without both it stays O(1). The spike-triggered adaptation (``I_ahp += I_ahp_w
+z``, ``w += b z``) keeps its gradient.
+
+Dampening (``gamma``, Bellec et al.'s factor): a step's surrogate derivative is multiplied by
+``gamma``. Each step of a window adds its surrogate to the count's derivative, so the
+recurrent loop's gain grows as ``dt`` shrinks (on that network the gradient was stable at
+0.5 ms and grew ~1.02x per step at 0.1 ms); :class:`transfer.chip_network.ChipNetwork`
+takes ``gamma = dt / 0.5 ms``, which made the parameters' gradients the same within a factor
+2 at dt 0.1, 0.2 and 0.5 ms. Read as an escape-noise neuron, whose probability of firing in
+a step is proportional to ``dt``, this is the scale a per-step spike derivative should have
+(Gygax & Zenke 2024, arXiv:2404.14964).
 """
 
 from __future__ import annotations
@@ -51,22 +76,22 @@ def smooth_step(x: Tensor, beta: float) -> Tensor:
 
 
 class _Spike(torch.autograd.Function):
-    """Forward: the given spike value; backward: SuperSpike's surrogate derivative at ``x``."""
+    """Forward: the given spike value; backward: ``gamma`` times SuperSpike's surrogate derivative at ``x``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, value: Tensor, beta: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, value: Tensor, beta: float, gamma: float) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
-        ctx.beta = beta
+        ctx.beta, ctx.gamma = beta, gamma
         return value
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         (x,) = ctx.saved_tensors
-        return grad * surrogate_derivative(x, ctx.beta), None, None
+        return grad * (ctx.gamma * surrogate_derivative(x, ctx.beta)), None, None, None
 
 
 def spike(cond: Tensor, x: Tensor | None, beta: float, smooth: bool = False,
-          dtype: torch.dtype | None = None) -> Tensor:
+          dtype: torch.dtype | None = None, gamma: float = 1.0) -> Tensor:
     """Spikes as a float tensor with a surrogate gradient.
 
     Parameters
@@ -82,11 +107,13 @@ def spike(cond: Tensor, x: Tensor | None, beta: float, smooth: bool = False,
         Forward value ``smooth_step(x)`` instead of ``cond``: the smoothed model.
     dtype : torch.dtype, optional
         Floating type of the result when ``x`` is ``None`` (default torch's default type).
+    gamma : float
+        Dampening of the backward pass (1: the derivative of ``smooth_step``).
     """
     if x is None:
         return cond.to(dtype or torch.get_default_dtype())
     value = smooth_step(x.detach(), beta) if smooth else cond.to(x.dtype)
-    return _Spike.apply(x, value, beta)
+    return _Spike.apply(x, value, beta, gamma)
 
 
 # -- DPI ---------------------------------------------------------------------------------
@@ -115,7 +142,7 @@ def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
 
 
 def _dpi_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None, not_ref: Tensor,
-                dt: float) -> State:
+                dt: float, detach: bool) -> State:
     """Brian2's Euler step of the DPI (:mod:`brian_models.dpi`)."""
     I_mem, I_ahp = s["I_mem"], s["I_ahp"]
     drive = _add(_add(-I_ahp, s.get("I_ampa")), I_ext)
@@ -126,7 +153,8 @@ def _dpi_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None,
     if inhibit is not None:
         drive = drive - inhibit
     leak = c["I_tau"] + _add(I_ahp, s.get("I_gaba_a"))
-    feedback = c["a_gain"] * ((c["I_th"] + I_mem) * (1.0 + torch.tanh(c["a_slope"] * (c["a_th"] + I_mem))))
+    I_fb = I_mem.detach() if detach else I_mem  # the upswing: see the module docstring
+    feedback = c["a_gain"] * ((c["I_th"] + I_fb) * (1.0 + torch.tanh(c["a_slope"] * (c["a_th"] + I_fb))))
     F = c["inv_tau"] * ((feedback + c["gain"] * drive) - c["inv_I_tau"] * (I_mem * leak)) / (1.0 + c["I_th"] / I_mem)
     stepped = I_mem + dt * torch.maximum(F, c["inv_dt"] * (c["I_0"] - I_mem))
     out = dict(s)
@@ -135,9 +163,10 @@ def _dpi_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None,
     return out
 
 
-def _dpi_reset(s: State, c: Consts, spikes: Tensor) -> State:
+def _dpi_reset(s: State, c: Consts, spikes: Tensor, detach: bool) -> State:
     out = dict(s)
-    out["I_mem"] = s["I_mem"] * (1.0 - spikes) + c["I_reset"] * spikes
+    z = spikes.detach() if detach else spikes
+    out["I_mem"] = s["I_mem"] * (1.0 - z) + c["I_reset"] * z
     out["I_ahp"] = s["I_ahp"] + c["I_ahp_w"] * spikes
     return out
 
@@ -161,7 +190,7 @@ def _lif_derive(p: Mapping[str, Tensor], dt: float) -> dict[str, Tensor]:
 
 
 def _lif_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None, not_ref: Tensor,
-                dt: float) -> State:
+                dt: float, detach: bool) -> State:
     """Brian2's Euler step of the LIF (:mod:`brian_models.lif`)."""
     v = s["v"]
     current = _add(s.get("I_ampa"), I_ext)
@@ -179,9 +208,10 @@ def _lif_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None,
     return out
 
 
-def _lif_reset(s: State, c: Consts, spikes: Tensor) -> State:
+def _lif_reset(s: State, c: Consts, spikes: Tensor, detach: bool) -> State:
     out = dict(s)
-    out["v"] = s["v"] * (1.0 - spikes) + c["v_reset"] * spikes
+    z = spikes.detach() if detach else spikes
+    out["v"] = s["v"] * (1.0 - z) + c["v_reset"] * z
     return out
 
 
@@ -201,11 +231,12 @@ def _adex_derive(p: Mapping[str, Tensor], dt: float) -> dict[str, Tensor]:
 
 
 def _adex_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None, not_ref: Tensor,
-                 dt: float) -> State:
+                 dt: float, detach: bool) -> State:
     """Brian2's Euler step of the AdEx (:mod:`brian_models.adex`)."""
     v, w = s["v"], s["w"]
     rel = c["E_L"] + v
-    current = _add(_add(c["slope_g"] * torch.exp(c["inv_Delta"] * (c["V_T"] + v)), s.get("I_ampa")), I_ext)
+    v_up = v.detach() if detach else v  # the upswing: see the module docstring
+    current = _add(_add(c["slope_g"] * torch.exp(c["inv_Delta"] * (c["V_T"] + v_up)), s.get("I_ampa")), I_ext)
     if "I_nmda" in s:
         current = current + s["I_nmda"] * (0.5 + 0.5 * torch.tanh(c["g_slope"] * (c["g_half"] + v)))
     current = _add(I_inp, current)
@@ -217,9 +248,10 @@ def _adex_update(s: State, c: Consts, I_ext: Tensor | None, I_inp: Tensor | None
     return out
 
 
-def _adex_reset(s: State, c: Consts, spikes: Tensor) -> State:
+def _adex_reset(s: State, c: Consts, spikes: Tensor, detach: bool) -> State:
     out = dict(s)
-    out["v"] = s["v"] * (1.0 - spikes) + c["V_r"] * spikes
+    z = spikes.detach() if detach else spikes
+    out["v"] = s["v"] * (1.0 - z) + c["V_r"] * z
     out["w"] = s["w"] + c["b"] * spikes
     return out
 
@@ -240,11 +272,12 @@ class NeuronDynamics(NamedTuple):
     threshold : str
         The parameter the membrane variable must exceed (strictly) to spike.
     derive : callable ``(params, dt) -> consts``
-    update : callable ``(state, consts, I_ext, I_inp, not_refractory, dt) -> state``
+    update : callable ``(state, consts, I_ext, I_inp, not_refractory, dt, detach) -> state``
         ``I_ext`` is the DC (plus noise) current and ``I_inp`` the current input, ``[B, n]``
         or ``None`` when absent; ``state`` holds only the synaptic currents that some
-        projection feeds.
-    reset : callable ``(state, consts, spikes) -> state``
+        projection feeds; ``detach``: the upswing carries no gradient.
+    reset : callable ``(state, consts, spikes, detach) -> state``
+        With ``detach`` the membrane's reset carries no gradient (the adaptation's does).
     distance : callable ``(state, consts) -> x``
         Distance from threshold for the surrogate (0 at threshold, -1 at reset).
     """
@@ -253,8 +286,8 @@ class NeuronDynamics(NamedTuple):
     own_state: tuple[str, ...]
     threshold: str
     derive: Callable[[Mapping[str, Tensor], float], dict[str, Tensor]]
-    update: Callable[[State, Consts, Tensor | None, Tensor | None, Tensor, float], State]
-    reset: Callable[[State, Consts, Tensor], State]
+    update: Callable[[State, Consts, Tensor | None, Tensor | None, Tensor, float, bool], State]
+    reset: Callable[[State, Consts, Tensor, bool], State]
     distance: Callable[[State, Consts], Tensor]
 
 

@@ -251,8 +251,8 @@ _REST = {"dpi": "I_0", "lif": "v_rest", "adex": "E_L"}
 
 
 def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: float = 10.0,
-                noise: tuple[float, float] | None = None, generator: torch.Generator | None = None,
-                record: bool = False) -> RunOutput:
+                gamma: float = 1.0, detach: bool = True, noise: tuple[float, float] | None = None,
+                generator: torch.Generator | None = None, record: bool = False) -> RunOutput:
     """Simulate one batch ``X [B, T, F]`` (float64, in [0, 1]); spike counts per element.
 
     The surrogate gradient is built only when autograd is on (wrap pure simulation in
@@ -265,8 +265,10 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     smooth : bool
         The smoothed model (:func:`transfer.chip_dynamics.spike`): spikes are
         ``smooth_step(x)``, reset and synapses act in proportion, refractoriness is off.
-    beta : float
-        Steepness of the surrogate.
+    beta, gamma : float
+        Steepness and dampening of the surrogate.
+    detach : bool
+        The spike mechanism (reset, upswing) carries no gradient (:mod:`transfer.chip_dynamics`).
     noise : (sigma, tau), optional
         Ornstein-Uhlenbeck current of standard deviation ``sigma`` (A) and time ``tau`` (s).
     generator : torch.Generator, optional
@@ -316,7 +318,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             I_ext = p.bias
             if ou is not None:
                 I_ext = s["I_noise"] if I_ext is None else I_ext + s["I_noise"]
-            new = dyn.update(s, p.consts, I_ext, I_inp[p.name], not_ref, dt)
+            new = dyn.update(s, p.consts, I_ext, I_inp[p.name], not_ref, dt, detach)
             for var, d in p.decay.items():
                 new[var] = s[var] - d * s[var]
             if ou is not None:
@@ -324,7 +326,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
                                   + ou[1] * torch.randn(B, p.size, generator=generator, device=dev, dtype=dtype))
             cond = (new[dyn.variable] > p.consts[dyn.threshold]) & not_ref  # thresholds slot
             x = dyn.distance(new, p.consts) if grad else None
-            spikes[p.name] = spike(cond, x, beta, smooth, dtype)
+            spikes[p.name] = spike(cond, x, beta, smooth, dtype, gamma)
             free[p.name] = torch.where(cond, k + p.n_ref, free[p.name])
             state[p.name] = new
             if record:
@@ -353,7 +355,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         if rate_input and tn.encoder.regular:  # resets slot
             phase = phase - spikes[INPUT].to(torch.float64)
         for p in tn.populations:
-            state[p.name] = DYNAMICS[p.model].reset(state[p.name], p.consts, spikes[p.name])
+            state[p.name] = DYNAMICS[p.model].reset(state[p.name], p.consts, spikes[p.name], detach)
             acc[p.name] = acc[p.name] + spikes[p.name]
             if r == S - 1:
                 counts[p.name].append(acc[p.name])

@@ -114,6 +114,9 @@ class ChipNetwork(nn.Module):
         Draw a fresh chip for every training forward.
     beta : float
         Steepness of the surrogate derivative.
+    gamma : float, optional
+        Dampening of the surrogate derivative; default ``min(1, dt / 0.5 ms)``, which keeps the
+        gradients' size independent of ``dt`` (:mod:`transfer.chip_dynamics`).
     random_phase, phase_seed : bool, int
         Initial phases as :func:`brian_models.initial_state.initial_phase` draws them.
     dtype : torch.dtype
@@ -126,7 +129,8 @@ class ChipNetwork(nn.Module):
                  threshold: float = 0.5, train_taus: bool = False,
                  current_bounds: tuple[float, float] = (DYNAPSE1_SMALLEST_BIAS, DYNAPSE1_LARGEST_BIAS),
                  tau_bounds: tuple[float, float] = (1e-3, 1.0), mismatch: float = 0.0, mismatch_seed: int = 0,
-                 mismatch_aware: bool = False, beta: float = 10.0, random_phase: bool = True,
+                 mismatch_aware: bool = False, beta: float = 10.0, gamma: float | None = None,
+                 random_phase: bool = True,
                  phase_seed: int = 0, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None):
         super().__init__()
@@ -141,6 +145,7 @@ class ChipNetwork(nn.Module):
         self.template = net
         self.dt, _ = network_dt(net, dt)
         self.max_fan_in, self.threshold, self.beta = max_fan_in, float(threshold), float(beta)
+        self.gamma = float(gamma) if gamma is not None else min(1.0, self.dt / 5e-4)
         self.current_bounds, self.tau_bounds = tuple(map(float, current_bounds)), tuple(map(float, tau_bounds))
         self.mismatch, self.mismatch_seed, self.mismatch_aware = float(mismatch), int(mismatch_seed), mismatch_aware
         self.random_phase, self.phase_seed, self.dtype = random_phase, int(phase_seed), dtype
@@ -299,12 +304,14 @@ class ChipNetwork(nn.Module):
         return replace(net, populations=tuple(pops), projections=projs, readout=readout,
                        metadata=dict(net.metadata, trained="transfer.chip_network.ChipNetwork"))
 
-    def forward(self, X: Tensor, *, smooth: bool = False, return_counts: bool = False
-                ) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, X: Tensor, *, smooth: bool = False, detach: bool = True,
+                return_counts: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Class scores ``[B, C]`` for ``X [B, T, F]`` in [0, 1] (and the counts ``{population: [B, T, n]}``).
 
         ``smooth`` runs the smoothed model (spikes ``smooth_step(x)``, no refractoriness): the
-        model whose exact gradient the surrogate computes, for gradient checks.
+        model whose exact gradient the surrogate computes (with ``detach=False`` and
+        ``gamma=1``), for gradient checks; by default the spike mechanism passes no gradient
+        (:mod:`transfer.chip_dynamics`).
         """
         if X.dim() != 3 or X.shape[2] != self.template.encoder.n_channels:
             raise ValueError(f"input must have shape (B, T, {self.template.encoder.n_channels}), got {tuple(X.shape)}")
@@ -318,7 +325,8 @@ class ChipNetwork(nn.Module):
         tn = build_network(desc, self.dt, chip=chip, random_phase=self.random_phase, seed=self.phase_seed,
                            dtype=self.dtype, device=device, counts=counts, efficacy=self.efficacies(),
                            params=self.time_constants(), bias=self.dc_currents())
-        out = run_network(tn, X.to(device=device, dtype=torch.float64), smooth=smooth, beta=self.beta)
+        out = run_network(tn, X.to(device=device, dtype=torch.float64), smooth=smooth, beta=self.beta,
+                          gamma=self.gamma, detach=detach)
         readout = self.template.readout
         spikes = out.counts[readout.population]
         scores = readout_scores_torch(readout, spikes, self.template.step_duration,
