@@ -115,8 +115,8 @@ class ChipNetwork(nn.Module):
     beta : float
         Steepness of the surrogate derivative.
     gamma : float, optional
-        Dampening of the surrogate derivative; default ``min(1, dt / 0.5 ms)``, which keeps the
-        gradients' size independent of ``dt`` (:mod:`transfer.chip_dynamics`).
+        Dampening of the surrogate derivative; default ``0.3 dt / 0.5 ms`` (Bellec et al.'s
+        0.3 at 0.5 ms, scaled with ``dt``: :mod:`transfer.chip_dynamics`).
     random_phase, phase_seed : bool, int
         Initial phases as :func:`brian_models.initial_state.initial_phase` draws them.
     dtype : torch.dtype
@@ -145,7 +145,7 @@ class ChipNetwork(nn.Module):
         self.template = net
         self.dt, _ = network_dt(net, dt)
         self.max_fan_in, self.threshold, self.beta = max_fan_in, float(threshold), float(beta)
-        self.gamma = float(gamma) if gamma is not None else min(1.0, self.dt / 5e-4)
+        self.gamma = float(gamma) if gamma is not None else 0.3 * self.dt / 5e-4
         self.current_bounds, self.tau_bounds = tuple(map(float, current_bounds)), tuple(map(float, tau_bounds))
         self.mismatch, self.mismatch_seed, self.mismatch_aware = float(mismatch), int(mismatch_seed), mismatch_aware
         self.random_phase, self.phase_seed, self.dtype = random_phase, int(phase_seed), dtype

@@ -46,3 +46,16 @@ def _network(model: str, coding: str = "rate", delay: float = 0.0, n: int = 6, F
 def chip_net() -> Callable[..., SpikingNetwork]:
     """The factory of small recurrent test networks (see ``_network``)."""
     return _network
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test: the chip model's tensors are small, and on a loaded
+    2-core machine two OpenMP threads spinning against each other made a 128 x 128 matrix
+    product 400 times slower (measured)."""
+    import torch  # noqa: PLC0415
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -23,6 +23,9 @@ from brian_models.parameters import neuron_params
 from brian_models.simulate import simulate
 from transfer.chip_model import build_network, run_network, simulate_torch
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
 def brian_spikes(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings):
     """Brian2's counts ``[B, T, n]`` and spikes as a set of ``(copy * n + neuron, step)``."""
     with BatchNetwork(net, X.shape[1], settings) as bn:
