@@ -17,7 +17,6 @@ from transfer.chip_network import DYNAPSE1_LARGEST_BIAS, ChipNetwork
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-
 @pytest.mark.parametrize("coding, cv", [("rate", 0.2), ("current", 0.0)])
 def test_forward_is_brian2_on_the_written_back_network(chip_net, coding, cv):
     """After changing weights and biases, the module's counts and scores are Brian2's on to_description()."""
