@@ -279,6 +279,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     B, T, F = X.shape
     dt, S, dtype, dev = tn.dt, tn.window_steps, tn.dtype, tn.device
     grad = torch.is_grad_enabled() or smooth
+    detach = detach and grad
     rate_input = tn.encoder.kind == "rate"
     rates = X.to(device=dev, dtype=torch.float64) * tn.encoder.max_rate
     Xd = X.to(device=dev, dtype=dtype)
@@ -339,6 +340,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             spikes[INPUT] = fired.to(dtype)
         for src in history:
             history[src].append(spikes[src])
+        events: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
         for proj in tn.projections:  # synapses slot
             if proj.delay_steps == 0:
                 src = spikes[proj.pre]
@@ -350,7 +352,10 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             if grad:
                 s[proj.variable] = s[proj.variable] + src @ proj.weight.T
             else:  # event by event, in ascending presynaptic index as numpy.add.at does in Brian2
-                b, j = src.nonzero(as_tuple=True)
+                key = (proj.pre, proj.delay_steps)
+                if key not in events:
+                    events[key] = src.nonzero(as_tuple=True)
+                b, j = events[key]
                 s[proj.variable] = s[proj.variable].index_add(0, b, weights_t[proj.name][j])
         if rate_input and tn.encoder.regular:  # resets slot
             phase = phase - spikes[INPUT].to(torch.float64)
