@@ -384,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         checks["rate_correlation_per_neuron_brian_vs_rockpool"] = corr(counts["numpy"], counts["rockpool"])
     if "standalone" in counts:
         checks["standalone_equals_runtime"] = bool(np.array_equal(counts["numpy"], counts["standalone"]))
-    exact = [r for r in rows if r["simulator"].startswith("torch") and r["dt_ms"] == DT * 1e3 and r["dtype"] == "float64"]
+    exact = [r for r in rows if r["simulator"].startswith("torch") and r["dt_ms"] == DT * 1e3
+             and r["dtype"] == "float64"]
     if exact:
         checks["torch_float64_dt0.1_equals_runtime"] = all(r["equal_counts"] == 1.0 for r in exact)
     _, _, _, mapping = dynapsim_kwargs(net)
@@ -392,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
                "samples_per_s", "rate_hz", "active_fraction", "agree", "equal_counts"]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     threads = (f"{os.cpu_count()} cores, load {load:.1f}, torch threads {torch.get_num_threads()}, "
-               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+               f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
                f"XLA_FLAGS={os.environ.get('XLA_FLAGS')}")
     print(f"{N} DPI neurons, {N_IN} rate-coded inputs, {T} x 20 ms per sample, reference dt {DT * 1e3:g} ms "
           f"({source}); {threads}")

@@ -31,13 +31,18 @@ One time step ``k`` (``t = k dt``) in the order of Brian2's schedule (``start``,
    ``D + 1`` spike vectors), so a spike shows in the state from step ``k + 1`` on;
 5. ``resets``: ``phase -= 1``; the neuron's reset.
 
-Not reproduced bit for bit: sums of several synaptic events onto one current in one step
-(Brian2 adds them one after the other with ``numpy.add.at``, torch as a matrix product),
-sympy's reordering of the membrane equation when parameters carry mismatch, and
-``tanh``/``exp``, which numpy and torch compute with different libraries; each differs by
-rounding (~1e-16 relative). Noise (an Ornstein-Uhlenbeck current, :mod:`brian_models.noise`)
-and Poisson input come from torch's own generator: they follow the same distributions but
-cannot repeat Brian2's random stream, so those runs agree only in statistics.
+Without autograd (simulation) the synaptic events of a step are added one by one in
+ascending presynaptic index (``index_add``), the order of Brian2's ``numpy.add.at``; with
+autograd (training) as a matrix product, whose sums may round differently. What can still
+differ by rounding (~1e-16 relative): ``tanh``/``exp``, which numpy and torch compute with
+different libraries, and sympy's reordering of the membrane equation when parameters carry
+mismatch. Measured in float64 (``tests/transfer/test_chip_model.py``): every spike at the
+same step as Brian2's, for LIF, AdEx and DPI with all four synapse types, AHP, mismatch,
+spike and current input and delays; also all 719,769 spikes of 128 samples of the
+128-neuron recurrent DPI network of ``experiments/bench_rockpool.py`` with mismatch 0.2.
+Noise (an Ornstein-Uhlenbeck current, :mod:`brian_models.noise`) and Poisson input come from
+torch's own generator: they follow the same distributions but cannot repeat Brian2's random
+stream, so those runs agree only in statistics.
 """
 
 from __future__ import annotations
@@ -169,6 +174,10 @@ def _tensor(value: Any, n: int, factor: np.ndarray | None, device: torch.device)
     return v.expand(n) if v.dim() == 0 else v
 
 
+#: The membrane variable's initial value without a random phase (the Brian2 models' ``state``).
+_REST = {"dpi": "I_0", "lif": "v_rest", "adex": "E_L"}
+
+
 def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDraw | None = None,
                   random_phase: bool = True, seed: int = 0, dtype: torch.dtype = torch.float64,
                   device: torch.device | str | None = None,
@@ -203,6 +212,11 @@ def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDra
     dt, window_steps = network_dt(net, dt)
     device = torch.device(device) if device is not None else default_device()
     counts, efficacy, params, bias = counts or {}, efficacy or {}, params or {}, bias or {}
+    names = {p.name for p in net.projections}, {p.name for p in net.populations}
+    for what, given, known in (("counts", counts, names[0]), ("efficacy", efficacy, names[0]),
+                               ("params", params, names[1]), ("bias", bias, names[1])):
+        if set(given) - known:
+            raise ValueError(f"{what} names {sorted(set(given) - known)}, which the network does not have")
     current = net.encoder.kind == "current"
     fed: dict[str, set[str]] = {p.name: set() for p in net.populations}
     for proj in net.projections:
@@ -220,7 +234,8 @@ def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDra
         decay = {SYNAPSES[s].variable: (dt / values[SYNAPSES[s].tau]).to(dtype)
                  for s in SYNAPSES if s in fed[pop.name]}
         init = {var: torch.zeros(pop.size, dtype=torch.float64, device=device) for var in dyn.own_state}
-        init[dyn.variable] = torch.full((pop.size,), pop.params.value(_REST[pop.neuron]), dtype=torch.float64, device=device)
+        rest = pop.params.value(_REST[pop.neuron])
+        init[dyn.variable] = torch.full((pop.size,), rest, dtype=torch.float64, device=device)
         if random_phase:
             var, value = initial_phase(pop, seed, factors)
             init[var] = torch.as_tensor(value, dtype=torch.float64, device=device)
@@ -244,10 +259,6 @@ def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDra
         projs.append(TorchProjection(proj.name, proj.pre, proj.post, SYNAPSES[proj.synapse].variable,
                                      (w.to(torch.float64) * e).to(dtype), int(round(proj.delay / dt))))
     return TorchNetwork(tuple(pops), tuple(projs), currents, net.encoder, dt, window_steps, dtype, device)
-
-
-#: The membrane variable's initial value without a random phase (the Brian2 models' ``state``).
-_REST = {"dpi": "I_0", "lif": "v_rest", "adex": "E_L"}
 
 
 def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: float = 10.0,
@@ -276,6 +287,8 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     record : bool
         Also return the spike rasters (bool ``[B, K, n]``).
     """
+    if X.dim() != 3 or X.shape[2] != tn.encoder.n_channels:
+        raise ValueError(f"input must have shape (B, T, {tn.encoder.n_channels}), got {tuple(X.shape)}")
     B, T, F = X.shape
     dt, S, dtype, dev = tn.dt, tn.window_steps, tn.dtype, tn.device
     grad = torch.is_grad_enabled() or smooth

@@ -161,7 +161,8 @@ class ChipNetwork(nn.Module):
     def _init_weights(self, net: SpikingNetwork, f64: dict[str, Any]) -> None:
         for proj in net.projections:
             if proj.weights.max(initial=0) > 1:
-                raise ValueError(f"projection {proj.name!r} has synapse counts above 1; ChipNetwork trains 0/1 CAM entries")
+                raise ValueError(f"projection {proj.name!r} has synapse counts above 1; "
+                                 "ChipNetwork trains 0/1 CAM entries")
         groups: dict[tuple[str, str, float], list[Projection]] = {}
         for proj in net.projections:
             groups.setdefault((proj.pre, proj.post, proj.delay), []).append(proj)

@@ -134,6 +134,10 @@ def test_simulate_torch_refuses_bad_input(chip_net):
         simulate_torch(net, np.full((2, 3, 3), 2.0), device="cpu")
     with pytest.raises(ValueError, match="multiple of dt"):
         simulate_torch(net, np.zeros((2, 3, 3)), SimulationSettings(dt=3e-4), device="cpu")
+    with pytest.raises(ValueError, match="does not have"):
+        build_network(net, counts={"no_such_projection": torch.zeros(6, 6)}, device="cpu")
+    with pytest.raises(ValueError, match="shape"):
+        run_network(build_network(net, device="cpu"), torch.zeros(2, 3, 4, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("model", ["lif", "dpi", "adex"])
