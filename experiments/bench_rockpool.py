@@ -2,7 +2,7 @@
 
     python -m experiments.bench_rockpool [--neurons 128] [--samples 128] [--batch 64] [--steps 28]
                                          [--no-standalone] [--no-record] [--threads 2]
-                                         [--torch-dts 0.1 0.2 0.5] [--torch-batches 16 64 128] [--no-torch]
+                                         [--torch-dts 0.1 0.2 0.5] [--torch-batches 16 64 256] [--no-torch]
                                          [--train-dts 0.5 0.2 0.1] [--train-batches 2] [--no-train]
 
 Rockpool with jax (``pip install -c constraints.txt -e '.[rockpool]'``) is an optional extra: without
@@ -27,8 +27,8 @@ seconds per wall second) and the mean firing rate per neuron in each, as a check
 networks are active and comparable. ``agree`` is the fraction of samples whose prediction
 equals that of Brian2 runtime at dt 0.1 ms in float64, with a readout (ridge regression,
 :func:`transfer.models.ridge_readout`) fitted on that run's spike counts averaged over the
-sequence to the samples' labels, so that predictions follow what the network encodes; a
-setting is faithful when it agrees on at least 99 %. ``equal_counts`` is the fraction of
+sequence to the samples' labels (:func:`fit_readout`), so that predictions follow what the
+network encodes; a setting is faithful when it agrees on at least 99 %. ``equal_counts`` is the fraction of
 (sample, window, neuron) spike counts equal to that run's. Training through the model
 (:class:`transfer.chip_network.ChipNetwork`, float32, batch 64, cross-entropy, Adam): seconds
 per 1000 sequences of 28 x 28 (measured over ``--train-batches`` batches and scaled) and the
@@ -177,8 +177,14 @@ def labelled_inputs(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     return np.tile(X, (reps, 1, 1))[:n], np.tile(data.y_test, reps)[:n], source
 
 
-def fit_readout(net, counts: np.ndarray, y: np.ndarray, ridge: float = 1e-2):
-    """``net`` with a readout of the mean rates over the whole sequence, fitted on ``counts`` to ``y``."""
+def fit_readout(net, counts: np.ndarray, y: np.ndarray, ridge: float = 1.0):
+    """``net`` with a readout of the mean rates over the whole sequence, fitted on ``counts`` to ``y``.
+
+    ``ridge`` 1 gave the best held-out accuracy on the 128-neuron network (fit on 256
+    Fashion-MNIST samples, tested on 256 others: 65 % against 60 % at 0.01 and 61 % at 10);
+    a readout that interpolates its training counts (0.01) makes the agreement figures
+    hypersensitive: dt 0.2 ms agreed on 72 % of the samples with it and on 95 % with ridge 1.
+    """
     from brian_models.description import Readout  # noqa: PLC0415
     from transfer.models import ridge_readout  # noqa: PLC0415
 
@@ -318,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-standalone", action="store_true", help="skip Brian2 cpp_standalone")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch chip model")
     parser.add_argument("--torch-dts", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="dt in ms")
-    parser.add_argument("--torch-batches", type=int, nargs="+", default=[16, 64, 128])
+    parser.add_argument("--torch-batches", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--no-train", action="store_true", help="skip timing training through the model")
     parser.add_argument("--train-dts", type=float, nargs="+", default=[0.5, 0.2, 0.1], help="dt in ms")
     parser.add_argument("--train-batches", type=int, default=2, help="batches of 64 timed per dt")
