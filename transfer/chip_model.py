@@ -31,9 +31,9 @@ One time step ``k`` (``t = k dt``) in the order of Brian2's schedule (``start``,
    ``D + 1`` spike vectors), so a spike shows in the state from step ``k + 1`` on;
 5. ``resets``: ``phase -= 1``; the neuron's reset.
 
-Without autograd (simulation) the synaptic events of a step are added one by one in
-ascending presynaptic index (``index_add``), the order of Brian2's ``numpy.add.at``; with
-autograd (training) as a matrix product, whose sums may round differently. What can still
+Without autograd (simulation) on the CPU the synaptic events of a step are added one by one
+in ascending presynaptic index (``index_add``), the order of Brian2's ``numpy.add.at``; with
+autograd (training) or on a GPU as a matrix product, whose sums may round differently. What can still
 differ by rounding (~1e-16 relative): ``tanh``/``exp``, which numpy and torch compute with
 different libraries, and sympy's reordering of the membrane equation when parameters carry
 mismatch. Measured in float64 (``tests/transfer/test_chip_model.py``): every spike at the
@@ -306,7 +306,10 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         if noise is not None:
             state[p.name]["I_noise"] = torch.zeros(B, p.size, dtype=dtype, device=dev)
         free[p.name] = torch.full((B, p.size), _NEVER, dtype=torch.int32, device=dev)
-    weights_t = {} if grad else {proj.name: proj.weight.T.contiguous() for proj in tn.projections}
+    # event by event on the CPU without autograd (Brian2's summation order; nonzero() would
+    # synchronise a GPU at every step, where the dense product is the faster choice)
+    by_event = not grad and dev.type == "cpu"
+    weights_t = {proj.name: proj.weight.T.contiguous() for proj in tn.projections} if by_event else {}
     depth = {}
     for proj in tn.projections:
         depth[proj.pre] = max(depth.get(proj.pre, 0), proj.delay_steps)
@@ -362,9 +365,9 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             else:
                 continue
             s = state[proj.post]
-            if grad:
+            if not by_event:
                 s[proj.variable] = s[proj.variable] + src @ proj.weight.T
-            else:  # event by event, in ascending presynaptic index as numpy.add.at does in Brian2
+            else:  # in ascending presynaptic index, as numpy.add.at adds them in Brian2
                 key = (proj.pre, proj.delay_steps)
                 if key not in events:
                     events[key] = src.nonzero(as_tuple=True)

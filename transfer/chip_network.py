@@ -130,8 +130,7 @@ class ChipNetwork(nn.Module):
                  current_bounds: tuple[float, float] = (DYNAPSE1_SMALLEST_BIAS, DYNAPSE1_LARGEST_BIAS),
                  tau_bounds: tuple[float, float] = (1e-3, 1.0), mismatch: float = 0.0, mismatch_seed: int = 0,
                  mismatch_aware: bool = False, beta: float = 10.0, gamma: float | None = None,
-                 random_phase: bool = True,
-                 phase_seed: int = 0, dtype: torch.dtype = torch.float32,
+                 random_phase: bool = True, phase_seed: int = 0, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None):
         super().__init__()
         if not isinstance(net, SpikingNetwork):
