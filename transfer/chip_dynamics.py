@@ -27,9 +27,8 @@ gradient check of the tests).
 
 What passes no gradient (``detach``, the default; the forward values are unchanged): the
 spike mechanism, for which the surrogate stands. (1) The membrane's reset ``v <- v (1 - z) +
-v_reset z`` does not pass gradient through ``z``, as Bellec et al. 2018 and
-:mod:`transfer.lsnn` do (Zenke & Vogels 2021, Neural Computation 33(4), found it as good or
-better); for the DPI it is necessary, since through ``z`` a perturbation of a nA-scale
+v_reset z`` does not pass gradient through ``z``, as in Bellec et al. 2018 and
+:mod:`transfer.lsnn`; for the DPI it is necessary, since through ``z`` a perturbation of a nA-scale
 current before the reset lands unscaled on the pA-scale current after it, which the
 exponential rise from ``I_0`` then amplifies in every interspike interval. (2) The positive
 feedback of the DPI (``I_a``) and the exponential term of the AdEx, the spike's upswing,
@@ -46,9 +45,9 @@ multiplied by ``gamma``. Each step of a window adds its surrogate to the count's
 so the recurrent loop's gain grows as ``dt`` shrinks (on that network, with ``gamma = 1``,
 the gradient was stable at 0.5 ms and grew ~1.02x per step at 0.1 ms); ``gamma`` proportional
 to ``dt`` made the parameters' gradients the same within a factor 2 at dt 0.1, 0.2 and 0.5
-ms. Read as an escape-noise neuron, whose probability of firing in a step is proportional to
-``dt``, this is the scale a per-step spike derivative should have (Gygax & Zenke 2024,
-arXiv:2404.14964). The loop's gain also grows with the connectivity: a 48-neuron network
+ms. Our reading: Gygax & Zenke (2025, Neural Computation 37(5), 886-925; arXiv:2404.14964)
+relate the surrogate derivative to the derivative of an escape-noise neuron's firing
+probability, which for one step of a rate-based escape is proportional to ``dt``. The loop's gain also grows with the connectivity: a 48-neuron network
 with half of all pairs connected through all four synapse types still grew ~1.02x per 0.5 ms
 step at ``gamma = 1`` and decayed at 0.5 and 0.3, whence
 :class:`transfer.chip_network.ChipNetwork`'s default ``gamma = 0.3 dt / 0.5 ms``.
