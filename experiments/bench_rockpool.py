@@ -1,10 +1,12 @@
-"""Peer simulator: the same recurrent DPI network in Brian2 and in Rockpool's DynapSim.
+"""Peer simulators: the same recurrent DPI network in Brian2, Rockpool's DynapSim and the torch chip model.
 
     python -m experiments.bench_rockpool [--neurons 128] [--samples 128] [--batch 64] [--steps 28]
-                                         [--no-standalone] [--no-record]
+                                         [--no-standalone] [--no-record] [--threads 2]
+                                         [--torch-dts 0.1 0.2 0.5] [--torch-batches 16 64 256] [--no-torch]
+                                         [--train-dts 0.5 0.2 0.1] [--train-batches 2] [--no-train]
 
 Rockpool with jax (``pip install -c constraints.txt -e '.[rockpool]'``) is an optional extra: without
-it this script prints one line and exits with status 2.
+it the DynapSim row is skipped (one line says so) and the other rows run.
 
 The network: ``--neurons`` DPI neurons (:mod:`brian_models.dpi`, DYNAP-SE1 preset) driven by
 28 rate-coded input channels (regular spikes, 500 Hz for a white pixel, 8 input synapses per
@@ -18,9 +20,25 @@ time constants and the same input spike trains are given to Rockpool 3.1's Dynap
 
 Measured: wall seconds to simulate the samples in (a) Brian2 runtime/numpy batched,
 (b) Brian2 cpp_standalone batched (compile time apart), (c) DynapSim under ``jax.jit``
-(first call, i.e. trace + compile, apart), the real-time factor (simulated seconds per wall
-second) and the mean firing rate per neuron in each, as a check that both networks are
-active and comparable. Writes the record ``docs/data/extra_rockpool_peer.json``.
+(first call, i.e. trace + compile, apart), (d) the torch chip model
+(:func:`transfer.chip_model.simulate_torch`) on the CPU (CUDA when present) in float64 and
+float32 at each ``--torch-dts`` and ``--torch-batches``; the real-time factor (simulated
+seconds per wall second) and the mean firing rate per neuron in each, as a check that the
+networks are active and comparable. ``agree`` is the fraction of samples whose prediction
+equals that of Brian2 runtime at dt 0.1 ms in float64, with a readout (ridge regression,
+:func:`transfer.models.ridge_readout`) fitted on that run's spike counts averaged over the
+sequence to the samples' labels (:func:`fit_readout`), so that predictions follow what the
+network encodes; a setting is faithful when it agrees on at least 99 %. ``equal_counts`` is the fraction of
+(sample, window, neuron) spike counts equal to that run's. Training through the model
+(:class:`transfer.chip_network.ChipNetwork`, float32, batch 64, cross-entropy, Adam): seconds
+per 1000 sequences of 28 x 28 (measured over ``--train-batches`` batches and scaled) and the
+peak resident memory of the process meanwhile (Linux ``VmHWM``, reset before the batches).
+
+Threads: ``--threads`` for torch; ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless given,
+because on a shared 2-core machine OpenMP's spinning threads made a 2-thread torch matrix
+product 400 times slower (measured while other jobs ran). Writes the record
+``docs/data/extra_rockpool_peer.json``, or ``docs/data/extra_chip_model_peer.json`` when
+DynapSim was skipped (so that a run without Rockpool does not replace its figures).
 """
 
 from __future__ import annotations
@@ -28,7 +46,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -36,7 +53,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["main", "peer_network", "input_spikes", "dynapsim_kwargs", "STEP", "DT"]
+__all__ = ["main", "peer_network", "input_spikes", "dynapsim_kwargs", "labelled_inputs", "fit_readout",
+           "STEP", "DT"]
 
 STEP = 0.02  # seconds per sequence element (real time on the chip)
 DT = 1e-4  # integration step of both simulators (the DPI model's recommended_dt)
@@ -138,13 +156,53 @@ def dynapsim_kwargs(net, dt: float = DT) -> tuple[dict[str, Any], np.ndarray, np
     return kwargs, w_rec.T.astype(np.float32), w_in.astype(np.float32), note  # w_rec as [pre, post]
 
 
+def labelled_inputs(n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """``n`` test images as ``[n, 28, 28]`` rows in [0, 1], their labels and where they came from.
+
+    Fashion-MNIST when installed, else scikit-learn's digits upsampled to 28 x 28 (as
+    :func:`experiments.bench_simulation.benchmark_inputs` does), repeated to ``n``.
+    """
+    from transfer.datasets import DatasetError, load_dataset  # noqa: PLC0415
+
+    try:
+        data = load_dataset("fashion")
+        X, source = np.asarray(data.X_test, dtype=float), "fashion-mnist test rows"
+    except DatasetError:
+        from scipy.ndimage import zoom  # noqa: PLC0415
+
+        data = load_dataset("digits")
+        X = np.clip(zoom(data.X_test, (1, 28 / data.n_steps, N_IN / data.n_features), order=1), 0, 1)
+        source = "digits test images upsampled to 28x28 (Fashion-MNIST not installed)"
+    reps = math.ceil(n / len(X))
+    return np.tile(X, (reps, 1, 1))[:n], np.tile(data.y_test, reps)[:n], source
+
+
+def fit_readout(net, counts: np.ndarray, y: np.ndarray, ridge: float = 1.0):
+    """``net`` with a readout of the mean rates over the whole sequence, fitted on ``counts`` to ``y``.
+
+    ``ridge`` 1 gave the best held-out accuracy on the 128-neuron network (fit on 256
+    Fashion-MNIST samples, tested on 256 others: 65 % against 60 % at 0.01 and 61 % at 10);
+    a readout that interpolates its training counts (0.01) makes the agreement figures
+    hypersensitive: dt 0.2 ms agreed on 72 % of the samples with it and on 95 % with ridge 1.
+    """
+    from brian_models.description import Readout  # noqa: PLC0415
+    from transfer.models import ridge_readout  # noqa: PLC0415
+
+    window = counts.shape[1] * STEP
+    probe = Readout("hidden", np.eye(counts.shape[2]), np.zeros(counts.shape[2]), 100.0, window)
+    w, b = ridge_readout(probe.scores(counts, STEP), y, int(y.max()) + 1, ridge)
+    return replace(net, readout=Readout("hidden", w, b, 100.0, window))
+
+
 def _row(sim: str, batch: int, n: int, steps: int, neurons: int, seconds: float, compile_s: float | None,
-         counts: np.ndarray) -> dict[str, Any]:
+         counts: np.ndarray, *, dt: float = DT, dtype: str = "float64", agree: float | None = None,
+         equal_counts: float | None = None) -> dict[str, Any]:
     simulated = n * steps * STEP
-    return {"simulator": sim, "batch": batch, "samples": n, "seconds": seconds, "compile_s": compile_s,
-            "x_real_time": simulated / seconds, "samples_per_s": n / seconds,
+    return {"simulator": sim, "dt_ms": dt * 1e3, "dtype": dtype, "batch": batch, "samples": n, "seconds": seconds,
+            "compile_s": compile_s, "x_real_time": simulated / seconds, "samples_per_s": n / seconds,
             "rate_hz": float(counts.sum() / (n * neurons * steps * STEP)),
-            "active_fraction": float((counts.sum(axis=(0, 1)) > 0).mean())}
+            "active_fraction": float((counts.sum(axis=(0, 1)) > 0).mean()),
+            "agree": agree, "equal_counts": equal_counts}
 
 
 def _brian(net, X: np.ndarray, settings) -> tuple[float, float, np.ndarray]:
@@ -184,34 +242,117 @@ def _rockpool(jax, DynapSim, net, X: np.ndarray, batch: int) -> tuple[float, flo
     return seconds, max(first - seconds * batch / len(X), 0.0), np.concatenate(counts).astype(np.int32)
 
 
+def _torch_rows(net, X: np.ndarray, reference: dict[str, np.ndarray], base, args) -> list[dict[str, Any]]:
+    """The torch chip model at every dt, dtype and batch size, against the Brian2 reference."""
+    import torch  # noqa: PLC0415
+
+    from transfer.chip_model import default_device, simulate_torch  # noqa: PLC0415
+
+    rows = []
+    n, T, N = X.shape[0], X.shape[1], args.neurons
+    for dt_ms in args.torch_dts:
+        for dtype in (torch.float64, torch.float32):
+            for batch in args.torch_batches:
+                settings = replace(base, dt=dt_ms * 1e-3, batch_size=min(batch, n))
+                res = simulate_torch(net, X, settings, dtype=dtype)
+                c = res.counts["hidden"]
+                rows.append(_row(f"torch chip model ({default_device().type})", min(batch, n), n, T, N,
+                                 res.wall_seconds, None, c, dt=dt_ms * 1e-3, dtype=str(dtype).split(".")[-1],
+                                 agree=float(np.mean(res.predictions == reference["predictions"])),
+                                 equal_counts=float(np.mean(c == reference["counts"]))))
+    return rows
+
+
+def _peak_rss_gb() -> float | None:
+    """Peak resident memory of this process since the last :func:`_reset_peak` (GB), or None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) / 1e6 for line in f if line.startswith("VmHWM"))
+    except (OSError, StopIteration):
+        return None
+
+
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current resident size (Linux >= 4.0)
+    except OSError:
+        pass
+
+
+def _train_rows(net, X: np.ndarray, y: np.ndarray, args) -> list[dict[str, Any]]:
+    """Seconds per 1000 sequences and peak memory of training through ChipNetwork, per dt."""
+    import torch  # noqa: PLC0415
+
+    from transfer.chip_network import ChipNetwork  # noqa: PLC0415
+
+    batch = 64
+    Xb = torch.as_tensor(np.resize(X, (batch,) + X.shape[1:]), dtype=torch.float64)
+    yb = torch.as_tensor(np.resize(y, batch), dtype=torch.int64)
+    rows = []
+    for dt_ms in args.train_dts:
+        model = ChipNetwork(net, dt=dt_ms * 1e-3, random_phase=False)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        _reset_peak()
+        before = _peak_rss_gb()
+        seconds = []
+        for _ in range(args.train_batches):
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(Xb), yb)
+            loss.backward()
+            opt.step()
+            model.clamp_()
+            del loss
+            seconds.append(time.perf_counter() - t0)
+        per_batch = float(np.mean(seconds))
+        rows.append({"dt_ms": dt_ms, "dtype": "float32", "batch": batch, "steps_per_sequence":
+                     int(round(X.shape[1] * STEP / (dt_ms * 1e-3))), "batches": args.train_batches,
+                     "s_per_batch": per_batch, "s_per_1000_sequences": per_batch * 1000 / batch,
+                     "rss_before_gb": before, "peak_rss_gb": _peak_rss_gb()})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--neurons", type=int, default=128)
     parser.add_argument("--samples", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=64, help="samples per batch in every simulator")
+    parser.add_argument("--batch", type=int, default=64, help="samples per batch in Brian2 and DynapSim")
     parser.add_argument("--steps", type=int, default=28, help="sequence steps (20 ms each) per sample, <= 28")
     parser.add_argument("--w-in", type=float, default=40e-12, help="input efficacy (A)")
     parser.add_argument("--w-rec", type=float, default=30e-12, help="recurrent efficacy (A)")
     parser.add_argument("--no-standalone", action="store_true", help="skip Brian2 cpp_standalone")
-    parser.add_argument("--no-record", action="store_true", help="do not write docs/data/extra_rockpool_peer.json")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch chip model")
+    parser.add_argument("--torch-dts", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="dt in ms")
+    parser.add_argument("--torch-batches", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--no-train", action="store_true", help="skip timing training through the model")
+    parser.add_argument("--train-dts", type=float, nargs="+", default=[0.5, 0.2, 0.1], help="dt in ms")
+    parser.add_argument("--train-batches", type=int, default=2, help="batches of 64 timed per dt")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--no-record", action="store_true", help="do not write the record in docs/data")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if min(args.neurons, args.samples, args.batch) < 2 or not 1 <= args.steps <= 28:
         parser.error("--neurons, --samples, --batch must be >= 2 and --steps in 1..28")
+    if min(args.torch_batches) < 1 or min(args.torch_dts + args.train_dts) <= 0 or args.train_batches < 1:
+        parser.error("--torch-batches, --train-batches and the dts must be positive")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (see the docstring)
     try:
         jax, DynapSim = _require_rockpool()
     except ImportError as exc:
-        print(f"bench_rockpool: {exc}", file=sys.stderr)
-        return 2
+        jax = DynapSim = None
+        print(f"bench_rockpool: DynapSim skipped: {exc}")
+
+    import torch  # noqa: PLC0415
 
     from brian_models.network import SimulationSettings  # noqa: PLC0415
-    from experiments.bench_simulation import benchmark_inputs  # noqa: PLC0415
     from experiments.main_job import format_table  # noqa: PLC0415
     from experiments.records import command_line, save_record  # noqa: PLC0415
 
+    torch.set_num_threads(args.threads)
     net = peer_network(args.neurons, args.seed, args.w_in, args.w_rec)
-    X, source = benchmark_inputs(args.samples)
-    X = X[:, :args.steps]
+    X, y, source = labelled_inputs(args.samples)
+    X, y = X[:, :args.steps], y
     n, T, N = args.samples, args.steps, args.neurons
     B = min(args.batch, n)
     rows: list[dict[str, Any]] = []
@@ -220,42 +361,70 @@ def main(argv: list[str] | None = None) -> int:
         base = SimulationSettings(dt=DT, batch_size=B, random_phase=False, seed=args.seed,
                                   build_dir=os.path.join(build, "runtime"))
         secs, _, c = _brian(net, X, base)
-        rows.append(_row("brian2 runtime/numpy", B, n, T, N, secs, None, c))
+        net = fit_readout(net, c, y)  # the readout every simulator's predictions go through
+        reference = {"counts": c, "predictions": net.readout.scores(c, STEP).argmax(1)}
+        rows.append(_row("brian2 runtime/numpy", B, n, T, N, secs, None, c, agree=1.0, equal_counts=1.0))
         counts["numpy"] = c
         if not args.no_standalone:
             secs, comp, c = _brian(net, X, replace(base, device="cpp_standalone",
                                                    build_dir=os.path.join(build, "standalone")))
-            rows.append(_row("brian2 cpp_standalone", B, n, T, N, secs, comp, c))
+            rows.append(_row("brian2 cpp_standalone", B, n, T, N, secs, comp, c,
+                             agree=float(np.mean(net.readout.scores(c, STEP).argmax(1) == reference["predictions"])),
+                             equal_counts=float(np.mean(c == reference["counts"]))))
             counts["standalone"] = c
-    secs, comp, c = _rockpool(jax, DynapSim, net, X, B)
-    rows.append(_row("rockpool DynapSim (jax.jit)", B, n, T, N, secs, comp, c))
-    counts["rockpool"] = c
+    if DynapSim is not None:
+        secs, comp, c = _rockpool(jax, DynapSim, net, X, B)
+        rows.append(_row("rockpool DynapSim (jax.jit)", B, n, T, N, secs, comp, c, dtype="float32",
+                         agree=float(np.mean(net.readout.scores(c, STEP).argmax(1) == reference["predictions"]))))
+        counts["rockpool"] = c
+    if not args.no_torch:
+        rows.extend(_torch_rows(net, X, reference, replace(base, build_dir=None), args))
+    training = [] if args.no_train else _train_rows(net, X, y, args)
 
     def corr(a, b):
         a, b = a.sum(axis=(0, 1)).astype(float), b.sum(axis=(0, 1)).astype(float)
         return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
 
-    checks = {"rate_correlation_per_neuron_brian_vs_rockpool": corr(counts["numpy"], counts["rockpool"])}
+    checks: dict[str, Any] = {}
+    if "rockpool" in counts:
+        checks["rate_correlation_per_neuron_brian_vs_rockpool"] = corr(counts["numpy"], counts["rockpool"])
     if "standalone" in counts:
         checks["standalone_equals_runtime"] = bool(np.array_equal(counts["numpy"], counts["standalone"]))
+    exact = [r for r in rows if r["simulator"].startswith("torch") and r["dt_ms"] == DT * 1e3
+             and r["dtype"] == "float64"]
+    if exact:
+        checks["torch_float64_dt0.1_equals_runtime"] = all(r["equal_counts"] == 1.0 for r in exact)
     _, _, _, mapping = dynapsim_kwargs(net)
-    columns = ["simulator", "batch", "samples", "seconds", "compile_s", "x_real_time", "samples_per_s",
-               "rate_hz", "active_fraction"]
-    threads = (f"{os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
+    columns = ["simulator", "dt_ms", "dtype", "batch", "samples", "seconds", "compile_s", "x_real_time",
+               "samples_per_s", "rate_hz", "active_fraction", "agree", "equal_counts"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    threads = (f"{os.cpu_count()} cores, load {load:.1f}, torch threads {torch.get_num_threads()}, "
+               f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+               f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, "
                f"XLA_FLAGS={os.environ.get('XLA_FLAGS')}")
-    print(f"{N} DPI neurons, {N_IN} rate-coded inputs, {T} x 20 ms per sample, dt {DT * 1e3:g} ms "
+    print(f"{N} DPI neurons, {N_IN} rate-coded inputs, {T} x 20 ms per sample, reference dt {DT * 1e3:g} ms "
           f"({source}); {threads}")
     print(format_table(rows, columns))
+    if training:
+        print(f"training through the torch chip model (ChipNetwork, sequences of {T} x {N_IN}, Adam, "
+              f"cross-entropy; {args.train_batches} batches of 64 timed per dt):")
+        print(format_table(training, list(training[0])))
     print("checks: " + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in checks.items()))
     note = (f"Random recurrent DPI network, {N} neurons, fan-in {FAN_IN_INPUT} input + "
-            f"{min(FAN_IN_RECURRENT, N - 1)} ternary recurrent; input: {source}; dt {DT} s; "
+            f"{min(FAN_IN_RECURRENT, N - 1)} ternary recurrent; input: {source}; reference dt {DT} s; "
             f"x_real_time = simulated seconds / wall seconds (compile excluded); {threads}. "
-            f"Mapped: {mapping['maps']}. Differs: {mapping['differs']}.")
+            "agree: predictions equal to Brian2 runtime's at dt 0.1 ms (readout fitted on its counts); "
+            "equal_counts: spike counts equal to that run's. "
+            + ("" if DynapSim is not None else "DynapSim skipped (rockpool not installed). ")
+            + f"DynapSim mapping: {mapping['maps']}. Differs: {mapping['differs']}.")
     if not args.no_record:
-        path = save_record("extra_rockpool_peer", {
-            "title": "Peer simulator: Brian2 vs Rockpool DynapSim on the same recurrent DPI network",
-            "rows": [{c: r[c] for c in columns} for r in rows], "checks": checks, "note": note},
-            command_line(argv, "experiments.bench_rockpool"))
+        name = "extra_rockpool_peer" if DynapSim is not None else "extra_chip_model_peer"
+        title = ("Peer simulators: Brian2, Rockpool DynapSim and the torch chip model on the same recurrent DPI network"
+                 if DynapSim is not None else
+                 "Peer simulators: Brian2 and the torch chip model on the same recurrent DPI network")
+        path = save_record(name, {"title": title, "rows": [{c: r[c] for c in columns} for r in rows],
+                                  "training": training, "checks": checks, "note": note},
+                           command_line(argv, "experiments.bench_rockpool"))
         print(f"wrote {path}")
     return 0
 
