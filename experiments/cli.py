@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -91,6 +92,9 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rnn2dynapse`` console script."""
+    # OpenMP threads that spin while they wait made torch up to hundreds of times slower on a
+    # busy 2-core machine (measured in experiments/bench_rockpool.py); set before torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     if getattr(args, "out", None) and "brian2" not in sys.modules:
         # Brian2 writes its log and, on errors, debug files to the temporary directory it

@@ -41,6 +41,7 @@ MODELS = ("rnn", "lstm", "esn", "lsnn")
 NEURONS = ("lif", "adex", "dpi")
 CHIPS = ("dynapse1",)
 BRIAN_DEVICES = ("runtime", "cpp_standalone")
+BACKENDS = ("brian2", "torch")
 TARGETS = ("numpy", "cython")
 
 
@@ -228,6 +229,8 @@ class SimulateSettings:
                                 choices=NEURONS)
     mismatch: float = option(0.0, "device mismatch CV (e.g. 0.2)", type=float, metavar="CV")
     noise: float = option(0.0, "membrane noise current std in A", type=float, metavar="S")
+    backend: str = option("brian2", "simulator: Brian2 (the reference) or the torch chip model (CUDA when "
+                          "present; spiking networks only)", choices=BACKENDS)
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
@@ -272,6 +275,7 @@ class EmulateSettings:
     run_dir: str = option(help="a map or calibrate run directory", positional=True)
     mismatch: float = option(0.0, "device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip",
                              type=float, metavar="CV")
+    backend: str = option("brian2", "simulator: Brian2 (the reference) or the torch chip model", choices=BACKENDS)
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)

@@ -34,6 +34,7 @@ from hardware.energy import cpu_energy, rnn_macs
 from hardware.mapper import map_network, snap_to_chip
 from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
+from transfer.chip_model import simulate_torch
 from transfer.convert import activation_scale, refit_readout
 from transfer.datasets import score
 from transfer.describe import DescribeSettings, default_input_coding, describe
@@ -49,6 +50,13 @@ __all__ = ["train_stage", "quantize_stage", "simulate_stage", "map_stage", "emul
 
 #: Stages whose run directory holds a ``hardware.json`` a chip can run.
 CONFIG_STAGES = ("map", "calibrate")
+
+
+def _simulator(backend: str) -> Any:
+    """``simulate(net, X, settings, progress)`` of a backend: Brian2 or the torch chip model."""
+    if backend == "brian2":
+        return simulate
+    return lambda net, X, sim, progress: simulate_torch(net, X, sim, progress=progress)
 
 
 def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -214,6 +222,9 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
         raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {kind}")
     if s.chip is not None and kind not in ("rnn", "esn"):
         raise RunDirError("--chip snaps the DPI parameters of a converted RNN or ESN to bias codes")
+    if s.backend == "torch" and kind not in ("rnn", "esn"):
+        raise RunDirError(f"--backend torch simulates a spiking network (RNN, ESN), not an {kind}; use brian2")
+    run = _simulator(s.backend)
     out = new_run_dir(out)
     t0 = time.perf_counter()
     coding = s.input_coding or (default_input_coding(ckpt.model) if kind in ("rnn", "esn") else None)
@@ -229,16 +240,16 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
                              mismatch_seed=seed, noise=s.noise, seed=seed, build_dir=str(out / "brian"))
     if kind == "esn":
         n = min(s.readout_samples, len(data.y_train))
-        train_run = simulate(net, data.X_train[:n], sim, progress=progress)
+        train_run = run(net, data.X_train[:n], sim, progress)
         net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n], ckpt.config.ridge)
     if isinstance(net, SpikingNetwork):
         net.save(out / "network.json")
-    result = simulate(net, data.X_test, sim, progress=progress)
+    result = run(net, data.X_test, sim, progress)
     ann = predict(ckpt.model, data.X_test)
     mc = ckpt.config
     fields: dict[str, Any] = {
         "convert_seconds": convert_seconds, "neuron": s.neuron, "mismatch": s.mismatch,
-        "mismatch_seed": seed, "noise": s.noise, "device": s.device, "target": s.target,
+        "mismatch_seed": seed, "noise": s.noise, "backend": s.backend, "device": s.device, "target": s.target,
         "transfer_function": net.metadata["transfer_function"] if isinstance(net, SpikingNetwork) else None,
         "input_coding": coding, "gating": s.gating if kind == "lstm" else None, "snapped_to_chip": s.chip,
         "copies": s.copies, "source": str(s.run_dir),
@@ -313,12 +324,13 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
                              mismatch_seed=e.seed, seed=e.seed, build_dir=str(out / "brian"))
+    run = _simulator(e.backend)
     if ckpt.config.kind == "esn":
         n = min(e.readout_samples, len(data.y_train))
-        train_run = simulate(net, data.X_train[:n], sim, progress=progress)
+        train_run = run(net, data.X_train[:n], sim, progress)
         net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n], ckpt.config.ridge)
     net.save(out / "network.json")  # what was emulated, for inspection
-    result = simulate(net, data.X_test, sim, progress=progress)
+    result = run(net, data.X_test, sim, progress)
     ann = predict(ckpt.model, data.X_test)
     chip = chip_energy_per_inference(config, result.counts, data.X_test)
     mc = ckpt.config
@@ -326,7 +338,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
                     gates=4 if mc.kind == "lstm" else 1)
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
-        "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "device": e.device,
+        "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "backend": e.backend, "device": e.device,
         "calibrated": source["stage"] == "calibrate", "calibrated_for": source.get("calibrated_for"),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),

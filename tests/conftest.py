@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from transfer.datasets import load_dataset
+# Passive OpenMP waiting: spinning threads slow torch down badly on a shared 2-core machine.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+
+from transfer.datasets import load_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session")

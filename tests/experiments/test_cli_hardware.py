@@ -102,6 +102,24 @@ def test_calibrate_then_emulate_the_calibrated_chip(chain, tmp_path):
     assert _metrics(chain / "emu")["calibrated"] is False
 
 
+def test_torch_backend_repeats_brian2_on_simulate_and_emulate(chain, tmp_path):
+    """The torch chip model against Brian2 from the same run: the same predictions and spikes."""
+    for stage, src in (("simulate", chain / "quant"), ("emulate", chain / "map")):
+        out = tmp_path / stage
+        extra = ["--mismatch", "0.2", "--seed", "2"] if stage == "emulate" else []
+        assert main([stage, str(src), "--backend", "torch", "--limit-test", "20", "--out", str(out), "--quiet",
+                     *extra]) == 0
+        ref = tmp_path / f"{stage}_brian2"
+        assert main([stage, str(src), "--limit-test", "20", "--out", str(ref), "--quiet", *extra]) == 0
+        got, want = _metrics(out), _metrics(ref)
+        assert got["backend"] == "torch" and want["backend"] == "brian2"
+        assert got["accuracy"] == want["accuracy"]
+        assert got["spikes_per_inference"] == pytest.approx(want["spikes_per_inference"], rel=1e-3)
+        key = "spiking" if stage == "simulate" else "emulated"
+        with np.load(out / "predictions.npz") as a, np.load(ref / "predictions.npz") as b:
+            assert np.mean(a[key] == b[key]) >= 0.95
+
+
 def _network_dir(root, net: SpikingNetwork):
     root.mkdir(parents=True)
     net.save(root / "network.json")
