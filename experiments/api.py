@@ -26,12 +26,12 @@ from typing import Any
 from brian_models.simulate import Description
 from experiments import stages
 from experiments.runs import run_data
-from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
-                                  SimulateSettings, TrainSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+                                  QuantizeSettings, SimulateSettings, TrainSettings)
 from transfer.checkpoint import Checkpoint
 from transfer.describe import DescribeSettings, describe
 
-__all__ = ["Run", "train", "quantize", "convert", "simulate", "map_network", "emulate", "calibrate"]
+__all__ = ["Run", "train", "quantize", "convert", "simulate", "finetune", "map_network", "emulate", "calibrate"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ def convert(run: Run | str | Path, **options: Any) -> Description:
 def simulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Convert and simulate a quantize run (:class:`~experiments.settings.SimulateSettings` options)."""
     return Run(Path(out), stages.simulate_stage(SimulateSettings(_dir(run), **options), out, progress=progress))
+
+
+def finetune(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """Train a simulate run's network through the chip model (:class:`~experiments.settings.FinetuneSettings`)."""
+    return Run(Path(out), stages.finetune_stage(FinetuneSettings(_dir(run), **options), out, progress=progress))
 
 
 def map_network(run: Run | str | Path, out: str | Path, **options: Any) -> Run:

@@ -19,9 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings, RunSettings,
-                                  SimulateSettings, TrainSettings, UploadSettings, add_options, from_namespace,
-                                  positive_int)
+from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+                                  QuantizeSettings, RunSettings, SimulateSettings, TrainSettings, UploadSettings,
+                                  add_options, from_namespace, positive_int)
 
 __all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD"]
 
@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "train": (TrainSettings, "train a float model with BPTT"),
     "quantize": (QuantizeSettings, "ternary weights with quantization-aware fine-tuning"),
     "simulate": (SimulateSettings, "convert to a spiking network and simulate it in Brian2"),
+    "finetune": (FinetuneSettings, "train the spiking network as the chip runs it, on random chips"),
     "map": (MapSettings, "place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)"),
     "emulate": (EmulateSettings, "simulate the board from its hardware configuration alone"),
     "calibrate": (CalibrateSettings, "adapt a mapped network to one chip, measured only through its spikes"),
@@ -81,6 +82,7 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
         "train": lambda: stages.train_stage(settings, out, progress=progress),
         "quantize": lambda: stages.quantize_stage(settings, out, progress=progress),
         "simulate": lambda: stages.simulate_stage(settings, out, progress=progress),
+        "finetune": lambda: stages.finetune_stage(settings, out, progress=progress),
         "map": lambda: stages.map_stage(settings, out),
         "emulate": lambda: stages.emulate_stage(settings, out, progress=progress),
         "calibrate": lambda: stages.calibrate_stage(settings, out, progress=progress),

@@ -27,6 +27,7 @@ __all__ = [
     "TrainSettings",
     "QuantizeSettings",
     "SimulateSettings",
+    "FinetuneSettings",
     "MapSettings",
     "EmulateSettings",
     "CalibrateSettings",
@@ -261,10 +262,37 @@ class SimulateSettings:
 
 
 @dataclass(frozen=True)
+class FinetuneSettings:
+    """Options of ``rnn2dynapse finetune``."""
+
+    run_dir: str = option(help="a simulate run directory (a spiking network on DPI neurons, e.g. of a run "
+                          "trained with --chip)", positional=True)
+    epochs: int = option(5, "passes over the training sequences", type=positive_int)
+    lr: float = option(3e-3, "Adam's learning rate (cosine schedule)", type=float)
+    batch_size: int = option(32, "sequences per step", type=positive_int)
+    mismatch: float = option(0.2, "CV of the fresh random chip drawn for every batch (0: the nominal chip)",
+                             type=float, metavar="CV")
+    spike_penalty: float = option(0.0, "weight of the mean spikes per neuron and element in the loss",
+                                  type=float)
+    dt: float | None = option(None, "integration step of the chip model in s (default: the neuron "
+                              "model's verified 0.1 ms)", type=float)
+    train_samples: int | None = option(None, "training sequences per epoch (a fresh subset each epoch; "
+                                       "default: all)", type=positive_int, metavar="N")
+    backend: str = option("brian2", "simulator of the final test", choices=BACKENDS)
+    seed: int = option(0, "seed of the batches and of the chips drawn", type=int)
+
+    def __post_init__(self) -> None:
+        _positive(self, "lr", "dt")
+        _fraction(self, "mismatch")
+        _non_negative(self, "spike_penalty")
+
+
+@dataclass(frozen=True)
 class MapSettings:
     """Options of ``rnn2dynapse map``."""
 
-    run_dir: str = option(help="a simulate run directory (--neuron dpi --input-coding rate)", positional=True)
+    run_dir: str = option(help="a simulate or finetune run directory (DPI neurons, spike input)",
+                          positional=True)
     chip: str = option("dynapse1", "target chip (the mapper supports dynapse1)", choices=("dynapse1", "dynapse2"))
 
 

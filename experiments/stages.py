@@ -25,8 +25,8 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
 from experiments.metrics import stage_metrics, strict
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data)
-from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
-                                  SimulateSettings, TrainSettings, UploadSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+                                  QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
@@ -35,6 +35,7 @@ from hardware.mapper import map_network, snap_to_chip
 from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
 from transfer.chip_model import simulate_torch
+from transfer.chip_training import ChipTrainingSettings, train_on_chip
 from transfer.convert import activation_scale, refit_readout
 from transfer.datasets import score
 from transfer.describe import DescribeSettings, default_input_coding, describe
@@ -45,11 +46,13 @@ from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, mat
 from transfer.spiking_lstm import lstm_macs
 from transfer.train import TrainConfig, evaluate, fit, predict
 
-__all__ = ["train_stage", "quantize_stage", "simulate_stage", "map_stage", "emulate_stage", "calibrate_stage",
-           "upload_stage"]
+__all__ = ["train_stage", "quantize_stage", "simulate_stage", "finetune_stage", "map_stage", "emulate_stage",
+           "calibrate_stage", "upload_stage"]
 
 #: Stages whose run directory holds a ``hardware.json`` a chip can run.
 CONFIG_STAGES = ("map", "calibrate")
+#: Stages whose run directory holds a spiking network (``network.json``) the mapper takes.
+NETWORK_STAGES = ("simulate", "finetune")
 
 
 def _simulator(backend: str) -> Any:
@@ -267,6 +270,48 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     return metrics
 
 
+def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Train a simulate run's spiking network through the chip model (:mod:`transfer.chip_training`).
+
+    Every batch runs on a fresh random chip (``mismatch``); the best epoch on the validation
+    split (on a validation chip) is written back, snapped to the bias codes again when the
+    network was snapped, simulated on the test samples of the simulate run without mismatch
+    and saved as ``network.json``, which ``map`` takes like a simulate run's.
+    """
+    f = settings
+    run_dir = Path(f.run_dir)
+    source = finished_run(run_dir, "simulate", "finetune needs a simulate run (rnn2dynapse simulate)")
+    net = SpikingNetwork.load(run_dir / "network.json")
+    ckpt = Checkpoint.load(source["source"])
+    data = run_data(ckpt, source.get("n_test"))
+    out = new_run_dir(out)
+    chip_settings = ChipTrainingSettings(epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, mismatch=f.mismatch,
+                                         spike_penalty=f.spike_penalty, dt=f.dt, train_samples=f.train_samples,
+                                         seed=f.seed)
+    trained = train_on_chip(net, data, chip_settings, progress=progress)
+    net = trained.net
+    snapped = None
+    if source.get("snapped_to_chip"):
+        net, snapped = snap_to_chip(net, chip_spec(source["snapped_to_chip"]))
+    net.save(out / "network.json")
+    seed = int(source.get("seed", 0))
+    sim = SimulationSettings(batch_size=128, seed=seed, mismatch_seed=seed, build_dir=str(out / "brian"))
+    result = _simulator(f.backend)(net, data.X_test, sim, progress)
+    ann = predict(ckpt.model, data.X_test)
+    metrics = stage_metrics(
+        "finetune", data, ckpt.config.kind, seed, score(data.y_test, result.predictions, data.metric),
+        result=result, ann=ann, neuron="dpi", mismatch=0.0, backend=f.backend,
+        simulated_accuracy=source.get("accuracy"), simulated_spikes_per_inference=source.get("spikes_per_inference"),
+        chip_training=chip_settings.to_dict(), history=trained.history, best_epoch=trained.best_epoch,
+        train_seconds=trained.train_seconds, snapped_to_chip=source.get("snapped_to_chip"),
+        **({"snap": snapped} if snapped is not None else {}),
+        input_coding=source.get("input_coding"), source=source["source"], simulate_source=str(run_dir.resolve()))
+    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
 def map_stage(settings: MapSettings, out: str | Path) -> dict[str, Any]:
     """Map a simulate run's DPI ``network.json`` onto the chip; write ``hardware.json``.
 
@@ -277,8 +322,8 @@ def map_stage(settings: MapSettings, out: str | Path) -> dict[str, Any]:
     """
     run_dir = Path(settings.run_dir)
     spec = chip_spec(settings.chip)
-    source = finished_run(run_dir, "simulate",
-                          "map needs a simulate run (rnn2dynapse simulate --neuron dpi --input-coding rate)")
+    source = finished_run(run_dir, NETWORK_STAGES,
+                          "map needs a simulate or finetune run (rnn2dynapse simulate --neuron dpi --input-coding rate)")
     net = SpikingNetwork.load(run_dir / "network.json")
     t0 = time.perf_counter()
     config = map_network(net, spec)

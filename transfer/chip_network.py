@@ -112,6 +112,8 @@ class ChipNetwork(nn.Module):
         The frozen chip of evaluation (and of training without ``mismatch_aware``).
     mismatch_aware : bool
         Draw a fresh chip for every training forward.
+    chip_seed : int, optional
+        Seed of the stream of fresh chips (default: ``mismatch_seed``).
     beta : float
         Steepness of the surrogate derivative.
     gamma : float, optional
@@ -129,7 +131,8 @@ class ChipNetwork(nn.Module):
                  threshold: float = 0.5, train_taus: bool = False,
                  current_bounds: tuple[float, float] = (DYNAPSE1_SMALLEST_BIAS, DYNAPSE1_LARGEST_BIAS),
                  tau_bounds: tuple[float, float] = (1e-3, 1.0), mismatch: float = 0.0, mismatch_seed: int = 0,
-                 mismatch_aware: bool = False, beta: float = 10.0, gamma: float | None = None,
+                 mismatch_aware: bool = False, chip_seed: int | None = None, beta: float = 10.0,
+                 gamma: float | None = None,
                  random_phase: bool = True, phase_seed: int = 0, dtype: torch.dtype = torch.float32,
                  device: torch.device | str | None = None):
         super().__init__()
@@ -148,7 +151,7 @@ class ChipNetwork(nn.Module):
         self.current_bounds, self.tau_bounds = tuple(map(float, current_bounds)), tuple(map(float, tau_bounds))
         self.mismatch, self.mismatch_seed, self.mismatch_aware = float(mismatch), int(mismatch_seed), mismatch_aware
         self.random_phase, self.phase_seed, self.dtype = random_phase, int(phase_seed), dtype
-        self._rng = np.random.default_rng([self.mismatch_seed, 1])
+        self._rng = np.random.default_rng([self.mismatch_seed if chip_seed is None else int(chip_seed), 1])
         device = torch.device(device) if device is not None else default_device()
         f64 = {"dtype": torch.float64, "device": device}
         self._init_weights(net, f64)

@@ -120,6 +120,23 @@ def test_torch_backend_repeats_brian2_on_simulate_and_emulate(chain, tmp_path):
             assert np.mean(a[key] == b[key]) >= 0.95
 
 
+def test_finetune_through_the_chip_model_then_map_and_emulate(chain, tmp_path):
+    """finetune trains the simulate run's network on random chips; the result maps, and its
+    emulation repeats the finetune run's own (snapped) simulation."""
+    ft, mp, emu = tmp_path / "ft", tmp_path / "map", tmp_path / "emu"
+    assert main(["finetune", str(chain / "sim"), "--epochs", "1", "--train-samples", "32", "--batch-size", "16",
+                 "--out", str(ft), "--quiet"]) == 0
+    m = _metrics(ft)
+    assert m["stage"] == "finetune" and m["chip_training"]["mismatch"] == 0.2
+    assert [h["epoch"] for h in m["history"]] == [0, 1] and m["best_epoch"] in (0, 1)
+    assert m["snapped_to_chip"] == "dynapse1" and m["n_test"] == _metrics(chain / "sim")["n_test"]
+    assert main(["map", str(ft), "--out", str(mp), "--quiet"]) == 0
+    assert _metrics(mp)["max_bias_relative_error"] < 1e-9
+    assert main(["emulate", str(mp), "--out", str(emu), "--quiet"]) == 0
+    assert _metrics(emu)["agreement_with_simulation"] == 1.0
+    assert _metrics(emu)["accuracy"] == m["accuracy"]
+
+
 def _network_dir(root, net: SpikingNetwork):
     root.mkdir(parents=True)
     net.save(root / "network.json")
@@ -183,7 +200,7 @@ def test_stages_refuse_the_wrong_run_directory(chain, tmp_path, capsys):
     assert main(["emulate", str(chain / "sim"), "--out", str(tmp_path / "e"), "--quiet"]) == EXIT_BAD_INPUT
     assert "emulate needs a map or calibrate run" in capsys.readouterr().err
     assert main(["map", str(chain / "quant"), "--out", str(tmp_path / "m"), "--quiet"]) == EXIT_BAD_INPUT
-    assert "map needs a simulate run" in capsys.readouterr().err
+    assert "map needs a simulate or finetune run" in capsys.readouterr().err
     assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--chip", "dynapse1",
                  "--out", str(tmp_path / "s"), "--quiet"]) == EXIT_BAD_INPUT
     assert "--chip snaps the DPI parameters" in capsys.readouterr().err
