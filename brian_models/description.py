@@ -28,7 +28,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -290,7 +290,10 @@ class InputEncoder:
 
 @dataclass(frozen=True, eq=False)
 class Readout:
-    """Class scores from the spike counts of one population.
+    """Class scores from the spike counts of one population (or several, side by side).
+
+    ``population`` names one population, or a tuple of them whose neurons the weights read in
+    that order (:meth:`gather`): an adaptive and a plain population on their own cores, say.
 
     Per sequence step ``t`` the rate ``r_t = counts_t / (step_duration * rate_scale)`` (in
     units of ANN activation) is optionally low-pass filtered, ``s_t = (1 - leak) s_{t-1} +
@@ -299,7 +302,7 @@ class Readout:
     activation of 1.
     """
 
-    population: str
+    population: str | tuple[str, ...]
     weights: np.ndarray
     bias: np.ndarray
     rate_scale: float
@@ -307,6 +310,10 @@ class Readout:
     leak: float = 1.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.population, str):
+            object.__setattr__(self, "population", tuple(str(p) for p in self.population))
+            if not self.population:
+                raise DescriptionError("readout reads no population")
         w = np.asarray(self.weights, dtype=float)
         b = np.asarray(self.bias, dtype=float)
         if w.ndim != 2 or b.shape != (w.shape[0],):
@@ -320,8 +327,17 @@ class Readout:
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
 
+    @property
+    def populations(self) -> tuple[str, ...]:
+        """The populations read, in the order of the weights' columns."""
+        return (self.population,) if isinstance(self.population, str) else self.population
+
+    def gather(self, counts: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The read populations' counts side by side: ``[N, T, n]`` from ``{population: [N, T, n_p]}``."""
+        return np.concatenate([np.asarray(counts[p]) for p in self.populations], axis=2)
+
     def scores(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
-        """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` read up to ``end_step``."""
+        """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` (:meth:`gather`) read up to ``end_step``."""
         return self.features(counts, step_duration, end_step) @ self.weights.T + self.bias
 
     def features(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
@@ -345,7 +361,8 @@ class Readout:
     __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"population": self.population, "weights": self.weights.tolist(),
+        return {"population": self.population if isinstance(self.population, str) else list(self.population),
+                "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), "rate_scale": float(self.rate_scale),
                 "window": float(self.window), "leak": float(self.leak)}
 
@@ -399,12 +416,14 @@ class SpikingNetwork:
                     f"projection {proj.name!r}: weights have shape {proj.weights.shape} but "
                     f"{proj.post!r} x {proj.pre!r} needs {expected}"
                 )
-        if self.readout.population not in sizes:
-            raise DescriptionError(f"readout reads unknown population {self.readout.population!r}")
-        if self.readout.weights.shape[1] != sizes[self.readout.population]:
+        unknown = [p for p in self.readout.populations if p not in sizes]
+        if unknown:
+            raise DescriptionError(f"readout reads unknown population {unknown[0]!r}")
+        n_read = sum(sizes[p] for p in self.readout.populations)
+        if self.readout.weights.shape[1] != n_read:
             raise DescriptionError(
                 f"readout weights have {self.readout.weights.shape[1]} columns but population "
-                f"{self.readout.population!r} has {sizes[self.readout.population]} neurons"
+                f"{self.readout.population!r} has {n_read} neurons"
             )
         if not self.step_duration > 0:
             raise DescriptionError(f"step_duration must be positive, got {self.step_duration}")

@@ -78,7 +78,7 @@ class SimulationResult:
 
 def readout_scores(net: SpikingNetwork, counts: dict[str, np.ndarray], end_step: int | None = None) -> np.ndarray:
     """Class scores from the readout population's counts over the readout window ending at ``end_step``."""
-    return net.readout.scores(counts[net.readout.population], net.step_duration, end_step)
+    return net.readout.scores(net.readout.gather(counts), net.step_duration, end_step)
 
 
 def decision_latency(net: SpikingNetwork, counts: dict[str, np.ndarray]) -> np.ndarray:
@@ -86,7 +86,7 @@ def decision_latency(net: SpikingNetwork, counts: dict[str, np.ndarray]) -> np.n
 
     The running decision after step ``t`` reads the readout window ending at ``t``.
     """
-    T = counts[net.readout.population].shape[1]
+    T = counts[net.readout.populations[0]].shape[1]
     running = np.stack([readout_scores(net, counts, t).argmax(1) for t in range(1, T + 1)], 1)
     final = running[:, -1:]
     differs = running != final

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     net = convert(ckpt.model, data.X_train[:1000], ConversionSettings(neuron=args.neuron))
     bn = BatchNetwork(net, X.shape[1], SimulationSettings(batch_size=1, seed=args.seed))
     counts = bn.run(X, trace=args.traces)
-    hidden = net.readout.population
+    hidden = net.readout.populations[0]
     tr = bn.traces[hidden]
     pred = int(readout_scores(net, counts).argmax(1)[0])
     ann = int(predict(ckpt.model, X)[0])

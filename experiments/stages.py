@@ -244,7 +244,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     if kind == "esn":
         n = min(s.readout_samples, len(data.y_train))
         train_run = run(net, data.X_train[:n], sim, progress)
-        net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n], ckpt.config.ridge)
+        net = refit_readout(net, train_run.counts, data.y_train[:n], ckpt.config.ridge)
     if isinstance(net, SpikingNetwork):
         net.save(out / "network.json")
     result = run(net, data.X_test, sim, progress)
@@ -373,7 +373,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     if ckpt.config.kind == "esn":
         n = min(e.readout_samples, len(data.y_train))
         train_run = run(net, data.X_train[:n], sim, progress)
-        net = refit_readout(net, train_run.counts[net.readout.population], data.y_train[:n], ckpt.config.ridge)
+        net = refit_readout(net, train_run.counts, data.y_train[:n], ckpt.config.ridge)
     net.save(out / "network.json")  # what was emulated, for inspection
     result = run(net, data.X_test, sim, progress)
     ann = predict(ckpt.model, data.X_test)

@@ -140,9 +140,10 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         raise ValueError(f"calibration needs labelled sequences X (N>=2, T, F) and y (N,), got {X.shape}, {y.shape}")
     ro: Readout = config.readout
     counts = board.play(X)
-    if ro.population not in counts:
-        raise ValueError(f"the board returned no spikes of the readout population {ro.population!r}")
-    feats = ro.features(counts[ro.population], config.step_duration)
+    missing = [p for p in ro.populations if p not in counts]
+    if missing:
+        raise ValueError(f"the board returned no spikes of the readout population {missing[0]!r}")
+    feats = ro.features(ro.gather(counts), config.step_duration)
     before = float(np.mean((feats @ ro.weights.T + ro.bias).argmax(1) == y))
     W, b = _fit_readout(feats, y, ro.weights.shape[0], regularisation)
     after = float(np.mean((feats @ W.T + b).argmax(1) == y))

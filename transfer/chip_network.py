@@ -331,7 +331,7 @@ class ChipNetwork(nn.Module):
         out = run_network(tn, X.to(device=device, dtype=torch.float64), smooth=smooth, beta=self.beta,
                           gamma=self.gamma, detach=detach)
         readout = self.template.readout
-        spikes = out.counts[readout.population]
+        spikes = torch.cat([out.counts[p] for p in readout.populations], 2)
         scores = readout_scores_torch(readout, spikes, self.template.step_duration,
                                       self.readout_weight.to(spikes.dtype), self.readout_bias.to(spikes.dtype))
         return (scores, out.counts) if return_counts else scores

@@ -287,8 +287,8 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
                           settings.step_duration, meta)
 
 
-def refit_readout(net: SpikingNetwork, counts: np.ndarray, y: np.ndarray, ridge: float) -> SpikingNetwork:
-    """A copy of ``net`` whose readout is refitted on its own spike counts ``[N, T, n]``.
+def refit_readout(net: SpikingNetwork, counts: dict[str, np.ndarray], y: np.ndarray, ridge: float) -> SpikingNetwork:
+    """A copy of ``net`` whose readout is refitted on its own spike counts ``{population: [N, T, n]}``.
 
     Reservoir computing trains only the readout, on the states of the reservoir that will
     run (He et al. 2019 fit theirs on the analog chip's activity): the spiking reservoir's
@@ -297,9 +297,9 @@ def refit_readout(net: SpikingNetwork, counts: np.ndarray, y: np.ndarray, ridge:
     """
     ro = net.readout
     n_classes = ro.weights.shape[0]
-    feats = ro.features(counts, net.step_duration)
+    feats = ro.features(ro.gather(counts), net.step_duration)
     w, b = ridge_readout(feats, y, n_classes, ridge)
-    readout = Readout(ro.population, w, b, ro.rate_scale, ro.window, ro.leak)
+    readout = replace(ro, weights=w, bias=b)
     meta = dict(net.metadata, readout="refitted on spike counts", readout_train_samples=int(len(y)))
     return SpikingNetwork(net.populations, net.projections, net.encoder, readout,
                           net.step_duration, meta)

@@ -84,3 +84,17 @@ def test_calibration_leaves_the_callers_brian2_state_alone():
         assert prefs.codegen.target == "cython" and get_device() is before_device
     finally:
         prefs.codegen.target = before_target
+
+
+def test_readout_of_two_populations_reads_them_side_by_side(tmp_path):
+    net = SpikingNetwork.load(DATA / "network_v1.json")
+    hidden, out = net.populations
+    w = np.arange(2 * (hidden.size + out.size), dtype=float).reshape(2, -1) / 10
+    two = replace(net, readout=replace(net.readout, population=("hidden", "out"), weights=w))
+    counts = {"hidden": np.ones((1, 4, hidden.size)), "out": 2 * np.ones((1, 4, out.size))}
+    features = np.concatenate([counts["hidden"], counts["out"]], axis=2)
+    np.testing.assert_array_equal(two.readout.gather(counts), features)
+    again = SpikingNetwork.load(two.save(tmp_path))
+    assert again.readout.populations == ("hidden", "out") and again.readout == two.readout
+    with pytest.raises(ValueError, match="has 9 neurons"):
+        replace(net, readout=replace(net.readout, population=("hidden", "out")))

@@ -105,7 +105,7 @@ def esn_case(digits):
                                   input_rate=rate_scale * a_in / a_rec)
     net = convert(model, data.X_train, settings)
     fit = simulate(net, data.X_train[:150], SETTINGS, progress=False)
-    net = refit_readout(net, fit.counts["hidden"], data.y_train[:150], ridge=1e-2)
+    net = refit_readout(net, fit.counts, data.y_train[:150], ridge=1e-2)
     config = HardwareConfig.from_json(map_network(net).to_json())
     direct = simulate(net, data.X_test, SETTINGS, progress=False)
     emulated = emulate(config, data.X_test, SETTINGS)
