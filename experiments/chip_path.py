@@ -56,7 +56,12 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs
         else 1e6 * st["emulate"]["energy_joules_per_inference"],
         "cores": st["map"]["cores_used"], "hidden": st["train"].get("n_hidden"),
+        "mismatch_aware": st["quantize"].get("mismatch_aware_cv"),
     }
+    if "finetune" in st:
+        row["finetuned"] = st["finetune"]["accuracy"]
+        row["finetune"] = {k: st["finetune"]["chip_training"][k] for k in ("epochs", "lr", "mismatch", "spike_penalty",
+                                                                           "train_samples")}
     second = "normal_vs_abnormal_balanced_accuracy"
     if second in st["emulate"]:
         row[second] = {key: st[key].get(second) for key in st if second in st[key]}
@@ -73,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calibrate-samples", type=int, default=1000)
+    parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
+                        help="quantize with rate-level mismatch-aware fine-tuning at this CV")
+    parser.add_argument("--quant-epochs", type=int, default=None, help="quantize epochs")
+    parser.add_argument("--finetune-epochs", type=int, default=0,
+                        help="train the simulated network through the chip model for this many epochs")
+    parser.add_argument("--finetune-lr", type=float, default=3e-3)
+    parser.add_argument("--finetune-samples", type=int, default=None, help="training sequences per epoch")
+    parser.add_argument("--spike-penalty", type=float, default=0.0)
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -87,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                         epochs=args.epochs, seed=args.seed, limit_train=args.limit_train, neurons=(), hardware=True,
                         simulate_limit_test=args.limit_test, model_options={"chip": "dynapse1"},
                         chip_seeds=tuple(args.chips), chip_cv=args.cv, calibrate_samples=args.calibrate_samples,
+                        quantize_options={"mismatch_aware": args.mismatch_aware, "epochs": args.quant_epochs},
+                        finetune_options={"epochs": args.finetune_epochs, "lr": args.finetune_lr,
+                                          "train_samples": args.finetune_samples, "mismatch": args.cv,
+                                          "spike_penalty": args.spike_penalty} if args.finetune_epochs else None,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     print(format_table([row], COLUMNS))

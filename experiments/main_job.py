@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from typing import Any, Callable
 
-from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
-                                  RunSettings, SimulateSettings, TrainSettings)
+from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+                                  QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
 __all__ = ["run_chain", "run_main", "format_table"]
@@ -57,7 +57,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               hardware: bool = False, model_options: dict[str, Any] | None = None,
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
-              calibrate_samples: int = 1000, progress: bool = True) -> dict[str, Any]:
+              calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
+              finetune_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -70,13 +71,17 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
     configuration. ``train_fan_in`` trains the float model under that fan-in cap
     (``train --max-fan-in``); ``model_options`` are further :class:`TrainSettings` fields
-    (``shared_bias``, ``syn_leak``, ``chip``...). With ``hardware`` and ``chip_seeds``, the mapped
+    (``shared_bias``, ``syn_leak``, ``chip``...), ``quantize_options`` further
+    :class:`QuantizeSettings` fields (``mismatch_aware``, ``epochs``...). With ``hardware`` and
+    ``finetune_options`` (:class:`FinetuneSettings` fields) the simulated network is trained
+    through the chip model (``finetune``) before it is mapped. With ``hardware`` and ``chip_seeds``, the mapped
     network is also emulated on each of those chips at mismatch ``chip_cv``, calibrated to each
     (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
     lists those emulations. Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
     """
-    from .stages import calibrate_stage, emulate_stage, map_stage, quantize_stage, simulate_stage, train_stage
+    from .stages import (calibrate_stage, emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage,
+                         train_stage)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +92,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
                           **(model_options or {}))
     results["train"] = _stage(out, "train", lambda p: train_stage(train, p, progress=progress))
     results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
-        QuantizeSettings(str(out / "train"), measure_cap_cost=measure_cap_cost), p, progress=progress))
+        QuantizeSettings(str(out / "train"), measure_cap_cost=measure_cap_cost, **(quantize_options or {})), p,
+        progress=progress))
     sims = [(n, g, f"simulate_{n}" + ("" if g == "exact" else f"_{g}"))
             for n in neurons for g in (gatings if model == "lstm" else ("exact",))]
     quantized = str(out / "quantize")
@@ -99,7 +105,12 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
             SimulateSettings(quantized, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
                              device=device, target=target, chip="dynapse1"), p, progress=progress))
-        results["map"] = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate_hw")), p))
+        network = "simulate_hw"
+        if finetune_options is not None:
+            results["finetune"] = _stage(out, "finetune", lambda p: finetune_stage(
+                FinetuneSettings(str(out / "simulate_hw"), **finetune_options), p, progress=progress))
+            network = "finetune"
+        results["map"] = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / network)), p))
         results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
         for chip in chip_seeds:
@@ -125,7 +136,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     ]
     labels = {key: f"spiking {n.upper()}" + ("" if g == "exact" else f" {g}") + " (Brian2)"
               for n, g, key in sims}
-    labels.update({"simulate_hw": "spiking DPI, spike input", "emulate": "DYNAP-SE emulated"})
+    labels.update({"simulate_hw": "spiking DPI, spike input", "finetune": "trained on random chips (torch)",
+                   "emulate": "DYNAP-SE emulated"})
     for key, label in labels.items():
         if key in results:
             m = results[key]

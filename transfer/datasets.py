@@ -593,6 +593,10 @@ def _read_ucr_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 #: Percentile of the training split's ``|x|`` that becomes a full-scale (rate 1) ON or OFF
 #: input: the few larger values saturate, as the top activation does in conversion.
+#: Measured on ECG5000 (z-scored beats, 7 samples per step, float RNN, 100 epochs, 4500 test
+#: beats): ON/OFF pairs 93.13 % (normal vs abnormal 97.51 %), one channel min/max-scaled by
+#: the training split 93.73 % (97.36 %); ECG5000 keeps min/max, user data that leaves [0, 1]
+#: gets ON/OFF pairs (they keep the sign without assuming a range).
 ONOFF_PERCENTILE = 99.5
 
 
