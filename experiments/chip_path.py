@@ -71,7 +71,7 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="digits")
-    parser.add_argument("--model", default="rnn", choices=["rnn", "esn"])
+    parser.add_argument("--model", default="rnn", choices=["rnn", "esn", "lsnn"])
     parser.add_argument("--chips", type=int, nargs="+", default=[0, 1, 2], help="mismatch seeds")
     parser.add_argument("--cv", type=float, default=0.2, help="mismatch CV of the chips")
     parser.add_argument("--hidden", type=int, default=None)

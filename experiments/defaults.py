@@ -80,5 +80,6 @@ CHIP_TRAINING: dict[str, dict[str, dict[str, object]]] = {
     "dynapse1": {
         "rnn": {"syn_leak": 0.5, "substeps": 3, "shared_bias": True, "min_bias": 0.25},
         "esn": {"shared_bias": True},
+        "lsnn": {},  # ternary and mapped as DPI populations (adaptive, plain): nothing to change in training
     },
 }

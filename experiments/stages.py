@@ -221,18 +221,19 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     chip = s.chip or (trained_for if neuron == "dpi" else None)
     s = replace(s, neuron=neuron, chip=chip)
     data = run_data(ckpt, s.limit_test)
-    if s.copies > 1 and kind not in ("rnn", "esn"):
-        raise RunDirError(f"--copies replicates a converted RNN or ESN, not an {kind}")
-    if s.chip is not None and kind not in ("rnn", "esn"):
-        raise RunDirError("--chip snaps the DPI parameters of a converted RNN or ESN to bias codes")
-    if s.backend == "torch" and kind not in ("rnn", "esn"):
-        raise RunDirError(f"--backend torch simulates a spiking network (RNN, ESN), not an {kind}; use brian2")
-    run = _simulator(s.backend)
-    out = new_run_dir(out)
+    coding = s.input_coding or ("rate" if trained_for else
+                                (default_input_coding(ckpt.model) if kind in ("rnn", "esn") else None))
     t0 = time.perf_counter()
-    coding = s.input_coding or (default_input_coding(ckpt.model) if kind in ("rnn", "esn") else None)
     net = describe(ckpt.model, data.X_train[:1000],
                    DescribeSettings(neuron=s.neuron, max_rate=s.max_rate, input_coding=coding, gating=s.gating))
+    if not isinstance(net, SpikingNetwork):
+        for flag, used in (("--copies", s.copies > 1), ("--chip", s.chip is not None),
+                           ("--backend torch", s.backend == "torch")):
+            if used:
+                raise RunDirError(f"{flag} needs a spiking network of neuron populations; a {kind} simulated "
+                                  f"with --neuron {s.neuron} is not one (an LSNN is: --neuron dpi --input-coding rate)")
+    run = _simulator(s.backend)
+    out = new_run_dir(out)
     snapped = None
     if isinstance(net, SpikingNetwork):
         net = replicate(net, s.copies)
@@ -253,7 +254,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     fields: dict[str, Any] = {
         "convert_seconds": convert_seconds, "neuron": s.neuron, "mismatch": s.mismatch,
         "mismatch_seed": seed, "noise": s.noise, "backend": s.backend, "device": s.device, "target": s.target,
-        "transfer_function": net.metadata["transfer_function"] if isinstance(net, SpikingNetwork) else None,
+        "transfer_function": net.metadata.get("transfer_function") if isinstance(net, SpikingNetwork) else None,
         "input_coding": coding, "gating": s.gating if kind == "lstm" else None, "snapped_to_chip": s.chip,
         "copies": s.copies, "source": str(s.run_dir),
     }

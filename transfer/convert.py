@@ -59,9 +59,10 @@ from brian_models.description import (InputEncoder, Population, Projection, Read
 from brian_models.parameters import DYNAPSE1_SMALLEST_BIAS, NeuronParams, neuron_params
 from brian_models.synapse_types import SYNAPSES
 from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier, ridge_readout
+from transfer.quantize import split_ternary as _split
 
 __all__ = ["ConversionSettings", "ConversionError", "calibrate", "convert",
-           "split_ternary", "activation_scale", "refit_readout", "population_params"]
+           "ternary_counts", "activation_scale", "refit_readout", "population_params"]
 
 
 class ConversionError(ValueError):
@@ -123,6 +124,15 @@ class ConversionSettings:
         return asdict(self)
 
 
+def ternary_counts(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`transfer.quantize.split_ternary`, refusing a non-ternary matrix with a
+    :class:`ConversionError`."""
+    try:
+        return _split(w, name)
+    except ValueError as err:
+        raise ConversionError(str(err)) from None
+
+
 def calibrate(params: NeuronParams, rate_scale: float, h_max: float = 1.0,
               n_points: int = 160, duration: float = 1.0) -> TransferFunction:
     """Measure the f-I curve of the neuron ``params`` describes in Brian2 and fit the current
@@ -147,18 +157,6 @@ def calibrate(params: NeuronParams, rate_scale: float, h_max: float = 1.0,
     check = np.interp(I0 + gain * grid, currents, rates) / rate_scale
     rms = float(np.sqrt(np.mean((check - grid) ** 2)) / h_max)
     return TransferFunction(float(I0), float(gain), float(rate_scale), rms)
-
-
-def split_ternary(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, float]:
-    """Split a ternary matrix ``{-a, 0, +a}`` into excitatory and inhibitory 0/1 counts and ``a``."""
-    w = np.asarray(w, dtype=float)
-    nz = np.abs(w[w != 0])
-    if nz.size and not np.allclose(nz, nz[0], rtol=1e-5):
-        raise ConversionError(
-            f"matrix {name} is not ternary ({np.unique(w).size} distinct values); "
-            "run `rnn2dynapse quantize` first")
-    a = float(nz[0]) if nz.size else 0.0
-    return (w > 0).astype(np.int64), (w < 0).astype(np.int64), a
 
 
 @torch.no_grad()
@@ -247,8 +245,8 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
     params = population_params(settings, slow_tau)
     tf = calibrate(params, rate_scale, h_max=lam)
 
-    w_in_e, w_in_i, a_in = split_ternary(model.w_in.detach().numpy(), "w_in")
-    w_rec_e, w_rec_i, a_rec = split_ternary(model.w_rec.detach().numpy(), "w_rec")
+    w_in_e, w_in_i, a_in = ternary_counts(model.w_in.detach().numpy(), "w_in")
+    w_rec_e, w_rec_i, a_rec = ternary_counts(model.w_rec.detach().numpy(), "w_rec")
     bias = (model.b if esn else model.effective_bias()).detach().numpy().astype(float)
     H, F = w_in_e.shape
     bias = np.broadcast_to(bias, (H,))  # a shared bias (one DC per core) applies to all

@@ -5,7 +5,9 @@
 into a :class:`~brian_models.lstm_description.SpikingLSTM`
 (:func:`transfer.spiking_lstm.convert_lstm`), and an LSNN is described as itself
 (:func:`transfer.lsnn.describe_lsnn`, an
-:class:`~brian_models.lsnn_description.LSNNNetwork`).
+:class:`~brian_models.lsnn_description.LSNNNetwork`), or, on DPI neurons with an input coding
+given, as a :class:`SpikingNetwork` of adaptive and plain DPI populations
+(:func:`transfer.lsnn.lsnn_to_network`) that the chip can carry.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 
 from brian_models.simulate import Description
 from transfer.convert import ConversionError, ConversionSettings, convert
-from transfer.lsnn import LSNNClassifier, describe_lsnn
+from transfer.lsnn import LSNNClassifier, describe_lsnn, lsnn_to_network
 from transfer.models import ESNClassifier, LSTMClassifier, RNNClassifier
 from transfer.spiking_lstm import SpikingLSTMSettings, convert_lstm
 
@@ -39,7 +41,8 @@ class DescribeSettings:
     max_rate : float
         Firing rate (Hz) of the top activation (RNN, ESN, LSTM).
     input_coding : {"current", "rate"} or None
-        RNN/ESN input as current or spikes; ``None``: spikes for a delay-free RNN, else current.
+        Input as current or spikes; ``None``: spikes for a delay-free RNN, else current (an
+        LSNN on DPI neurons: its own runner, not a spiking network description).
     gating : {"exact", "shunting"}
         LSTM gating.
     """
@@ -78,5 +81,10 @@ def describe(model: nn.Module, X_train: np.ndarray, settings: DescribeSettings =
         if settings.neuron not in _LSNN_NEURONS:
             raise ConversionError(f"an LSNN runs with --neuron lif (its own adaptive LIF) or dpi, "
                                   f"not {settings.neuron!r}")
+        if settings.neuron == "dpi" and settings.input_coding is not None:
+            try:  # a spiking network of DPI populations, which the mapper takes
+                return lsnn_to_network(model, input_coding=settings.input_coding)
+            except ValueError as err:
+                raise ConversionError(str(err)) from None
         return describe_lsnn(model, _LSNN_NEURONS[settings.neuron])
     raise ConversionError(f"cannot describe a {type(model).__name__} as a spiking network")

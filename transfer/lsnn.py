@@ -33,14 +33,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from dataclasses import replace as dc_replace
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
+from brian_models.description import INPUT, InputEncoder, Population, Projection, Readout, SpikingNetwork
 from brian_models.lsnn_description import DPIMapping, LSNNNetwork
+from transfer.quantize import split_ternary
 
-__all__ = ["LSNNSettings", "LSNNClassifier", "spike_fn", "READOUTS", "describe_lsnn"]
+__all__ = ["LSNNSettings", "LSNNClassifier", "spike_fn", "READOUTS", "describe_lsnn", "lsnn_to_network"]
 
 READOUTS = ("last", "mean")
 
@@ -242,3 +246,69 @@ def describe_lsnn(model: LSNNClassifier, neuron: str = "alif", dpi: DPIMapping |
                        substeps=int(model.substeps), dt_ms=float(model.dt_ms),
                        tau_mem_ms=float(s.tau_mem_ms), tau_adapt_ms=float(s.tau_adapt_ms),
                        readout=s.readout, neuron=neuron, dpi=dpi or DPIMapping())
+
+
+def lsnn_to_network(model: LSNNClassifier, mapping: DPIMapping | None = None, *, input_coding: str = "rate"
+                    ) -> SpikingNetwork:
+    """A ternary LSNN as a :class:`SpikingNetwork` of DPI neurons the chip can carry.
+
+    The mapping of :class:`~brian_models.lsnn_description.DPIMapping` (Plank et al. 2021 carried
+    an LSNN's adaptive thresholds as after-hyperpolarising currents): one LSNN unit of current
+    is ``I_unit = (rheobase - I_tau) * input_scale`` on top of a DC ``I_tau``; an adaptive
+    neuron's AHP jumps by ``beta (1 - rho) I_unit * ahp_scale`` per spike and decays with
+    ``tau_adapt``; ``tau_mem`` is matched. Adaptive and plain neurons differ in a core bias
+    (``IF_AHW_P``), so they are two populations (``"adaptive"``, ``"plain"``) on their own
+    cores, and the host readout reads both. A ternary recurrent entry ``+-a_rec`` is one AMPA
+    or GABA_B synapse carrying the charge ``a_rec dt I_unit`` of one LSNN spike
+    (efficacy ``a_rec dt I_unit / tau_syn``). Input as spikes (``"rate"``, what the chip takes)
+    runs at the rate that gives input and recurrent synapses of one type the same efficacy
+    (one base weight per synapse type and core), or as current (``"current"``).
+
+    Raises
+    ------
+    ValueError
+        If the model's input or recurrent matrix is not ternary (run ``quantize`` first).
+    """
+    if input_coding not in ("rate", "current"):
+        raise ValueError(f"input coding must be 'rate' or 'current', got {input_coding!r}")
+    mapping = mapping or DPIMapping()
+    d = describe_lsnn(model, "dpi", mapping)
+    in_e, in_i, a_in = split_ternary(d.w_in, "w_in")
+    rec_e, rec_i, a_rec = split_ternary(d.w_rec, "w_rec")
+    tau_syn = mapping.tau_syn_ms * 1e-3
+    base = mapping.params.with_tau_mem(d.tau_mem_ms * 1e-3)
+    base = dc_replace(base, tau_ahp=d.tau_adapt_ms * 1e-3,
+                      synapse=base.synapse.updated({"tau_ampa": tau_syn, "tau_gaba_b": tau_syn}))
+    i_unit = (base.rheobase - base.I_tau) * mapping.input_scale
+    dt = d.dt_ms * 1e-3
+    e_rec = a_rec * dt * i_unit / tau_syn
+    groups = {"adaptive": np.flatnonzero(d.beta > 0), "plain": np.flatnonzero(d.beta <= 0)}
+    groups = {k: v for k, v in groups.items() if v.size}
+    pops = []
+    for name, idx in groups.items():
+        ahp = float(d.beta[idx].max()) * (1 - d.rho) * i_unit * mapping.ahp_scale if name == "adaptive" else 0.0
+        pops.append(Population(name, idx.size, dc_replace(base, I_ahp_w=ahp), bias_current=np.full(idx.size, base.I_tau)))
+    if input_coding == "rate":
+        rate = a_in / (a_rec * dt) if a_rec > 0 else 200.0
+        encoder = InputEncoder("rate", d.n_inputs, max_rate=rate, regular=True)
+        e_in = a_in * i_unit / (rate * tau_syn)
+    else:
+        encoder = InputEncoder("current", d.n_inputs)
+        e_in = a_in * i_unit
+    projs = []
+    for post, post_idx in groups.items():
+        for syn, w_in in (("AMPA", in_e), ("GABA_B", in_i)):
+            projs.append(Projection(f"in_{post}_{syn}", INPUT, post, syn, w_in[post_idx], e_in))
+        for pre, pre_idx in groups.items():
+            for syn, w_rec in (("AMPA", rec_e), ("GABA_B", rec_i)):
+                projs.append(Projection(f"{pre}_{post}_{syn}", pre, post, syn, w_rec[np.ix_(post_idx, pre_idx)], e_rec))
+    order = np.concatenate(list(groups.values()))
+    # the LSNN reads counts of the last element, or the mean count per element: rate_scale
+    # 1 / step makes the readout's rates counts per element; a window longer than any
+    # sequence averages all of them
+    readout = Readout(tuple(groups), d.w_out[:, order], d.b_out, rate_scale=1.0 / d.step_duration,
+                      window=d.step_duration if d.readout == "last" else 3600.0)
+    meta = {"model": "lsnn", "mapping": {"input_scale": mapping.input_scale, "ahp_scale": mapping.ahp_scale,
+                                         "tau_syn_ms": mapping.tau_syn_ms}, "i_unit": i_unit,
+            "scales": {"a_in": a_in, "a_rec": a_rec}}
+    return SpikingNetwork(tuple(pops), tuple(projs), encoder, readout, d.step_duration, meta)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TernaryConfig", "Ternarizer", "FanInPruning", "ternarize", "fan_in_mask", "bake",
+__all__ = ["split_ternary", "TernaryConfig", "Ternarizer", "FanInPruning", "ternarize", "fan_in_mask", "bake",
            "matrix_report", "quantized_names"]
 
 #: Matrices whose rows are neurons on the chip (their non-zeros count against the CAM).
@@ -221,3 +221,15 @@ def matrix_report(model: nn.Module) -> dict[str, dict[str, Any]]:
     report["fan_in"] = {"max": int(fan_in.max()) if fan_in.size else 0,
                         "mean": float(fan_in.mean()) if fan_in.size else 0.0}
     return report
+
+
+def split_ternary(w: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Split a ternary matrix ``{-a, 0, +a}`` into excitatory and inhibitory 0/1 counts and ``a``."""
+    w = np.asarray(w, dtype=float)
+    nz = np.abs(w[w != 0])
+    if nz.size and not np.allclose(nz, nz[0], rtol=1e-5):
+        raise ValueError(
+            f"matrix {name} is not ternary ({np.unique(w).size} distinct values); "
+            "run `rnn2dynapse quantize` first")
+    a = float(nz[0]) if nz.size else 0.0
+    return (w > 0).astype(np.int64), (w < 0).astype(np.int64), a

@@ -73,7 +73,7 @@ from brian_models.calibrate import measure_fi_curve
 from brian_models.description import TransferFunction
 from brian_models.lstm_description import GATINGS, SpikingLSTM
 from brian_models.parameters import LIFParams, neuron_params
-from transfer.convert import CONVERSION_PRESETS, ConversionError, calibrate, split_ternary
+from transfer.convert import CONVERSION_PRESETS, ConversionError, calibrate, ternary_counts
 from transfer.models import LSTMClassifier
 
 __all__ = ["SpikingLSTMSettings", "convert_lstm", "fit_forget_shunt", "inverse_fi_table", "lstm_macs"]
@@ -205,8 +205,8 @@ def convert_lstm(model: torch.nn.Module, X_train: np.ndarray,
                               f"got {X_train.shape}")
     w_in = model.w_in.detach().numpy().astype(float)
     w_rec = model.w_rec.detach().numpy().astype(float)
-    split_ternary(w_in, "w_in")  # raises for non-ternary matrices
-    e, i, a_rec = split_ternary(w_rec, "w_rec")
+    ternary_counts(w_in, "w_in")  # raises for non-ternary matrices
+    e, i, a_rec = ternary_counts(w_rec, "w_rec")
     f, h = _lstm_traces(model, X_train)
     nz = np.abs(h[np.abs(h) > 1e-6])
     h_scale = float(min(1.0, np.percentile(nz, settings.percentile))) if nz.size else 1.0

@@ -204,3 +204,21 @@ def test_stages_refuse_the_wrong_run_directory(chain, tmp_path, capsys):
     assert main(["simulate", str(chain / "quant"), "--neuron", "lif", "--chip", "dynapse1",
                  "--out", str(tmp_path / "s"), "--quiet"]) == EXIT_BAD_INPUT
     assert "--chip snaps the DPI parameters" in capsys.readouterr().err
+
+
+def test_lsnn_trained_for_the_chip_maps_as_two_populations(tmp_path):
+    """An LSNN goes the whole chip path: DPI populations (adaptive and plain on their own cores)
+    with spike input, snapped, mapped and emulated spike for spike."""
+    q = ["--quiet"]
+    assert main(["train", "--model", "lsnn", "--dataset", "recall", "--chip", "dynapse1", "--hidden", "16",
+                 "--epochs", "1", "--limit-train", "100", "--limit-test", "12", "--out", str(tmp_path / "t")] + q) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "1", "--out", str(tmp_path / "q")] + q) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--out", str(tmp_path / "s")] + q) == 0
+    sim = _metrics(tmp_path / "s")
+    assert (sim["neuron"], sim["input_coding"], sim["snapped_to_chip"]) == ("dpi", "rate", "dynapse1")
+    net = SpikingNetwork.load(tmp_path / "s" / "network.json")
+    assert [p.name for p in net.populations] == ["adaptive", "plain"]
+    assert main(["map", str(tmp_path / "s"), "--out", str(tmp_path / "m")] + q) == 0
+    assert _metrics(tmp_path / "m")["cores_used"] == 2
+    assert main(["emulate", str(tmp_path / "m"), "--out", str(tmp_path / "e")] + q) == 0
+    assert _metrics(tmp_path / "e")["agreement_with_simulation"] == 1.0

@@ -16,7 +16,7 @@ from brian_models.network import SimulationSettings
 from brian_models.parameters import neuron_params
 from brian_models.simulate import simulate
 from transfer.convert import (CONVERSION_PRESETS, ConversionError, ConversionSettings, calibrate,
-                              convert, split_ternary)
+                              convert, ternary_counts)
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import Ternarizer, TernaryConfig, bake
 from brian_models.description import INPUT, DescriptionError, replicate
@@ -65,7 +65,7 @@ def test_split_and_shared_efficacies_equal_the_ternary_matrices(ternary_rnn, lif
 
 def test_non_ternary_matrix_is_refused():
     with pytest.raises(ConversionError, match="not ternary"):
-        split_ternary(np.array([[0.5, -0.5], [0.2, 0.0]]), "w_rec")
+        ternary_counts(np.array([[0.5, -0.5], [0.2, 0.0]]), "w_rec")
 
 
 def test_fi_fit_reproduces_the_target_rates():

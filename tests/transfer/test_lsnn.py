@@ -136,3 +136,33 @@ def test_ternary_qat_gives_three_values_and_keeps_the_diagonal_empty(digits):
     assert not report["w_out"]["quantized"]
     assert report["fan_in"]["max"] <= 12
     assert torch.all(torch.diag(model.w_rec) == 0)
+
+
+def test_ternary_lsnn_as_a_dpi_network_spikes_as_the_lsnn_runner():
+    """lsnn_to_network with current input is the LSNN runner's DPI network written as a
+    description (adaptive and plain neurons as two populations): the same spikes per neuron."""
+    from brian_models.lsnn import simulate_lsnn  # noqa: PLC0415 (Brian2 in this test only)
+    from brian_models.network import SimulationSettings  # noqa: PLC0415
+    from brian_models.simulate import simulate  # noqa: PLC0415
+    from transfer.lsnn import describe_lsnn, lsnn_to_network  # noqa: PLC0415
+
+    model = build_model(_config(H=12, F=4, K=4, input_gain=4.0, beta=30.0, tau_adapt_ms=300.0), seed=1)
+    bake(model, Ternarizer(TernaryConfig(max_fan_in=8, delta_factor=1.0)))
+    X = np.random.default_rng(0).random((3, 5, 4))
+    ref = simulate_lsnn(describe_lsnn(model, "dpi"), X, batch_size=3)
+    net = lsnn_to_network(model, input_coding="current")
+    assert [p.name for p in net.populations] == ["adaptive", "plain"]
+    assert net.population("adaptive").params.I_ahp_w > 0 == net.population("plain").params.I_ahp_w
+    got = simulate(net, X, SimulationSettings(batch_size=3, random_phase=False), progress=False)
+    beta = model.beta.numpy()
+    order = np.concatenate([np.flatnonzero(beta > 0), np.flatnonzero(beta <= 0)])
+    counts = np.concatenate([got.counts["adaptive"], got.counts["plain"]], axis=2)
+    assert ref.counts.sum() > 20
+    np.testing.assert_array_equal(counts, ref.counts[:, :, order])
+    np.testing.assert_allclose(got.scores, ref.scores, rtol=1e-9, atol=1e-9)
+    # spike input: one efficacy per synapse type into each core (what the chip can hold)
+    spiking = lsnn_to_network(model, input_coding="rate")
+    assert spiking.encoder.kind == "rate"
+    for post in ("adaptive", "plain"):
+        effs = {p.efficacy for p in spiking.projections if p.post == post and p.synapse == "AMPA"}
+        assert len(effs) == 1 or np.allclose(list(effs), next(iter(effs)))
