@@ -5,14 +5,19 @@ is declared once, in the stage's settings class (:mod:`experiments.settings`); t
 only turns those classes into sub-parsers. Bad input ends the program with one line naming
 the problem and a non-zero exit code, never a traceback:
 
-- 0 done; 1 bad input or settings; 2 a network that does not fit the chip (the rule named);
-  3 no board or no samna (nothing was uploaded).
+- 0 done; 1 bad input or settings (also: another run holds ``--out``); 2 a network or
+  configuration that breaks a rule of the chip (the rule named); 3 no board or no samna
+  (nothing was uploaded); 130 interrupted (Ctrl-C: one line says what was kept and how to
+  resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,12 +26,15 @@ from typing import Any, Callable, Sequence
 from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings, RunSettings,
                                   SimulateSettings, TrainSettings, UploadSettings, add_options, from_namespace,
                                   positive_int)
+from experiments.outdir import claim, remove_if_empty
 
-__all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD"]
+__all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD",
+           "EXIT_INTERRUPTED"]
 
 EXIT_BAD_INPUT = 1
 EXIT_DOES_NOT_FIT = 2
 EXIT_NO_BOARD = 3
+EXIT_INTERRUPTED = 130
 
 #: Sub-command: (settings class, help).
 SUBCOMMANDS: dict[str, tuple[type, str]] = {
@@ -89,35 +97,79 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
     return runners[command]()
 
 
+def _interrupted(command: str, out: Path | None) -> str:
+    """The line that says what an interrupted command kept and how to go on."""
+    kept = sorted(p.name for p in out.glob("resume*.pt")) if out is not None and out.is_dir() else []
+    if kept:
+        return (f"rnn2dynapse {command}: interrupted; kept {', '.join(str(out / k) for k in kept)} "
+                "(the last finished epoch): rerun the same command to resume")
+    return f"rnn2dynapse {command}: interrupted; nothing finished was written: rerun the same command to start again"
+
+
+def _use_scratch(out: Path, created: bool) -> None:
+    """Point the temporary directory (Brian2's log and debug files, torch's caches) into
+    ``out/tmp`` and remove it, and ``out`` if this command created it and left it empty, when
+    the process exits (after Brian2's own clean-up, which was registered later)."""
+    scratch = out / "tmp"
+    scratch.mkdir(exist_ok=True)
+    tempfile.tempdir = str(scratch)
+    if created:
+        atexit.register(remove_if_empty, out, "tmp")
+    else:
+        atexit.register(shutil.rmtree, scratch, True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rnn2dynapse`` console script."""
+    """Entry point of the ``rnn2dynapse`` console script.
+
+    Returns the exit code: 0 done, 1 bad input or settings, 2 a network or configuration that
+    breaks a rule of the chip, 3 no board or no samna, 130 interrupted (Ctrl-C). Every failure
+    is one line on stderr, never a traceback.
+    """
     args = build_parser().parse_args(argv)
-    if getattr(args, "out", None) and "brian2" not in sys.modules:
-        # Brian2 writes its log and, on errors, debug files to the temporary directory it
-        # finds at import: keep them inside the run's own folder.
-        scratch = Path(args.out) / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        tempfile.tempdir = str(scratch)
+    command = args.command
     from hardware.errors import HardwareConstraintError  # noqa: PLC0415 (keeps --help fast)
     from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
 
+    out: Path | None = None
     try:
-        settings = from_namespace(SUBCOMMANDS[args.command][0], args)
-        metrics = _run_command(args.command, settings, args.out, not args.quiet)
+        settings = from_namespace(SUBCOMMANDS[command][0], args)
+        with contextlib.ExitStack() as stack:
+            if args.out is not None:
+                created = not (str(args.out).strip() and Path(args.out).is_dir())
+                out = stack.enter_context(claim(args.out, command))
+                if "brian2" not in sys.modules:
+                    # Brian2 writes its log and, on errors, debug files to the temporary
+                    # directory it finds at import: keep them inside the run's own folder.
+                    _use_scratch(out, created)
+            metrics = _run_command(command, settings, args.out, not args.quiet)
+    except KeyboardInterrupt:
+        print(_interrupted(command, out), file=sys.stderr)
+        return EXIT_INTERRUPTED
     except HardwareConstraintError as err:
-        print(f"rnn2dynapse {args.command}: does not fit the chip: {err}", file=sys.stderr)
+        print(f"rnn2dynapse {command}: does not fit the chip: {err}", file=sys.stderr)
         return EXIT_DOES_NOT_FIT
     except UploadUnavailable as err:
-        print(f"rnn2dynapse {args.command}: not uploaded: {err}", file=sys.stderr)
+        print(f"rnn2dynapse {command}: not uploaded: {err}", file=sys.stderr)
         return EXIT_NO_BOARD
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"rnn2dynapse {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, RuntimeError, ArithmeticError) as err:
+        print(f"rnn2dynapse {command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.command != "run":
-        print(f"{args.command}: wrote {args.out}" if args.out else f"{args.command}: done")
+    except OSError as err:  # a read-only or full disk, a vanished file
+        what = (f"cannot read or write {err.filename}: {err.strerror}" if err.filename and err.strerror
+                else _one_line(err))
+        print(f"rnn2dynapse {command}: error: {what}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if command != "run":
+        print(f"{command}: wrote {args.out}" if args.out else f"{command}: done")
         print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
         print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

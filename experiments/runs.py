@@ -1,5 +1,6 @@
 """Run directories and provenance: the revision a run came from, which finished run a stage
-reads, the dataset slice and the ANN behind a run, and the chip a name stands for."""
+reads, the dataset slice and the ANN behind a run, the hardware configuration a run holds
+(checked against the chip's rules whenever it is read), and the chip a name stands for."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from hardware.config import HardwareConfig
 from hardware.dynapse1 import DYNAPSE1, DYNAPSE2, ChipSpec
+from hardware.errors import HardwareConstraintError
+from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
 from transfer.datasets import Dataset, load_dataset
 from transfer.files import RunDirError, read_json
 
-__all__ = ["git_revision", "load_stage_data", "finished_run", "ann_checkpoint", "run_data", "chip_spec", "CHIPS"]
+__all__ = ["git_revision", "load_stage_data", "finished_run", "ann_checkpoint", "run_data", "hardware_config",
+           "chip_spec", "CHIPS"]
 
 #: Chip names of the command line.
 CHIPS: dict[str, ChipSpec] = {"dynapse1": DYNAPSE1, "dynapse2": DYNAPSE2}
@@ -43,6 +48,9 @@ def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:
     """The dataset slice a checkpoint was trained on (test split limited to ``limit_test`` if
     given, else as in training)."""
     s = ckpt.settings
+    if not isinstance(s.get("dataset"), str):
+        raise RunDirError(f"{ckpt.path}/train.json names no dataset (key 'dataset'); it was not written by "
+                          "rnn2dynapse train or quantize")
     return load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
 
@@ -61,9 +69,8 @@ def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) 
         raise RunDirError(f"{run_dir} is not a finished run (no metrics.json); {needs}")
     metrics = read_json(path)
     stages = (stage,) if isinstance(stage, str) else stage
-    if not isinstance(metrics, dict) or metrics.get("stage") not in stages:
-        found = metrics.get("stage") if isinstance(metrics, dict) else type(metrics).__name__
-        raise RunDirError(f"{run_dir} holds a {found!r} run; {needs}")
+    if metrics.get("stage") not in stages:
+        raise RunDirError(f"{run_dir} holds a {metrics.get('stage')!r} run; {needs}")
     return metrics
 
 
@@ -74,6 +81,37 @@ def ann_checkpoint(map_metrics: dict[str, Any], run_dir: str | Path) -> Checkpoi
         raise RunDirError(f"{run_dir}: the quantize run this network came from ({src}) is not "
                           "available; emulate needs it for the dataset and the ANN's predictions")
     return Checkpoint.load(src)
+
+
+def hardware_config(run_dir: str | Path) -> HardwareConfig:
+    """The ``hardware.json`` of ``run_dir``, checked against every rule of its chip
+    (:func:`hardware.rules.check_config`): a configuration edited by hand is refused as one
+    the mapper would not have written.
+
+    Raises
+    ------
+    RunDirError
+        The file is missing, not JSON or not a hardware configuration (the file named).
+    HardwareConstraintError
+        The configuration breaks a rule of the chip (the rule and the file named).
+    """
+    path = Path(run_dir) / "hardware.json"
+    raw = read_json(path)
+    try:
+        config = HardwareConfig.from_dict(raw)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        detail = f"missing key {err}" if isinstance(err, KeyError) else " ".join(str(err).split())
+        raise RunDirError(f"{path} is not a hardware configuration that rnn2dynapse map wrote "
+                          f"({detail[:200]})") from None
+    specs = {spec.name: spec for spec in CHIPS.values()}
+    if config.chip not in specs:
+        raise RunDirError(f"{path} is for chip {config.chip!r}; known chips: {', '.join(specs)}")
+    try:
+        check_config(config, specs[config.chip])
+    except HardwareConstraintError as err:
+        raise HardwareConstraintError(err.rule, f"{path}: {err.where}", err.value, err.limit, err.hint,
+                                      err.quantity) from None
+    return config
 
 
 def chip_spec(name: str) -> ChipSpec:

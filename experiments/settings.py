@@ -119,6 +119,11 @@ def _non_negative(owner: Any, *names: str) -> None:
         _check(owner, name, v is not None and math.isfinite(v) and v >= 0, "must be a finite number >= 0")
 
 
+def _seed(owner: Any) -> None:
+    v = owner.seed
+    _check(owner, "seed", v is None or (isinstance(v, int) and 0 <= v < 2**32), "must be an integer in [0, 2**32)")
+
+
 def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
     for name in names:
         v = getattr(owner, name)
@@ -157,6 +162,7 @@ class TrainSettings:
     seed: int = option(0, "random seed", type=int)
 
     def __post_init__(self) -> None:
+        _seed(self)
         _check(self, "model", self.model in MODELS, f"must be one of {', '.join(MODELS)}")
         _positive(self, "lr", "min_bias")
         _non_negative(self, "act_penalty")
@@ -248,6 +254,7 @@ class SimulateSettings:
                               "training seed)", type=int)
 
     def __post_init__(self) -> None:
+        _seed(self)
         _fraction(self, "mismatch")
         _check(self, "noise", math.isfinite(self.noise) and 0 <= self.noise < 1e-6,
                "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
@@ -281,6 +288,7 @@ class EmulateSettings:
     seed: int = option(0, "which chip: the seed of the frozen mismatch draw", type=int)
 
     def __post_init__(self) -> None:
+        _seed(self)
         _fraction(self, "mismatch")
 
 
@@ -299,6 +307,7 @@ class CalibrateSettings:
     batch_size: int = option(128, "samples simulated together", type=positive_int)
 
     def __post_init__(self) -> None:
+        _seed(self)
         _fraction(self, "mismatch")
         _positive(self, "regularisation", allow_none=False)
 
@@ -328,3 +337,6 @@ class RunSettings:
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
+
+    def __post_init__(self) -> None:
+        _seed(self)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import replace
+import zipfile
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,11 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
                                   QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics, strict
-from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
-                              run_data)
+from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, hardware_config,
+                              load_stage_data, run_data)
 from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
                                   SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, calibrate_readout
-from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
 from hardware.mapper import map_network, snap_to_chip
@@ -49,6 +49,11 @@ __all__ = ["train_stage", "quantize_stage", "simulate_stage", "map_stage", "emul
 
 #: Stages whose run directory holds a ``hardware.json`` a chip can run.
 CONFIG_STAGES = ("map", "calibrate")
+
+
+def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
+    """The stage options a resume file must have been written with (all but ``ignore``)."""
+    return {k: v for k, v in asdict(settings).items() if k not in ignore}
 
 
 def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -84,7 +89,7 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
         tcfg = replace(tcfg, patience=tcfg.epochs)
     resume = out / "resume.pt"
     result = fit(net, data, tcfg, weights_fn=prune, progress=progress, desc=f"train {s.model}/{data.name}",
-                 resume=resume)
+                 resume=resume, options=resume_options(s, "limit_test"))
     net.cpu()
     if prune is not None:
         prune.bake(net)
@@ -133,7 +138,10 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
     delta = q.delta_factor or DELTA_FACTOR.get(kind, TernaryConfig.delta_factor)
     tern = Ternarizer(TernaryConfig(max_fan_in=q.fan_in_cap, delta_factor=delta))
     uncapped = Ternarizer(TernaryConfig(max_fan_in=None, delta_factor=delta))
-    base = TrainConfig(**s["train"])
+    try:
+        base = TrainConfig(**s["train"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise RunDirError(f"{run_dir}/train.json holds no training settings rnn2dynapse train wrote ({err})") from None
     epochs = qat_epochs(data.name, q.epochs)
     lr = q.lr or min(base.lr, QAT_LR.get(data.name, QAT_MAX_LR))
     # The cosine schedule runs to its end (no early stop); the best validation epoch is kept.
@@ -156,7 +164,8 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
         weights_fn = MismatchAware(ternarizer, q.mismatch_aware, seed) if q.mismatch_aware > 0 else ternarizer
         cap = ternarizer.config.max_fan_in
         result = fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
-                     desc=f"QAT {kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt", teacher=ckpt.model)
+                     desc=f"QAT {kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt", teacher=ckpt.model,
+                     source=str(Path(run_dir).resolve()), options=resume_options(q, "run_dir", "measure_cap_cost"))
         model.cpu()
         return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer), result.history
 
@@ -310,7 +319,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     e = settings
     run_dir = Path(e.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config = hardware_config(run_dir)
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt, e.limit_test or source.get("n_test"))
     out = new_run_dir(out)
@@ -339,9 +348,13 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     }
     sim_preds = Path(source.get("source") or "") / "predictions.npz"
     if sim_preds.is_file():
-        with np.load(sim_preds) as f:
-            if f["y"].shape == data.y_test.shape and np.array_equal(f["y"], data.y_test):
-                fields["agreement_with_simulation"] = float(np.mean(f["spiking"] == result.predictions))
+        try:
+            with np.load(sim_preds, allow_pickle=False) as f:
+                y_sim, spiking = f["y"], f["spiking"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            raise RunDirError(f"{sim_preds} is not the predictions file simulate wrote ({err})") from None
+        if y_sim.shape == data.y_test.shape and np.array_equal(y_sim, data.y_test):
+            fields["agreement_with_simulation"] = float(np.mean(spiking == result.predictions))
     metrics = stage_metrics("emulate", data, mc.kind, e.seed, score(data.y_test, result.predictions, data.metric),
                             result=result, ann=ann, **fields)
     np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
@@ -362,7 +375,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     c = settings
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config = hardware_config(run_dir)
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt)
     n = min(c.samples, len(data.y_train))
@@ -403,7 +416,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
     u = settings
     run_dir = Path(u.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "upload needs a map or calibrate run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config = hardware_config(run_dir)
     isi = u.isi_base or DEFAULT_ISI_BASE
     out = new_run_dir(out) if out is not None else None
     t0 = time.perf_counter()
