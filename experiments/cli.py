@@ -17,9 +17,11 @@ import argparse
 import atexit
 import contextlib
 import json
+import logging
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -113,6 +115,10 @@ def _use_scratch(out: Path, created: bool) -> None:
     scratch = out / "tmp"
     scratch.mkdir(exist_ok=True)
     tempfile.tempdir = str(scratch)
+    # On a full disk Brian2's debug log cannot be written: that must not print tracebacks
+    # (logging's own) or warnings around the one line that says what failed.
+    logging.raiseExceptions = False
+    warnings.filterwarnings("ignore", message="Could not (copy script file|delete)")
     if created:
         atexit.register(remove_if_empty, out, "tmp")
     else:
@@ -156,8 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rnn2dynapse {command}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:  # a read-only or full disk, a vanished file
-        what = (f"cannot read or write {err.filename}: {err.strerror}" if err.filename and err.strerror
-                else _one_line(err))
+        where = err.filename or out
+        what = f"cannot read or write {where}: {err.strerror}" if where and err.strerror else _one_line(err)
         print(f"rnn2dynapse {command}: error: {what}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if command != "run":
