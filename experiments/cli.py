@@ -23,7 +23,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings, RunSettings,
                                   SimulateSettings, TrainSettings, UploadSettings, add_options, from_namespace,
@@ -51,8 +51,15 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the command line's contract for a bad option: one line, exit code 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnn2dynapse",
         description="Train recurrent networks, quantize them to ternary weights, run them as "
                     "Brian2 spiking networks and map them onto DYNAP-SE.")

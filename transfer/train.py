@@ -163,8 +163,12 @@ def _distillation_loss(ce: nn.Module, teacher: nn.Module, alpha: float, T: float
 def _save_state(path: Path, state: dict[str, Any]) -> None:
     """Write the resume state atomically (a killed run leaves the previous epoch's file)."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or a full disk: keep the previous epoch's file, no half one
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _digest(*arrays: Any) -> str:
