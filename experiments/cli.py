@@ -14,21 +14,15 @@ the problem and a non-zero exit code, never a traceback:
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
-import logging
-import shutil
 import sys
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings, RunSettings,
                                   SimulateSettings, TrainSettings, UploadSettings, add_options, from_namespace,
                                   positive_int)
-from experiments.outdir import claim, remove_if_empty
 
 __all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD",
            "EXIT_INTERRUPTED"]
@@ -106,78 +100,51 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
     return runners[command]()
 
 
-def _interrupted(command: str, out: Path | None) -> str:
-    """The line that says what an interrupted command kept and how to go on."""
-    kept = sorted(p.name for p in out.glob("resume*.pt")) if out is not None and out.is_dir() else []
-    if kept:
-        return (f"rnn2dynapse {command}: interrupted; kept {', '.join(str(out / k) for k in kept)} "
-                "(the last finished epoch): rerun the same command to resume")
-    return f"rnn2dynapse {command}: interrupted; nothing finished was written: rerun the same command to start again"
-
-
-def _use_scratch(out: Path, created: bool) -> None:
-    """Point the temporary directory (Brian2's log and debug files, torch's caches) into
-    ``out/tmp`` and remove it, and ``out`` if this command created it and left it empty, when
-    the process exits (after Brian2's own clean-up, which was registered later)."""
-    scratch = out / "tmp"
-    scratch.mkdir(exist_ok=True)
-    tempfile.tempdir = str(scratch)
-    # On a full disk Brian2's debug log cannot be written: that must not print tracebacks
-    # (logging's own) or warnings around the one line that says what failed.
-    logging.raiseExceptions = False
-    warnings.filterwarnings("ignore", message="Could not (copy script file|delete)")
-    if created:
-        atexit.register(remove_if_empty, out, "tmp")
-    else:
-        atexit.register(shutil.rmtree, scratch, True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rnn2dynapse`` console script.
-
-    Returns the exit code: 0 done, 1 bad input or settings, 2 a network or configuration that
-    breaks a rule of the chip, 3 no board or no samna, 130 interrupted (Ctrl-C). Every failure
-    is one line on stderr, never a traceback.
-    """
+    """Entry point of the ``rnn2dynapse`` console script."""
     args = build_parser().parse_args(argv)
-    command = args.command
-    from hardware.errors import HardwareConstraintError  # noqa: PLC0415 (keeps --help fast)
-    from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
+    from experiments.interrupts import interrupted_line, quiet_brian, redelivered_interrupts  # noqa: PLC0415
 
-    out: Path | None = None
+    command, out = args.command, None
     try:
+        from experiments.outdir import claim, use_scratch  # noqa: PLC0415 (keeps --help fast)
+        from hardware.errors import HardwareConstraintError  # noqa: PLC0415
+        from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
+
         settings = from_namespace(SUBCOMMANDS[command][0], args)
-        with contextlib.ExitStack() as stack:
+        with redelivered_interrupts(), contextlib.ExitStack() as stack:
             if args.out is not None:
                 created = not (str(args.out).strip() and Path(args.out).is_dir())
-                out = stack.enter_context(claim(args.out, command))
+                out = stack.enter_context(claim(args.out, command))  # one writer, for the whole run
                 if "brian2" not in sys.modules:
                     # Brian2 writes its log and, on errors, debug files to the temporary
                     # directory it finds at import: keep them inside the run's own folder.
-                    _use_scratch(out, created)
+                    use_scratch(out, created)
             metrics = _run_command(command, settings, args.out, not args.quiet)
     except KeyboardInterrupt:
-        print(_interrupted(command, out), file=sys.stderr)
-        return EXIT_INTERRUPTED
+        quiet_brian()
+        return _fail(interrupted_line(command, out), EXIT_INTERRUPTED)
     except HardwareConstraintError as err:
-        print(f"rnn2dynapse {command}: does not fit the chip: {err}", file=sys.stderr)
-        return EXIT_DOES_NOT_FIT
+        return _fail(f"rnn2dynapse {command}: does not fit the chip: {err}", EXIT_DOES_NOT_FIT)
     except UploadUnavailable as err:
-        print(f"rnn2dynapse {command}: not uploaded: {err}", file=sys.stderr)
-        return EXIT_NO_BOARD
+        return _fail(f"rnn2dynapse {command}: not uploaded: {err}", EXIT_NO_BOARD)
     except (ValueError, RuntimeError, ArithmeticError) as err:
-        print(f"rnn2dynapse {command}: error: {_one_line(err)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(f"rnn2dynapse {command}: error: {_one_line(err)}", EXIT_BAD_INPUT)
     except OSError as err:  # a read-only or full disk, a vanished file
         where = err.filename or out
         what = f"cannot read or write {where}: {err.strerror}" if where and err.strerror else _one_line(err)
-        print(f"rnn2dynapse {command}: error: {what}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(f"rnn2dynapse {command}: error: {what}", EXIT_BAD_INPUT)
     if command != "run":
         print(f"{command}: wrote {args.out}" if args.out else f"{command}: done")
         print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
         print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))
     return 0
+
+
+def _fail(line: str, code: int) -> int:
+    """Print the one line of a failed command on stderr; return its exit code."""
+    print(line, file=sys.stderr)
+    return code
 
 
 def _one_line(err: BaseException) -> str:

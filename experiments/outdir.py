@@ -3,7 +3,8 @@
 :func:`claim` creates ``--out`` (refusing an empty name, a file, a directory it cannot
 create), takes an exclusive lock on it for the whole command and, when the command ends
 (finished, failed or interrupted), removes the lock and, if the command created ``--out`` and
-left nothing in it, the directory itself.
+left nothing in it, the directory itself. :func:`use_scratch` points the process's temporary
+files (Brian2's log and debug files) into ``--out/tmp`` and removes them when it exits.
 
 The lock is ``fcntl.flock`` on ``OUT/.rnn2dynapse.lock``, which records the holder's PID,
 host and command. The kernel drops a flock when its process dies, so the lock file of a
@@ -13,20 +14,26 @@ killed run does not block the next one; a second writer while the first runs is 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import socket
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterator
 
 from transfer.files import RunDirError, new_run_dir
 
-__all__ = ["LOCK_NAME", "OutDirBusy", "claim", "lock", "remove_if_empty"]
+__all__ = ["LOCK_NAME", "SCRATCH", "OutDirBusy", "claim", "lock", "remove_if_empty", "use_scratch"]
 
 #: The lock file inside an output directory.
 LOCK_NAME = ".rnn2dynapse.lock"
+#: The folder inside an output directory that holds the process's temporary files.
+SCRATCH = "tmp"
 
 
 class OutDirBusy(RunDirError):
@@ -106,3 +113,21 @@ def claim(out: str | Path, command: str) -> Iterator[Path]:
     finally:
         if not existed:
             remove_if_empty(path)
+
+
+def use_scratch(out: Path, created: bool) -> None:
+    """Point the temporary directory (Brian2's log and debug files, torch's caches) into
+    ``out/tmp``; when the process exits (after Brian2's own clean-up, which Brian2 registers
+    later, at its import) remove it, and ``out`` too if this command ``created`` it and left it
+    empty. Call before Brian2 is imported."""
+    scratch = out / SCRATCH
+    scratch.mkdir(exist_ok=True)
+    tempfile.tempdir = str(scratch)
+    # On a full disk Brian2's debug log cannot be written: that must not print tracebacks
+    # (logging's own) or warnings around the one line that says what failed.
+    logging.raiseExceptions = False
+    warnings.filterwarnings("ignore", message="Could not (copy script file|delete)")
+    if created:
+        atexit.register(remove_if_empty, out, SCRATCH)
+    else:
+        atexit.register(shutil.rmtree, scratch, True)

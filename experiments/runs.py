@@ -1,6 +1,5 @@
 """Run directories and provenance: the revision a run came from, which finished run a stage
-reads, the dataset slice and the ANN behind a run, the hardware configuration a run holds
-(checked against the chip's rules whenever it is read), and the chip a name stands for."""
+reads, the dataset slice and the ANN behind a run, and the chip a name stands for."""
 
 from __future__ import annotations
 
@@ -8,16 +7,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from hardware.config import HardwareConfig
 from hardware.dynapse1 import DYNAPSE1, DYNAPSE2, ChipSpec
-from hardware.errors import HardwareConstraintError
-from hardware.rules import check_config
 from transfer.checkpoint import Checkpoint
 from transfer.datasets import Dataset, load_dataset
 from transfer.files import RunDirError, read_json
 
-__all__ = ["git_revision", "load_stage_data", "finished_run", "ann_checkpoint", "run_data", "hardware_config",
-           "chip_spec", "CHIPS"]
+__all__ = ["git_revision", "load_stage_data", "finished_run", "ann_checkpoint", "run_data", "chip_spec", "CHIPS"]
 
 #: Chip names of the command line.
 CHIPS: dict[str, ChipSpec] = {"dynapse1": DYNAPSE1, "dynapse2": DYNAPSE2}
@@ -81,37 +76,6 @@ def ann_checkpoint(map_metrics: dict[str, Any], run_dir: str | Path) -> Checkpoi
         raise RunDirError(f"{run_dir}: the quantize run this network came from ({src}) is not "
                           "available; emulate needs it for the dataset and the ANN's predictions")
     return Checkpoint.load(src)
-
-
-def hardware_config(run_dir: str | Path) -> HardwareConfig:
-    """The ``hardware.json`` of ``run_dir``, checked against every rule of its chip
-    (:func:`hardware.rules.check_config`): a configuration edited by hand is refused as one
-    the mapper would not have written.
-
-    Raises
-    ------
-    RunDirError
-        The file is missing, not JSON or not a hardware configuration (the file named).
-    HardwareConstraintError
-        The configuration breaks a rule of the chip (the rule and the file named).
-    """
-    path = Path(run_dir) / "hardware.json"
-    raw = read_json(path)
-    try:
-        config = HardwareConfig.from_dict(raw)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
-        detail = f"missing key {err}" if isinstance(err, KeyError) else " ".join(str(err).split())
-        raise RunDirError(f"{path} is not a hardware configuration that rnn2dynapse map wrote "
-                          f"({detail[:200]})") from None
-    specs = {spec.name: spec for spec in CHIPS.values()}
-    if config.chip not in specs:
-        raise RunDirError(f"{path} is for chip {config.chip!r}; known chips: {', '.join(specs)}")
-    try:
-        check_config(config, specs[config.chip])
-    except HardwareConstraintError as err:
-        raise HardwareConstraintError(err.rule, f"{path}: {err.where}", err.value, err.limit, err.hint,
-                                      err.quantity) from None
-    return config
 
 
 def chip_spec(name: str) -> ChipSpec:

@@ -24,15 +24,16 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
                                   QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics, strict
-from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, hardware_config,
-                              load_stage_data, run_data)
+from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
+                              run_data)
 from experiments.settings import (CalibrateSettings, EmulateSettings, MapSettings, QuantizeSettings,
                                   SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, calibrate_readout
+from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
 from hardware.mapper import map_network, snap_to_chip
-from hardware.rules import check_config
+from hardware.rules import check_config, load_config
 from transfer.checkpoint import Checkpoint
 from transfer.convert import activation_scale, refit_readout
 from transfer.datasets import ECG5000_NORMAL, binary_balanced_accuracy, score
@@ -306,6 +307,19 @@ def map_stage(settings: MapSettings, out: str | Path) -> dict[str, Any]:
     return metrics
 
 
+def _simulated_predictions(source: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The labels and spiking predictions of the simulate run a map run came from, if it
+    still exists (read before emulating: a damaged file fails fast, naming it)."""
+    path = Path(source.get("source") or "") / "predictions.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return f["y"], f["spiking"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise RunDirError(f"{path} is not the predictions file simulate wrote ({err})") from None
+
+
 def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Simulate the test split on the board that a map run's ``hardware.json`` configures.
 
@@ -319,9 +333,10 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     e = settings
     run_dir = Path(e.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
-    config = hardware_config(run_dir)
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt, e.limit_test or source.get("n_test"))
+    simulated = _simulated_predictions(source)
     out = new_run_dir(out)
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
@@ -346,15 +361,8 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
         "source": str(run_dir.resolve()),
     }
-    sim_preds = Path(source.get("source") or "") / "predictions.npz"
-    if sim_preds.is_file():
-        try:
-            with np.load(sim_preds, allow_pickle=False) as f:
-                y_sim, spiking = f["y"], f["spiking"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-            raise RunDirError(f"{sim_preds} is not the predictions file simulate wrote ({err})") from None
-        if y_sim.shape == data.y_test.shape and np.array_equal(y_sim, data.y_test):
-            fields["agreement_with_simulation"] = float(np.mean(spiking == result.predictions))
+    if simulated is not None and simulated[0].shape == data.y_test.shape and np.array_equal(simulated[0], data.y_test):
+        fields["agreement_with_simulation"] = float(np.mean(simulated[1] == result.predictions))
     metrics = stage_metrics("emulate", data, mc.kind, e.seed, score(data.y_test, result.predictions, data.metric),
                             result=result, ann=ann, **fields)
     np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
@@ -375,7 +383,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     c = settings
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
-    config = hardware_config(run_dir)
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt)
     n = min(c.samples, len(data.y_train))
@@ -416,7 +424,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
     u = settings
     run_dir = Path(u.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "upload needs a map or calibrate run (rnn2dynapse map)")
-    config = hardware_config(run_dir)
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     isi = u.isi_base or DEFAULT_ISI_BASE
     out = new_run_dir(out) if out is not None else None
     t0 = time.perf_counter()

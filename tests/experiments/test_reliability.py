@@ -242,6 +242,16 @@ def test_hardware_json_that_is_not_an_object_is_one_line(chain, tmp_path, capsys
     assert f"{bad / 'hardware.json'} holds a JSON list" in line and "Brian2" not in line
 
 
+def test_damaged_simulate_predictions_fail_emulate_before_it_emulates(chain, tmp_path, capsys):
+    sim = _copy(chain / "sim", tmp_path / "sim")
+    (sim / "predictions.npz").write_bytes(b"PK\x03\x04 cut short")
+    mapped = _copy(chain / "map", tmp_path / "map")
+    (mapped / "metrics.json").write_text(json.dumps(dict(read_json(mapped / "metrics.json"), source=str(sim))))
+    line = refused(capsys, EXIT_BAD_INPUT, "emulate", str(mapped), "--out", str(tmp_path / "e"))
+    assert f"{sim / 'predictions.npz'} is not the predictions file simulate wrote" in line
+    assert not (tmp_path / "e").exists()
+
+
 # -- 7. nothing planted in a torch file runs ------------------------------------------------------
 def test_a_planted_model_pt_or_resume_pt_runs_no_code(chain, tmp_path, capsys):
     marker = tmp_path / "executed"
@@ -387,7 +397,7 @@ def test_ctrl_c_in_train_is_one_line_and_the_same_command_resumes(tmp_path):
     _wait_for(out / "resume.pt", proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == EXIT_INTERRUPTED
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, err)
     line = one_line(err)
     assert f"interrupted; kept {out / 'resume.pt'}" in line and "rerun the same command to resume" in line
     assert sorted(p.name for p in out.iterdir()) == ["resume.pt"]  # no tmp, no lock, no metrics
@@ -401,7 +411,8 @@ def test_ctrl_c_in_train_is_one_line_and_the_same_command_resumes(tmp_path):
 
 def test_ctrl_c_in_simulate_is_one_line_and_the_same_command_finishes(chain, tmp_path, capsys):
     out = tmp_path / "s"
-    argv = ("simulate", str(chain / "quant"), "--neuron", "lif", "--limit-test", "40", "--batch-size", "10",
+    # 10 batches of 10 samples: a few seconds of simulation after the network is written
+    argv = ("simulate", str(chain / "quant"), "--neuron", "lif", "--limit-test", "100", "--batch-size", "10",
             "--out", str(out))
     proc = _cli(*argv, "--quiet")
     _wait_for(out / "network.json", proc)  # converted; simulating the test split now
@@ -409,9 +420,9 @@ def test_ctrl_c_in_simulate_is_one_line_and_the_same_command_finishes(chain, tmp
     assert f"in use by another rnn2dynapse run (pid {proc.pid}" in line
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == EXIT_INTERRUPTED
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, err)
     line = one_line(err)
     assert "simulate: interrupted; nothing finished was written: rerun the same command" in line
     assert not (out / "metrics.json").exists() and not (out / "tmp").exists() and not (out / LOCK_NAME).exists()
     assert run(capsys, *argv)[0] == 0
-    assert read_json(out / "metrics.json")["n_test"] == 40
+    assert read_json(out / "metrics.json")["n_test"] == 100
