@@ -4,7 +4,9 @@ Brian2 keeps the simulation device and its preferences in module-level state. Ev
 the project that runs Brian2 enters :func:`brian_device`, which sets them for the block and
 restores what the caller had chosen afterwards (the previous device with its build options,
 the code-generation target, the compiler flags), also when the block raises. Nothing else in
-the project calls ``set_device`` or writes ``prefs``.
+the project calls ``set_device`` or writes ``prefs``. Inside the block Ctrl-C interrupts a run
+(``KeyboardInterrupt``) instead of Brian2's default, which ends the run early and returns
+what it has so far as if it had finished.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ def brian_device(kind: str = "runtime", target: str = "numpy", directory: str | 
         raise ValueError(f"unknown code generation target {target!r}; choose one of {', '.join(TARGETS)}")
     saved_target = prefs.codegen.target
     saved_args = list(prefs.codegen.cpp.extra_compile_args_gcc)
+    saved_stop = prefs.core.stop_on_keyboard_interrupt
     if kind == "cpp_standalone":
         set_device("cpp_standalone", build_on_run=False, directory=directory)
     else:
         set_device("runtime")
         prefs.codegen.target = target
     prefs.codegen.cpp.extra_compile_args_gcc = list(_GCC_ARGS)
+    prefs.core.stop_on_keyboard_interrupt = False  # a partial simulation must not pass for a whole one
     try:
         yield
     finally:
@@ -58,3 +62,4 @@ def brian_device(kind: str = "runtime", target: str = "numpy", directory: str | 
         reset_device()  # the device (and build options) the caller had before
         prefs.codegen.target = saved_target
         prefs.codegen.cpp.extra_compile_args_gcc = saved_args
+        prefs.core.stop_on_keyboard_interrupt = saved_stop

@@ -15,16 +15,18 @@ the new :class:`Run`::
     print(e.accuracy, e.metrics["spikes_per_inference"])
 
 :func:`convert` returns the network description of a quantize run without simulating it.
+Each function holds the output directory's lock while it writes, as the command line does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from brian_models.simulate import Description
 from experiments import stages
+from experiments.outdir import claim
 from experiments.runs import run_data
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings)
@@ -54,14 +56,23 @@ def _dir(run: Run | str | Path) -> str:
     return str(run.path if isinstance(run, Run) else Path(run))
 
 
+def _locked(out: str | Path, name: str, stage: Callable[[Path], dict[str, Any]]) -> Run:
+    """Run ``stage`` into ``out`` holding its lock, as the command line does
+    (:func:`experiments.outdir.claim`: a second writer is refused)."""
+    with claim(out, name) as path:
+        return Run(Path(out), stage(path))
+
+
 def train(out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Train a float model (:class:`~experiments.settings.TrainSettings` options)."""
-    return Run(Path(out), stages.train_stage(TrainSettings(**options), out, progress=progress))
+    settings = TrainSettings(**options)
+    return _locked(out, "train", lambda p: stages.train_stage(settings, p, progress=progress))
 
 
 def quantize(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Ternary fine-tuning of a train run (:class:`~experiments.settings.QuantizeSettings` options)."""
-    return Run(Path(out), stages.quantize_stage(QuantizeSettings(_dir(run), **options), out, progress=progress))
+    settings = QuantizeSettings(_dir(run), **options)
+    return _locked(out, "quantize", lambda p: stages.quantize_stage(settings, p, progress=progress))
 
 
 def convert(run: Run | str | Path, **options: Any) -> Description:
@@ -73,7 +84,8 @@ def convert(run: Run | str | Path, **options: Any) -> Description:
 
 def simulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Convert and simulate a quantize run (:class:`~experiments.settings.SimulateSettings` options)."""
-    return Run(Path(out), stages.simulate_stage(SimulateSettings(_dir(run), **options), out, progress=progress))
+    settings = SimulateSettings(_dir(run), **options)
+    return _locked(out, "simulate", lambda p: stages.simulate_stage(settings, p, progress=progress))
 
 
 def finetune(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
@@ -83,14 +95,17 @@ def finetune(run: Run | str | Path, out: str | Path, *, progress: bool = False, 
 
 def map_network(run: Run | str | Path, out: str | Path, **options: Any) -> Run:
     """Map a simulate run onto the chip (:class:`~experiments.settings.MapSettings` options)."""
-    return Run(Path(out), stages.map_stage(MapSettings(_dir(run), **options), out))
+    settings = MapSettings(_dir(run), **options)
+    return _locked(out, "map", lambda p: stages.map_stage(settings, p))
 
 
 def emulate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Emulate a map run's configuration (:class:`~experiments.settings.EmulateSettings` options)."""
-    return Run(Path(out), stages.emulate_stage(EmulateSettings(_dir(run), **options), out, progress=progress))
+    settings = EmulateSettings(_dir(run), **options)
+    return _locked(out, "emulate", lambda p: stages.emulate_stage(settings, p, progress=progress))
 
 
 def calibrate(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
     """Calibrate a map run to one chip (:class:`~experiments.settings.CalibrateSettings` options)."""
-    return Run(Path(out), stages.calibrate_stage(CalibrateSettings(_dir(run), **options), out, progress=progress))
+    settings = CalibrateSettings(_dir(run), **options)
+    return _locked(out, "calibrate", lambda p: stages.calibrate_stage(settings, p, progress=progress))

@@ -5,29 +5,33 @@ is declared once, in the stage's settings class (:mod:`experiments.settings`); t
 only turns those classes into sub-parsers. Bad input ends the program with one line naming
 the problem and a non-zero exit code, never a traceback:
 
-- 0 done; 1 bad input or settings; 2 a network that does not fit the chip (the rule named);
-  3 no board or no samna (nothing was uploaded).
+- 0 done; 1 bad input or settings (also: another run holds ``--out``); 2 a network or
+  configuration that breaks a rule of the chip (the rule named); 3 no board or no samna
+  (nothing was uploaded); 130 interrupted (Ctrl-C: one line says what was kept and how to
+  resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings, UploadSettings,
                                   add_options, from_namespace, positive_int)
 
-__all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD"]
+__all__ = ["main", "build_parser", "positive_int", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT", "EXIT_NO_BOARD",
+           "EXIT_INTERRUPTED"]
 
 EXIT_BAD_INPUT = 1
 EXIT_DOES_NOT_FIT = 2
 EXIT_NO_BOARD = 3
+EXIT_INTERRUPTED = 130
 
 #: Sub-command: (settings class, help).
 SUBCOMMANDS: dict[str, tuple[type, str]] = {
@@ -43,8 +47,15 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the command line's contract for a bad option: one line, exit code 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rnn2dynapse",
         description="Train recurrent networks, quantize them to ternary weights, run them as "
                     "Brian2 spiking networks and map them onto DYNAP-SE.")
@@ -98,32 +109,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     # busy 2-core machine (measured in experiments/bench_rockpool.py); set before torch loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
-    if getattr(args, "out", None) and "brian2" not in sys.modules:
-        # Brian2 writes its log and, on errors, debug files to the temporary directory it
-        # finds at import: keep them inside the run's own folder.
-        scratch = Path(args.out) / "tmp"
-        scratch.mkdir(parents=True, exist_ok=True)
-        tempfile.tempdir = str(scratch)
-    from hardware.errors import HardwareConstraintError  # noqa: PLC0415 (keeps --help fast)
-    from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
+    from experiments.interrupts import interrupted_line, quiet_brian, redelivered_interrupts  # noqa: PLC0415
 
+    command, out = args.command, None
     try:
-        settings = from_namespace(SUBCOMMANDS[args.command][0], args)
-        metrics = _run_command(args.command, settings, args.out, not args.quiet)
+        from experiments.outdir import claim, use_scratch  # noqa: PLC0415 (keeps --help fast)
+        from hardware.errors import HardwareConstraintError  # noqa: PLC0415
+        from hardware.samna_adapter import UploadUnavailable  # noqa: PLC0415 (samna itself is lazy)
+
+        settings = from_namespace(SUBCOMMANDS[command][0], args)
+        with redelivered_interrupts(), contextlib.ExitStack() as stack:
+            if args.out is not None:
+                created = not (str(args.out).strip() and Path(args.out).is_dir())
+                out = stack.enter_context(claim(args.out, command))  # one writer, for the whole run
+                if "brian2" not in sys.modules:
+                    # Brian2 writes its log and, on errors, debug files to the temporary
+                    # directory it finds at import: keep them inside the run's own folder.
+                    use_scratch(out, created)
+            metrics = _run_command(command, settings, args.out, not args.quiet)
+    except KeyboardInterrupt:
+        quiet_brian()
+        return _fail(interrupted_line(command, out), EXIT_INTERRUPTED)
     except HardwareConstraintError as err:
-        print(f"rnn2dynapse {args.command}: does not fit the chip: {err}", file=sys.stderr)
-        return EXIT_DOES_NOT_FIT
+        return _fail(f"rnn2dynapse {command}: does not fit the chip: {err}", EXIT_DOES_NOT_FIT)
     except UploadUnavailable as err:
-        print(f"rnn2dynapse {args.command}: not uploaded: {err}", file=sys.stderr)
-        return EXIT_NO_BOARD
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"rnn2dynapse {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.command != "run":
-        print(f"{args.command}: wrote {args.out}" if args.out else f"{args.command}: done")
+        return _fail(f"rnn2dynapse {command}: not uploaded: {err}", EXIT_NO_BOARD)
+    except (ValueError, RuntimeError, ArithmeticError) as err:
+        return _fail(f"rnn2dynapse {command}: error: {_one_line(err)}", EXIT_BAD_INPUT)
+    except OSError as err:  # a read-only or full disk, a vanished file
+        where = err.filename or out
+        what = f"cannot read or write {where}: {err.strerror}" if where and err.strerror else _one_line(err)
+        return _fail(f"rnn2dynapse {command}: error: {what}", EXIT_BAD_INPUT)
+    if command != "run":
+        print(f"{command}: wrote {args.out}" if args.out else f"{command}: done")
         print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
         print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))
     return 0
+
+
+def _fail(line: str, code: int) -> int:
+    """Print the one line of a failed command on stderr; return its exit code."""
+    print(line, file=sys.stderr)
+    return code
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:
     """The dataset slice a checkpoint was trained on (test split limited to ``limit_test`` if
     given, else as in training)."""
     s = ckpt.settings
+    if not isinstance(s.get("dataset"), str):
+        raise RunDirError(f"{ckpt.path}/train.json names no dataset (key 'dataset'); it was not written by "
+                          "rnn2dynapse train or quantize")
     return load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
                            limit_test or s.get("limit_test"))
 
@@ -61,9 +64,8 @@ def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) 
         raise RunDirError(f"{run_dir} is not a finished run (no metrics.json); {needs}")
     metrics = read_json(path)
     stages = (stage,) if isinstance(stage, str) else stage
-    if not isinstance(metrics, dict) or metrics.get("stage") not in stages:
-        found = metrics.get("stage") if isinstance(metrics, dict) else type(metrics).__name__
-        raise RunDirError(f"{run_dir} holds a {found!r} run; {needs}")
+    if metrics.get("stage") not in stages:
+        raise RunDirError(f"{run_dir} holds a {metrics.get('stage')!r} run; {needs}")
     return metrics
 
 

@@ -121,6 +121,20 @@ def _non_negative(owner: Any, *names: str) -> None:
         _check(owner, name, v is not None and math.isfinite(v) and v >= 0, "must be a finite number >= 0")
 
 
+def _common(owner: Any) -> None:
+    """The checks every settings class shares: each option read as a positive integer on the
+    command line (:func:`positive_int`) is one from Python too, and a seed lies in numpy's range."""
+    for f in fields(owner):
+        v = getattr(owner, f.name)
+        if f.metadata.get("type") is positive_int and v is not None:
+            _check(owner, f.name, isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                   "must be a positive integer")
+    if hasattr(owner, "seed"):
+        v = owner.seed
+        _check(owner, "seed", v is None or (isinstance(v, int) and 0 <= v < 2**32),
+               "must be an integer in [0, 2**32)")
+
+
 def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
     for name in names:
         v = getattr(owner, name)
@@ -159,13 +173,11 @@ class TrainSettings:
     seed: int = option(0, "random seed", type=int)
 
     def __post_init__(self) -> None:
+        _common(self)
         _check(self, "model", self.model in MODELS, f"must be one of {', '.join(MODELS)}")
         _positive(self, "lr", "min_bias")
         _non_negative(self, "act_penalty")
         _check(self, "syn_leak", math.isfinite(self.syn_leak) and 0 < self.syn_leak <= 1, "must lie in (0, 1]")
-        for name in ("hidden", "epochs", "batch_size", "substeps", "max_fan_in", "limit_train", "limit_test"):
-            v = getattr(self, name)
-            _check(self, name, v is None or (isinstance(v, int) and v >= 1), "must be a positive integer")
         if self.max_fan_in is not None and self.model == "esn":
             raise SettingsError("--max-fan-in applies to models trained by BPTT; an ESN's reservoir is "
                                 "fixed (quantize caps it)")
@@ -207,6 +219,7 @@ class QuantizeSettings:
                             type=float, metavar="ALPHA")
 
     def __post_init__(self) -> None:
+        _common(self)
         _check(self, "max_fan_in", self.max_fan_in >= 0, "must be >= 0 (0: no cap)")
         _positive(self, "delta_factor", "lr")
         if self.clip_percentile is not None:
@@ -252,6 +265,7 @@ class SimulateSettings:
                               "training seed)", type=int)
 
     def __post_init__(self) -> None:
+        _common(self)
         _fraction(self, "mismatch")
         _check(self, "noise", math.isfinite(self.noise) and 0 <= self.noise < 1e-6,
                "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
@@ -313,6 +327,7 @@ class EmulateSettings:
     seed: int = option(0, "which chip: the seed of the frozen mismatch draw", type=int)
 
     def __post_init__(self) -> None:
+        _common(self)
         _fraction(self, "mismatch")
 
 
@@ -331,6 +346,7 @@ class CalibrateSettings:
     batch_size: int = option(128, "samples simulated together", type=positive_int)
 
     def __post_init__(self) -> None:
+        _common(self)
         _fraction(self, "mismatch")
         _positive(self, "regularisation", allow_none=False)
 
@@ -346,6 +362,7 @@ class UploadSettings:
                                   type=positive_int)
 
     def __post_init__(self) -> None:
+        _common(self)
         _check(self, "samples", self.samples >= 0, "must be >= 0")
 
 
@@ -360,3 +377,6 @@ class RunSettings:
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
+
+    def __post_init__(self) -> None:
+        _common(self)

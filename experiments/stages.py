@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import replace
+import zipfile
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
 from hardware.mapper import map_network, snap_to_chip
-from hardware.rules import check_config
+from hardware.rules import check_config, load_config
 from transfer.checkpoint import Checkpoint
 from transfer.chip_model import simulate_torch
 from transfer.chip_training import ChipTrainingSettings, train_on_chip
@@ -60,6 +61,11 @@ def _simulator(backend: str) -> Any:
     if backend == "brian2":
         return simulate
     return lambda net, X, sim, progress: simulate_torch(net, X, sim, progress=progress)
+
+
+def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
+    """The stage options a resume file must have been written with (all but ``ignore``)."""
+    return {k: v for k, v in asdict(settings).items() if k not in ignore}
 
 
 def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -95,7 +101,7 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
         tcfg = replace(tcfg, patience=tcfg.epochs)
     resume = out / "resume.pt"
     result = fit(net, data, tcfg, weights_fn=prune, progress=progress, desc=f"train {s.model}/{data.name}",
-                 resume=resume)
+                 resume=resume, options=resume_options(s, "limit_test"))
     net.cpu()
     if prune is not None:
         prune.bake(net)
@@ -139,7 +145,10 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
     delta = q.delta_factor or DELTA_FACTOR.get(kind, TernaryConfig.delta_factor)
     tern = Ternarizer(TernaryConfig(max_fan_in=q.fan_in_cap, delta_factor=delta))
     uncapped = Ternarizer(TernaryConfig(max_fan_in=None, delta_factor=delta))
-    base = TrainConfig(**s["train"])
+    try:
+        base = TrainConfig(**s["train"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise RunDirError(f"{run_dir}/train.json holds no training settings rnn2dynapse train wrote ({err})") from None
     epochs = qat_epochs(data.name, q.epochs)
     lr = q.lr or min(base.lr, QAT_LR.get(data.name, QAT_MAX_LR))
     # The cosine schedule runs to its end (no early stop); the best validation epoch is kept.
@@ -162,7 +171,8 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
         weights_fn = MismatchAware(ternarizer, q.mismatch_aware, seed) if q.mismatch_aware > 0 else ternarizer
         cap = ternarizer.config.max_fan_in
         result = fit(model, data, qcfg, weights_fn=weights_fn, progress=progress,
-                     desc=f"QAT {kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt", teacher=ckpt.model)
+                     desc=f"QAT {kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt", teacher=ckpt.model,
+                     source=str(Path(run_dir).resolve()), options=resume_options(q, "run_dir", "measure_cap_cost"))
         model.cpu()
         return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer), result.history
 
@@ -350,6 +360,19 @@ def map_stage(settings: MapSettings, out: str | Path) -> dict[str, Any]:
     return metrics
 
 
+def _simulated_predictions(source: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The labels and spiking predictions of the simulate run a map run came from, if it
+    still exists (read before emulating: a damaged file fails fast, naming it)."""
+    path = Path(source.get("source") or "") / "predictions.npz"
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return f["y"], f["spiking"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise RunDirError(f"{path} is not the predictions file simulate wrote ({err})") from None
+
+
 def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Simulate the test split on the board that a map run's ``hardware.json`` configures.
 
@@ -363,9 +386,10 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     e = settings
     run_dir = Path(e.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt, e.limit_test or source.get("n_test"))
+    simulated = _simulated_predictions(source)
     out = new_run_dir(out)
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
@@ -391,11 +415,8 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
         "source": str(run_dir.resolve()),
     }
-    sim_preds = Path(source.get("source") or "") / "predictions.npz"
-    if sim_preds.is_file():
-        with np.load(sim_preds) as f:
-            if f["y"].shape == data.y_test.shape and np.array_equal(f["y"], data.y_test):
-                fields["agreement_with_simulation"] = float(np.mean(f["spiking"] == result.predictions))
+    if simulated is not None and simulated[0].shape == data.y_test.shape and np.array_equal(simulated[0], data.y_test):
+        fields["agreement_with_simulation"] = float(np.mean(simulated[1] == result.predictions))
     metrics = stage_metrics("emulate", data, mc.kind, e.seed, score(data.y_test, result.predictions, data.metric),
                             result=result, ann=ann, **fields)
     np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
@@ -416,7 +437,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     c = settings
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt)
     n = min(c.samples, len(data.y_train))
@@ -457,7 +478,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
     u = settings
     run_dir = Path(u.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "upload needs a map or calibrate run (rnn2dynapse map)")
-    config = HardwareConfig.load(run_dir / "hardware.json")
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
     isi = u.isi_base or DEFAULT_ISI_BASE
     out = new_run_dir(out) if out is not None else None
     t0 = time.perf_counter()

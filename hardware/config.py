@@ -53,10 +53,12 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from brian_models.description import InputEncoder, Readout
-from hardware.dynapse1 import DYNAPSE1, ChipSpec
+from hardware.dynapse1 import DYNAPSE1, DYNAPSE2, ChipSpec
 
 __all__ = [
     "FORMAT",
+    "CHIP_SPECS",
+    "ConfigFileError",
     "Dynapse1SynType",
     "Dynapse1Synapse",
     "Dynapse1Destination",
@@ -79,6 +81,13 @@ FORMAT = "rnn2dynapse.HardwareConfig/1"
 
 #: A spike source: ``("input", channel)`` or ``("neuron", chip, core, neuron)``.
 Source = tuple
+
+#: The chip a configuration names (``HardwareConfig.chip``), for its rules.
+CHIP_SPECS: dict[str, ChipSpec] = {spec.name: spec for spec in (DYNAPSE1, DYNAPSE2)}
+
+
+class ConfigFileError(ValueError):
+    """A ``hardware.json`` cannot be read as a configuration; the message names the file."""
 
 
 def _json_normal(value: Any) -> Any:
@@ -506,13 +515,33 @@ class HardwareConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "HardwareConfig":
-        """Read a configuration written by :meth:`save`."""
+        """Read a configuration written by :meth:`save` (``path`` may be its directory). To
+        also check it against its chip's rules, read it with :func:`hardware.rules.load_config`.
+
+        Raises
+        ------
+        FileNotFoundError
+            No file at ``path``.
+        ConfigFileError
+            The file is not JSON, not an object or not a configuration (the file named).
+        """
         path = Path(path)
         if path.is_dir():
             path = path / "hardware.json"
-        if not path.exists():
+        if not path.is_file():
             raise FileNotFoundError(f"no hardware configuration at {path}")
-        return cls.from_json(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigFileError(f"{path} is not readable JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ConfigFileError(f"{path} holds a JSON {type(data).__name__}, not a hardware configuration object")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+            detail = f"missing key {err}" if isinstance(err, KeyError) else " ".join(str(err).split())
+            raise ConfigFileError(f"{path} is not a hardware configuration that rnn2dynapse map wrote "
+                                  f"({detail[:200]})") from None
 
 
 # -- routing semantics ------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """DYNAP-SE1 design rules: small named checks, each raising :class:`HardwareConstraintError`.
 
 :func:`check_config` runs the configuration rules on a :class:`~hardware.config.HardwareConfig`
-(in this order, the first broken one raises):
+(in this order, the first broken one raises); :func:`load_config` reads a ``hardware.json`` and
+runs them on it:
 
 ===================================== ==========================================================
 ``neurons_per_board``                 at most ``n_chips * 1024`` neurons in use
@@ -35,12 +36,13 @@ check, SRAM reuse per target chip) and the samna dynapse1 reference; constants f
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from brian_models.description import INPUT, SpikingNetwork
-from hardware.config import HardwareConfig, sources_reaching
+from hardware.config import CHIP_SPECS, ConfigFileError, HardwareConfig, sources_reaching
 from hardware.dynapse1 import DYNAPSE1, ChipSpec
 from hardware.errors import HardwareConstraintError, core_where, neuron_where
 
@@ -57,6 +59,7 @@ __all__ = [
     "cam_aliasing",
     "one_base_weight_per_type_per_core",
     "check_config",
+    "load_config",
     "fan_in",
     "efficacy_spread",
     "check_network",
@@ -278,6 +281,29 @@ def check_config(config: HardwareConfig, spec: ChipSpec = DYNAPSE1,
     for rule in CONFIG_RULES:
         rule(config, spec)
     one_base_weight_per_type_per_core(config, spec, efficacy_tolerance)
+
+
+def load_config(path: str | Path, efficacy_tolerance: float | None = None) -> HardwareConfig:
+    """Read a ``hardware.json`` (:meth:`HardwareConfig.load`) and run every rule of the chip it
+    names on it (:func:`check_config`): every command that reads a configuration reads it here,
+    so a file edited by hand is refused as one the mapper would not have written.
+
+    Raises
+    ------
+    FileNotFoundError, hardware.config.ConfigFileError
+        As :meth:`HardwareConfig.load`; also for a chip without a spec.
+    HardwareConstraintError
+        The first broken rule, its ``where`` prefixed with the file.
+    """
+    config = HardwareConfig.load(path)
+    if config.chip not in CHIP_SPECS:
+        raise ConfigFileError(f"{path} is for chip {config.chip!r}; known chips: {', '.join(CHIP_SPECS)}")
+    try:
+        check_config(config, CHIP_SPECS[config.chip], efficacy_tolerance)
+    except HardwareConstraintError as err:
+        raise HardwareConstraintError(err.rule, f"{path}: {err.where}", err.value, err.limit, err.hint,
+                                      err.quantity) from None
+    return config
 
 
 def _source_name(src: tuple) -> str:

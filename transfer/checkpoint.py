@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .files import RunDirError, new_run_dir, read_json, write_json
+from .files import RunDirError, new_run_dir, read_json, read_tensors, write_json
 from .models import ModelConfig, build_model
 
 __all__ = ["Checkpoint"]
@@ -47,13 +47,35 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: str | Path) -> "Checkpoint":
+        """Read a checkpoint directory written by :meth:`save`.
+
+        Raises
+        ------
+        RunDirError
+            Naming the file that is missing, unreadable or does not fit the others (a
+            ``model.pt`` of another shape than ``model.json`` describes).
+        """
         path = Path(path)
-        for name in ("model.pt", "model.json", "metrics.json"):
+        if not path.is_dir():
+            raise RunDirError(f"{path} is not a run directory" + (" (it is a file)" if path.exists() else
+                                                                  " (it does not exist)"))
+        for name in ("model.pt", "model.json", "train.json", "metrics.json"):
             if not (path / name).exists():
                 raise RunDirError(f"{path} is not a checkpoint directory: {name} is missing")
-        config = ModelConfig.from_dict(read_json(path / "model.json"))
-        settings = read_json(path / "train.json") if (path / "train.json").exists() else {}
-        model = build_model(config, seed=int(settings.get("seed", 0)))
-        model.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
+        metrics = read_json(path / "metrics.json")
+        settings = read_json(path / "train.json")
+        try:
+            config = ModelConfig.from_dict(read_json(path / "model.json"))
+            model = build_model(config, seed=int(settings.get("seed", 0)))
+        except (TypeError, ValueError, KeyError) as err:
+            raise RunDirError(f"{path / 'model.json'} is not a model configuration rnn2dynapse "
+                              f"wrote ({err})") from None
+        state = read_tensors(path / "model.pt")
+        try:
+            model.load_state_dict(state)
+        except (TypeError, RuntimeError, AttributeError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise RunDirError(f"{path / 'model.pt'} does not hold the weights model.json describes "
+                              f"({first[:200]})") from None
         model.eval()
-        return cls(model, config, settings, read_json(path / "metrics.json"), path)
+        return cls(model, config, settings, metrics, path)

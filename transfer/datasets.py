@@ -752,6 +752,8 @@ def _load_ecg5000(seed: int, val_fraction: float, samples_per_step: int | None =
 # --------------------------------------------------------------------------- user .npz files
 def _load_npz(path: Path, seed: int, val_fraction: float) -> Dataset:
     where = f"dataset file {path}"
+    if path.is_dir():
+        raise DatasetError(f"{where} is a directory, not a .npz file")
     if not path.is_file():
         raise DatasetError(f"{where} does not exist")
     try:
@@ -782,6 +784,7 @@ def _load_npz(path: Path, seed: int, val_fraction: float) -> Dataset:
     n_classes = len(class_names) if class_names else 1 + max(
         (int(y.max()) for _, y in pairs.values() if y.ndim == 1 and y.size), default=0)
     _check_splits(pairs, n_classes, where)
+    _check_classes(pairs, n_classes, where)
     rng = np.random.default_rng(seed)
     X, y = pairs.pop("train")
     if "test" not in pairs:
@@ -865,6 +868,25 @@ def _check_splits(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], n_classes:
         if lo < 0 or hi >= n_classes:
             raise DatasetError(f"{where} has label {lo if lo < 0 else hi} in y_{split} but labels "
                                f"must be integers in 0..{n_classes - 1} ({n_classes} classes)")
+
+
+def _check_classes(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], n_classes: int, where: str) -> None:
+    """Every class ``0..n_classes-1`` has training sequences (a label no sequence carries, as
+    sparse ids ``0, 10**6, 2*10**6`` give, would build a model with that many outputs)."""
+    present = np.unique(pairs["train"][1])
+    if present.size == n_classes:
+        return
+    remap = ("; remap the labels to 0..C-1 over all splits together, e.g. "
+             "numpy.unique(y_all, return_inverse=True)[1]")
+    seen = np.unique(np.concatenate([y for _, y in pairs.values()]))
+    unseen = np.setdiff1d(seen, present)
+    if unseen.size:
+        raise DatasetError(f"{where} has label {int(unseen[0])} in another split but not in y_train: "
+                           f"every class needs training sequences{remap}")
+    missing = np.setdiff1d(np.arange(n_classes), present)
+    raise DatasetError(f"{where} needs labels 0..C-1 with every class in y_train, but y_train holds "
+                       f"{present.size} distinct labels up to {int(present.max())}, so {missing.size} of "
+                       f"{n_classes} classes (e.g. {int(missing[0])}) have no sequence{remap}")
 
 
 def _check_limit(limit: int, what: str) -> int:

@@ -9,6 +9,8 @@ straight-through estimator) here, so one loop serves both float training and QAT
 from __future__ import annotations
 
 import copy
+import hashlib
+import math
 import os
 import time
 import warnings
@@ -22,8 +24,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .datasets import Dataset, score
+from .files import read_tensors
 
-__all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device", "class_weights"]
+__all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device", "class_weights", "resume_key",
+           "check_resume"]
 
 WeightsFn = Callable[[nn.Module], dict[str, torch.Tensor]]
 
@@ -75,8 +79,13 @@ class TrainConfig:
     keep_last: bool = False
 
     def __post_init__(self) -> None:
-        if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
-            raise ValueError(f"invalid training settings: {self}")
+        for name, ok, must in (("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "a positive integer"),
+                               ("batch_size", isinstance(self.batch_size, int) and self.batch_size >= 1,
+                                "a positive integer"),
+                               ("lr", math.isfinite(self.lr) and self.lr > 0, "a positive number"),
+                               ("patience", self.patience >= 1, "a positive integer")):
+            if not ok:
+                raise ValueError(f"training setting {name} must be {must}, got {getattr(self, name)!r}")
         if not 0 <= self.distill <= 1 or not self.temperature > 0:
             raise ValueError(f"--distill must lie in [0, 1] and the temperature be > 0, got "
                              f"{self.distill} and {self.temperature}")
@@ -159,13 +168,71 @@ def _distillation_loss(ce: nn.Module, teacher: nn.Module, alpha: float, T: float
 def _save_state(path: Path, state: dict[str, Any]) -> None:
     """Write the resume state atomically (a killed run leaves the previous epoch's file)."""
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or a full disk: keep the previous epoch's file, no half one
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _digest(*arrays: Any) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def resume_key(model: nn.Module, data: Dataset, config: TrainConfig, source: str | None = None,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a resume file must match to be continued: the caller's ``options`` (its stage's
+    settings, plain JSON values), the training settings and the model's configuration, the
+    data (a digest of the training and validation splits) and where the run starts from (the
+    source run ``source`` and a digest of the starting weights)."""
+    model_config = getattr(model, "config", None)
+    return {
+        "settings": {"stage": dict(options or {}), "train": config.to_dict(),
+                     "model": model_config.to_dict() if hasattr(model_config, "to_dict") else None},
+        "data": _digest(data.X_train, data.y_train, data.X_val, data.y_val),
+        "source": {"run": source, "weights": _digest(*model.state_dict().values())},
+    }
+
+
+def check_resume(path: Path, state: Any, key: dict[str, Any]) -> None:
+    """Refuse a resume file written for other settings, other data or another source run.
+
+    Raises
+    ------
+    ValueError
+        One line naming what differs and how to start fresh.
+    """
+    fresh = f"delete {path} to start over, or choose another --out"
+    if not isinstance(state, dict) or not isinstance(state.get("key"), dict):
+        raise ValueError(f"{path} is not a resume file this version of rnn2dynapse wrote; {fresh}")
+    old = state["key"]
+    if old.get("settings") != key["settings"]:
+        was, now = old.get("settings") or {}, key["settings"]
+        diff = [f"{part}.{k}: {(was.get(part) or {}).get(k)!r} -> {v!r}"
+                for part in ("stage", "train", "model") for k, v in (now.get(part) or {}).items()
+                if (was.get(part) or {}).get(k) != v]
+        raise ValueError(f"{path} was written with other training settings ({'; '.join(diff[:4]) or 'changed'}); "
+                         f"{fresh}")
+    if old.get("data") != key["data"]:
+        raise ValueError(f"{path} was written for other data (the training and validation splits differ: "
+                         f"another dataset file, --limit-train or --seed); {fresh}")
+    if old.get("source") != key["source"]:
+        was, now = old.get("source") or {}, key["source"]
+        what = (f"source run {was.get('run')} -> {now['run']}" if was.get("run") != now["run"]
+                else "the starting weights differ")
+        raise ValueError(f"{path} was written from another source run ({what}); {fresh}")
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: WeightsFn | None = None,
         progress: bool = True, desc: str = "train", resume: str | Path | None = None,
-        teacher: nn.Module | None = None) -> TrainResult:
+        teacher: nn.Module | None = None, source: str | None = None,
+        options: dict[str, Any] | None = None) -> TrainResult:
     """Train ``model`` in place on ``data`` with BPTT; restore the best validation epoch.
 
     For an ESN (a model with ``fit_readout``) the readout is fitted in closed form on the
@@ -180,6 +247,11 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     With ``resume`` (a file path) every finished epoch is saved there (weights, optimiser,
     schedule, random state, history), and a run that finds the file continues after its last
     finished epoch, so an interrupted run loses at most one epoch. The caller deletes it.
+    The file is continued only when the settings (``config``, the model's and the caller's
+    ``options``), the data and the starting point (``source``, the run trained from, and the
+    starting weights) all match (:func:`resume_key`); otherwise
+    a ``ValueError`` names what differs. It holds tensors and plain types only and is read
+    with ``weights_only=True``.
     With a ``teacher`` (the float model, during quantization-aware fine-tuning) and
     ``config.distill > 0`` the student also matches the teacher's softened outputs.
     A ``weights_fn`` with a ``set_epoch(epoch)`` method (:class:`transfer.quantize.FanInPruning`)
@@ -218,10 +290,10 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     history: list[dict[str, float]] = []
     epochs_run, start, done, elapsed = 0, 0, False, 0.0
     resume = Path(resume) if resume is not None else None
+    key = resume_key(model, data, config, source, options) if resume is not None else None
     if resume is not None and resume.exists():
-        st = torch.load(resume, map_location="cpu", weights_only=False)
-        if st["config"] != config.to_dict():
-            raise ValueError(f"{resume} was written with other training settings; delete it to start over")
+        st = read_tensors(resume)
+        check_resume(resume, st, key)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         sched.load_state_dict(st["sched"])
@@ -274,7 +346,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
             since_best += 1
         done = since_best >= config.patience
         if resume is not None:
-            _save_state(resume, {"config": config.to_dict(), "model": model.state_dict(),
+            _save_state(resume, {"key": key, "model": model.state_dict(),
                                  "opt": opt.state_dict(), "sched": sched.state_dict(),
                                  "gen": gen.get_state(), "best_val": best_val, "best_state": best_state,
                                  "since_best": since_best, "history": history, "epoch": epoch + 1,

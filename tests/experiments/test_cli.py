@@ -92,11 +92,12 @@ def test_bad_dataset_is_one_clear_line(tmp_path, capsys):
     assert "missing.npz" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_unknown_option_exits_with_usage(capsys):
+def test_unknown_option_is_one_line_and_exit_code_1(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["train", "--model", "gru", "--dataset", "digits", "--out", "x"])
-    assert exc.value.code == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert exc.value.code == EXIT_BAD_INPUT  # the contract: 2 means "does not fit the chip"
+    err = capsys.readouterr().err
+    assert "invalid choice" in err and "--help" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("argv", [["train", "--model", "rnn", "--dataset", "digits", "--limit-train", "0"],
@@ -105,7 +106,7 @@ def test_unknown_option_exits_with_usage(capsys):
 def test_a_zero_sample_limit_is_refused_not_read_as_no_limit(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv + ["--out", "x"])
-    assert exc.value.code == 2
+    assert exc.value.code == EXIT_BAD_INPUT
     assert "must be a positive integer, got 0" in capsys.readouterr().err
 
 
@@ -152,7 +153,7 @@ def test_train_under_a_fan_in_cap_writes_a_float_model_that_fits_the_cam(tmp_pat
 
 
 @pytest.mark.parametrize("argv, expected, message", [
-    (["--model", "rnn", "--max-fan-in", "0"], 2, "must be a positive integer"),        # argparse
+    (["--model", "rnn", "--max-fan-in", "0"], EXIT_BAD_INPUT, "must be a positive integer"),  # argparse
     (["--model", "esn", "--max-fan-in", "64"], EXIT_BAD_INPUT, "reservoir is fixed"),
 ])
 def test_train_refuses_a_bad_fan_in_cap(tmp_path, capsys, argv, expected, message):

@@ -213,3 +213,21 @@ def test_network_one_base_weight_with_tolerance():
 
 def test_unsupported_chip(small_net):
     assert_rule(lambda: check_network(small_net, DYNAPSE2), "supported_chip")
+
+
+def test_load_config_runs_every_rule_on_the_file_and_names_it(small_net, config_factory, tmp_path):
+    from hardware.config import ConfigFileError
+    from hardware.rules import load_config
+
+    good = map_network(small_net)
+    assert load_config(good.save(tmp_path / "good.json")) == good
+    post = Dynapse1Neuron(0, 0, 3, (Dynapse1Synapse(1, 5, "AMPA"),) * 65)
+    path = config_factory([post]).save(tmp_path / "edited.json")  # HardwareConfig does not check rules
+    err = assert_rule(lambda: load_config(path), "cam_fan_in")
+    assert err.where.startswith(f"{path}: neuron chip 0 core 0 neuron 3") and err.value == 65
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(ConfigFileError, match="list.json holds a JSON list"):
+        load_config(tmp_path / "list.json")
+    (tmp_path / "cut.json").write_text(good.to_json()[:50])
+    with pytest.raises(ConfigFileError, match="cut.json is not readable JSON"):
+        load_config(tmp_path / "cut.json")

@@ -417,8 +417,13 @@ BAD_NPZ = {
                    "empty test split"),
     "T mismatch": (_with(X_test=np.zeros((4, 6, 3))),
                    "X_test with (T, F) = (6, 3) but X_train has (T, F) = (5, 3)"),
-    "too few to split": (_with(X_train=np.zeros((1, 5, 3)), y_train=np.zeros(1, int)),
+    "too few to split": (_with(X_train=np.zeros((1, 5, 3)), y_train=np.zeros(1, int), y_test=np.zeros(4, int)),
                          "too few to carve a validation split"),
+    "sparse labels": (_with(y_train=np.arange(10) % 3 * 1_000_000, y_test=np.array([0, 1_000_000, 0, 0])),
+                      "3 distinct labels up to 2000000, so 1999998 of 2000001 classes (e.g. 1) have no "
+                      "sequence; remap the labels to 0..C-1"),
+    "test label not in train": (_with(y_train=np.zeros(10, int)),
+                                "label 1 in another split but not in y_train: every class needs training"),
     "2-D class_names": (_with(class_names=np.array([["a", "b"]])), "class_names of shape (1, 2)"),
     "unknown metric": (_with(metric=np.array("f1")), "metric 'f1'"),
 }
