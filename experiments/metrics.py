@@ -3,7 +3,6 @@ stage adds, and the stage's own fields, as strict JSON (no NaN or infinity)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -11,22 +10,9 @@ import numpy as np
 from brian_models.simulate import SimulationResult
 from experiments.runs import git_revision
 from transfer.datasets import Dataset, score, second_scores
+from transfer.files import strict
 
-__all__ = ["stage_metrics", "strict"]
-
-
-def strict(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by ``None`` and numpy scalars made plain
-    (``json.dumps(..., allow_nan=False)`` then always succeeds)."""
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+__all__ = ["stage_metrics"]
 
 
 def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: float, *,

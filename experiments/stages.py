@@ -23,7 +23,7 @@ from brian_models.simulate import simulate
 from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_SUBSTEPS, QAT_LR,
                                   QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
-from experiments.metrics import stage_metrics, strict
+from experiments.metrics import stage_metrics
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
@@ -40,7 +40,7 @@ from transfer.chip_training import ChipTrainingSettings, train_on_chip
 from transfer.convert import activation_scale, refit_readout
 from transfer.datasets import score
 from transfer.describe import DescribeSettings, default_input_coding, describe
-from transfer.files import RunDirError, new_run_dir, write_json
+from transfer.files import RunDirError, new_run_dir, strict, write_json
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
 from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, matrix_report
