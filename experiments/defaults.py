@@ -7,8 +7,8 @@ __all__ = ["CHIP_TRAINING", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "DEFAULT_LR", "K
            "hidden_units", "train_epochs", "qat_epochs"]
 
 #: Hidden units and epochs when ``--hidden`` / ``--epochs`` are not given.
-DEFAULT_HIDDEN = {"digits": 64, "recall": 64}
-DEFAULT_EPOCHS = {"digits": 60, "recall": 60, "ecg5000": 100}
+DEFAULT_HIDDEN = {"digits": 64, "recall": 64, "recall1s": 64}
+DEFAULT_EPOCHS = {"digits": 60, "recall": 60, "recall1s": 60, "ecg5000": 100}
 #: Learning rate per dataset where it differs from :data:`TRAIN_LR` (the LSNN's is LSNN_LR).
 #: ECG5000, 4 samples per step, RNN, last of 100 epochs kept, seeds 0/1, ``fit`` run directly
 #: on one torch thread: 93.91/93.69 % at 1e-2, 92.80/92.44 % at 3e-3 (93.82/93.40 % at 3e-3

@@ -146,7 +146,7 @@ class TrainSettings:
     """Options of ``rnn2dynapse train``."""
 
     model: str = option(help="model to train", choices=MODELS)
-    dataset: str = option(help="digits, fashion, ecg, ecg5000, recall or PATH.npz")
+    dataset: str = option(help="digits, fashion, ecg, ecg5000, recall, recall1s or PATH.npz")
     hidden: int | None = option(None, "hidden units (default 64 on digits, else 128)", type=positive_int)
     epochs: int | None = option(None, "maximum epochs (default 60 on digits, 100 on ecg5000, else 30)",
                                 type=positive_int)

@@ -33,6 +33,8 @@
     recall signal (channel 5) is on in the last step. At 20 ms per step the answer lies
     400-440 ms back. 4000 training and 1000 test sequences from fixed generator seeds
     (:func:`make_recall`); chance is 25 %.
+``"recall1s"``
+    The same task over ``T = 50`` steps: the answer lies 940-980 ms back (seeds 1003/2004).
 ``"<path>.npz"``
     Your own arrays ``X_train [N, T, F]`` and ``y_train [N]``; optionally ``X_val``/``y_val``,
     ``X_test``/``y_test``, ``class_names``, ``name`` and ``metric`` (what :meth:`Dataset.to_npz`
@@ -89,8 +91,10 @@ __all__ = [
     "score",
 ]
 
-DATASET_NAMES = ("digits", "fashion", "ecg", "ecg5000", "recall")
+DATASET_NAMES = ("digits", "fashion", "ecg", "ecg5000", "recall", "recall1s")
 RECALL_STEPS = 24
+#: Steps of ``"recall1s"``: at 20 ms per step the answer lies 940-980 ms back.
+RECALL_LONG_STEPS = 50
 RECALL_PATTERNS = 4
 METRICS = ("accuracy", "balanced_accuracy")
 SPLITS = ("train", "val", "test")
@@ -333,7 +337,7 @@ def load_dataset(name_or_path: str | os.PathLike[str], *, seed: int = 0,
     if key.endswith(".npz"):
         return _load_npz(Path(key), seed, val_fraction)
     loaders = {"digits": _load_digits, "fashion": _load_fashion, "ecg": _load_ecg,
-               "ecg5000": _load_ecg5000, "recall": _load_recall}
+               "ecg5000": _load_ecg5000, "recall": _load_recall, "recall1s": _load_recall_long}
     if key not in loaders:
         raise DatasetError(f"unknown dataset {key!r}; valid names are "
                            + ", ".join(DATASET_NAMES) + ", or a path to a .npz file")
@@ -384,6 +388,15 @@ def _load_recall(seed: int, val_fraction: float) -> Dataset:
     X_test, y_test = make_recall(1000, seed=2002)
     train, val = _split(y, val_fraction, np.random.default_rng(seed), "dataset 'recall'", "validation")
     return Dataset("recall", "transfer.datasets.make_recall (synthetic, seeds 1001/2002)",
+                   tuple(f"pattern {k}" for k in range(RECALL_PATTERNS)), X[train], y[train],
+                   X[val], y[val], X_test, y_test, "accuracy")
+
+
+def _load_recall_long(seed: int, val_fraction: float) -> Dataset:
+    X, y = make_recall(4000, seed=1003, steps=RECALL_LONG_STEPS)
+    X_test, y_test = make_recall(1000, seed=2004, steps=RECALL_LONG_STEPS)
+    train, val = _split(y, val_fraction, np.random.default_rng(seed), "dataset 'recall1s'", "validation")
+    return Dataset("recall1s", "transfer.datasets.make_recall (synthetic, 50 steps, seeds 1003/2004)",
                    tuple(f"pattern {k}" for k in range(RECALL_PATTERNS)), X[train], y[train],
                    X[val], y[val], X_test, y_test, "accuracy")
 

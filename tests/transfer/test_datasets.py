@@ -577,3 +577,14 @@ def test_unit_range_npz_is_left_as_it_is(tmp_path):
     assert data.n_features == 2
     np.testing.assert_array_equal(np.sort(np.concatenate([data.X_train, data.X_val, data.X_test]).ravel()),
                                   np.sort(X.ravel()))
+
+
+def test_recall1s_holds_its_answer_about_a_second_back():
+    data = load_dataset("recall1s", seed=0)
+    assert data.n_steps == 50 and data.n_features == 6 and len(data.y_test) == 1000
+    X = np.concatenate([data.X_train, data.X_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    store = X[:, :, 4].argmax(1)
+    assert np.all(store < 3) and np.all(X[:, -1, 5] == 1)
+    # the label is the pattern shown with the store signal, 47-49 steps (940-980 ms) before the recall
+    np.testing.assert_array_equal(X[np.arange(len(y)), store, :4].argmax(1), y)
