@@ -57,6 +57,10 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         else 1e6 * st["emulate"]["energy_joules_per_inference"],
         "cores": st["map"]["cores_used"], "hidden": st["train"].get("n_hidden"),
         "mismatch_aware": st["quantize"].get("mismatch_aware_cv"),
+        # what the chip's energy goes into (Moradi et al. 2018's event energies, no mismatch)
+        "energy_split_uJ": {k: 1e6 * st["emulate"]["energy"][k]
+                            for k in ("spike_generation", "broadcast", "routing", "synaptic")},
+        "cpu_lower_bound_uJ": 1e6 * st["emulate"]["cpu_energy_joules_per_inference"],
     }
     if "finetune" in st:
         row["finetuned"] = st["finetune"]["accuracy"]

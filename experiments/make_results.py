@@ -119,6 +119,14 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "on several chips (mismatch seeds) at the CV given, mean ± standard deviation over the "
              "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`).",
              "", "```", format_table(rows, list(rows[0])), "```", ""]
+    split = [{"dataset": r["dataset"], "model": r["model"], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
+              "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3)}
+             for rec in recs for r in rec["figures"]["rows"] if "energy_split_uJ" in r]
+    if split:
+        lines += ["Where the chip's energy per inference goes (µJ, no mismatch; per-event energies of "
+                  "Moradi et al. 2018), beside the float network's multiply-accumulates on a CPU "
+                  "(Horowitz 2014's 45 nm figures: a lower bound that ignores DRAM and instruction "
+                  "overheads):", "", "```", format_table(split, list(split[0])), "```", ""]
     for rec in recs:
         lines.append(f"- `{rec['name']}`: {rec['figures'].get('note', '')} {_provenance(rec)}")
     return "\n".join(lines) + "\n"
