@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="rnn", choices=["rnn", "esn", "lsnn"])
     parser.add_argument("--chips", type=int, nargs="+", default=[0, 1, 2], help="mismatch seeds")
     parser.add_argument("--cv", type=float, default=0.2, help="mismatch CV of the chips")
+    parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A of the chips")
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-lr", type=float, default=3e-3)
     parser.add_argument("--finetune-samples", type=int, default=None, help="training sequences per epoch")
     parser.add_argument("--spike-penalty", type=float, default=0.0)
+    parser.add_argument("--adaptive-fraction", type=float, default=None,
+                        help="LSNN: fraction of adaptive neurons (0: the control without adaptation)")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -100,24 +103,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     name = f"{Path(args.dataset).stem}_{args.model}" + (f"_{args.tag}" if args.tag else "")
+    model_options: dict[str, Any] = {"chip": "dynapse1"}
+    if args.adaptive_fraction is not None:
+        model_options["adaptive_fraction"] = args.adaptive_fraction
     summary = run_chain(args.dataset, Path(args.runs) / name, model=args.model, hidden=args.hidden,
                         epochs=args.epochs, seed=args.seed, limit_train=args.limit_train, neurons=(), hardware=True,
-                        simulate_limit_test=args.limit_test, model_options={"chip": "dynapse1"},
-                        chip_seeds=tuple(args.chips), chip_cv=args.cv, calibrate_samples=args.calibrate_samples,
+                        simulate_limit_test=args.limit_test, model_options=model_options,
+                        chip_seeds=tuple(args.chips), chip_cv=args.cv, chip_noise=args.noise, calibrate_samples=args.calibrate_samples,
                         quantize_options={"mismatch_aware": args.mismatch_aware, "epochs": args.quant_epochs},
                         finetune_options={"epochs": args.finetune_epochs, "lr": args.finetune_lr,
                                           "train_samples": args.finetune_samples, "mismatch": args.cv,
                                           "spike_penalty": args.spike_penalty} if args.finetune_epochs else None,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
+    row["noise"] = args.noise
     print(format_table([row], COLUMNS))
     if not args.no_record:
+        noise = f"membrane noise {args.noise:g} A" if args.noise else "noise off"
         path = save_record(f"chip_{name}", {
             "title": f"{args.model.upper()} on {row['dataset']} through the chip path (DYNAP-SE1, emulated)",
             "rows": [row],
             "note": f"Trained for the chip (train --chip dynapse1), ternary, DPI neurons with spike input "
                     f"and parameters snapped to the bias codes, mapped and emulated from hardware.json; "
-                    f"chips = mismatch seeds at CV {args.cv:g} with noise off; 'calibrated' refits the "
+                    f"chips = mismatch seeds at CV {args.cv:g} with {noise}; 'calibrated' refits the "
                     f"host readout on each chip's own output spikes for {args.calibrate_samples} "
                     f"training sequences. {row['n_test']} test sequences."},
             command_line(argv, "experiments.chip_path"), **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))

@@ -57,7 +57,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               hardware: bool = False, model_options: dict[str, Any] | None = None,
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
-              calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
+              chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
               finetune_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
@@ -75,7 +75,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     :class:`QuantizeSettings` fields (``mismatch_aware``, ``epochs``...). With ``hardware`` and
     ``finetune_options`` (:class:`FinetuneSettings` fields) the simulated network is trained
     through the chip model (``finetune``) before it is mapped. With ``hardware`` and ``chip_seeds``, the mapped
-    network is also emulated on each of those chips at mismatch ``chip_cv``, calibrated to each
+    network is also emulated on each of those chips at mismatch ``chip_cv`` (membrane noise
+    ``chip_noise`` A), calibrated to each
     (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
     lists those emulations. Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
@@ -116,15 +117,16 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         for chip in chip_seeds:
             tag = f"cv{chip_cv:g}_chip{chip}"
             results[f"emulate_{tag}"] = _stage(out, f"emulate_{tag}", lambda p, c=chip: emulate_stage(
-                EmulateSettings(str(out / "map"), mismatch=chip_cv, seed=c, device=device, target=target), p,
+                EmulateSettings(str(out / "map"), mismatch=chip_cv, seed=c, noise=chip_noise, device=device,
+                                target=target), p,
                 progress=progress))
             results[f"calibrate_{tag}"] = _stage(out, f"calibrate_{tag}", lambda p, c=chip: calibrate_stage(
                 CalibrateSettings(str(out / "map"), mismatch=chip_cv, seed=c, samples=calibrate_samples,
-                                  device=device), p, progress=progress))
+                                  noise=chip_noise, device=device), p, progress=progress))
             results[f"emulate_{tag}_calibrated"] = _stage(
                 out, f"emulate_{tag}_calibrated", lambda p, c=chip, t=tag: emulate_stage(
-                    EmulateSettings(str(out / f"calibrate_{t}"), mismatch=chip_cv, seed=c, device=device,
-                                    target=target), p, progress=progress))
+                    EmulateSettings(str(out / f"calibrate_{t}"), mismatch=chip_cv, seed=c, noise=chip_noise,
+                                    device=device, target=target), p, progress=progress))
 
     name = model.upper()
     rows = [

@@ -135,6 +135,11 @@ def _common(owner: Any) -> None:
                "must be an integer in [0, 2**32)")
 
 
+def _noise(owner: Any) -> None:
+    _check(owner, "noise", math.isfinite(owner.noise) and 0 <= owner.noise < 1e-6,
+           "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
+
+
 def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
     for name in names:
         v = getattr(owner, name)
@@ -168,6 +173,8 @@ class TrainSettings:
     chip: str | None = option(None, "train the form this chip can carry (RNN: delay-free slow synapses, "
                               "3 substeps, one shared DC bias >= 0.25; ESN: one shared bias); the later "
                               "stages read it from the run", choices=CHIPS)
+    adaptive_fraction: float | None = option(None, "LSNN: fraction of adaptive neurons (default 0.5; 0 "
+                                             "gives the control without adaptation)", type=float)
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
@@ -175,6 +182,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         _common(self)
         _check(self, "model", self.model in MODELS, f"must be one of {', '.join(MODELS)}")
+        if self.adaptive_fraction is not None:
+            _check(self, "adaptive_fraction", self.model == "lsnn", "applies to the lsnn only")
+            _check(self, "adaptive_fraction", math.isfinite(self.adaptive_fraction)
+                   and 0 <= self.adaptive_fraction <= 1, "must lie in [0, 1]")
         _positive(self, "lr", "min_bias")
         _non_negative(self, "act_penalty")
         _check(self, "syn_leak", math.isfinite(self.syn_leak) and 0 < self.syn_leak <= 1, "must lie in (0, 1]")
@@ -267,8 +278,7 @@ class SimulateSettings:
     def __post_init__(self) -> None:
         _common(self)
         _fraction(self, "mismatch")
-        _check(self, "noise", math.isfinite(self.noise) and 0 <= self.noise < 1e-6,
-               "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
+        _noise(self)
         _positive(self, "max_rate", allow_none=False)
         _check(self, "copies", self.copies >= 1, "must be a positive integer")
         if self.chip is not None and self.neuron not in (None, "dpi"):
@@ -323,12 +333,15 @@ class EmulateSettings:
     batch_size: int = option(128, "samples simulated together", type=positive_int)
     limit_test: int | None = option(None, "emulate N test samples (default: those of the simulate run)",
                                     type=positive_int, metavar="N")
+    noise: float = option(0.0, "membrane noise current std in A of the emulated chip (e.g. 1e-12)", type=float,
+                          metavar="S")
     readout_samples: int = 1000
     seed: int = option(0, "which chip: the seed of the frozen mismatch draw", type=int)
 
     def __post_init__(self) -> None:
         _common(self)
         _fraction(self, "mismatch")
+        _noise(self)
 
 
 @dataclass(frozen=True)
@@ -344,10 +357,12 @@ class CalibrateSettings:
     regularisation: float = option(1e-2, "L2 strength (1/C) of the readout's logistic regression", type=float)
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
+    noise: float = option(0.0, "membrane noise current std in A of the emulated chip", type=float, metavar="S")
 
     def __post_init__(self) -> None:
         _common(self)
         _fraction(self, "mismatch")
+        _noise(self)
         _positive(self, "regularisation", allow_none=False)
 
 

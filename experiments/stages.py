@@ -80,7 +80,10 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     data = load_stage_data(s.dataset, s.seed, s.limit_train, s.limit_test)
     options = s.model_options()
     if s.model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
-        options.update(substeps=options["substeps"] or LSNN_SUBSTEPS, extra=dict(LSNN_EXTRA))
+        extra = dict(LSNN_EXTRA)
+        if s.adaptive_fraction is not None:
+            extra["adaptive_fraction"] = s.adaptive_fraction
+        options.update(substeps=options["substeps"] or LSNN_SUBSTEPS, extra=extra)
     else:
         options.update(substeps=options["substeps"] or 1)
     n_hidden = hidden_units(data.name, s.hidden)
@@ -393,7 +396,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     out = new_run_dir(out)
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
-                             mismatch_seed=e.seed, seed=e.seed, build_dir=str(out / "brian"))
+                             mismatch_seed=e.seed, noise=e.noise, seed=e.seed, build_dir=str(out / "brian"))
     run = _simulator(e.backend)
     if ckpt.config.kind == "esn":
         n = min(e.readout_samples, len(data.y_train))
@@ -408,7 +411,8 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
                     gates=4 if mc.kind == "lstm" else 1)
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
-        "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "backend": e.backend, "device": e.device,
+        "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "noise": e.noise, "backend": e.backend,
+        "device": e.device,
         "calibrated": source["stage"] == "calibrate", "calibrated_for": source.get("calibrated_for"),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),
@@ -443,7 +447,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     n = min(c.samples, len(data.y_train))
     out = new_run_dir(out)
     board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
-                                                       "build_dir": str(out / "brian")})
+                                                       "noise": c.noise, "build_dir": str(out / "brian")})
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
                                            regularisation=c.regularisation)
@@ -453,7 +457,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                                 "source", "ann_source")}
     metrics.update({
         "stage": "calibrate", "revision": git_revision(), "accuracy": None,
-        "calibrated_for": {"mismatch": c.mismatch, "seed": c.seed}, "method": "readout",
+        "calibrated_for": {"mismatch": c.mismatch, "seed": c.seed, "noise": c.noise}, "method": "readout",
         "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
         "map_source": str(run_dir.resolve()),
     })

@@ -11,7 +11,7 @@ from experiments.chip_path import main
 
 def test_chip_path_record_matches_its_stages(tmp_path):
     args = ["--dataset", "digits", "--hidden", "8", "--epochs", "2", "--chips", "0", "1", "--limit-train", "150", "--limit-test", "12",
-            "--calibrate-samples", "80", "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
+            "--calibrate-samples", "80", "--noise", "1e-12", "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
             "--quiet"]
     assert main(args) == 0
     row = json.loads((tmp_path / "data" / "chip_digits_rnn.json").read_text())["figures"]["rows"][0]
@@ -22,6 +22,9 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert row["emulated"] == np.mean(emulated) and row["calibrated"] == np.mean(calibrated)
     assert row["calibrated_sd"] == np.std(calibrated, ddof=1)
     assert row["emulated_cv0"] == stages["emulate"]["accuracy"] and stages["train"]["chip"] == "dynapse1"
+    # the chips are noisy, the nominal chip (the CV 0 reference) is not
+    assert row["noise"] == stages["emulate_cv0.2_chip1_calibrated"]["noise"] == 1e-12
+    assert stages["calibrate_cv0.2_chip1"]["calibrated_for"]["noise"] == 1e-12 and stages["emulate"]["noise"] == 0
 
 
 def test_results_render_the_chip_records(tmp_path):

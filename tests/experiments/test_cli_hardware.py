@@ -222,3 +222,28 @@ def test_lsnn_trained_for_the_chip_maps_as_two_populations(tmp_path):
     assert _metrics(tmp_path / "m")["cores_used"] == 2
     assert main(["emulate", str(tmp_path / "m"), "--out", str(tmp_path / "e")] + q) == 0
     assert _metrics(tmp_path / "e")["agreement_with_simulation"] == 1.0
+
+
+def test_lsnn_without_adaptation_is_one_plain_population(tmp_path):
+    """``--adaptive-fraction 0`` (the control of the memory task): no adaptive neuron, so the
+    chip network holds only the plain population."""
+    q = ["--quiet"]
+    assert main(["train", "--model", "lsnn", "--dataset", "recall", "--chip", "dynapse1", "--hidden", "8",
+                 "--adaptive-fraction", "0", "--epochs", "1", "--limit-train", "60", "--limit-test", "6",
+                 "--out", str(tmp_path / "t")] + q) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "1", "--out", str(tmp_path / "q")] + q) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--out", str(tmp_path / "s")] + q) == 0
+    net = SpikingNetwork.load(tmp_path / "s" / "network.json")
+    assert [p.name for p in net.populations] == ["plain"]
+
+
+def test_emulate_with_noise_is_reproducible_and_differs_from_the_quiet_chip(tmp_path, chain):
+    """``emulate --noise``: the same chip and seed give the same spikes; the noise changes them."""
+    runs = {}
+    for name, noise in (("quiet", "0"), ("noisy", "1e-11"), ("noisy_again", "1e-11")):
+        assert main(["emulate", str(chain / "map"), "--noise", noise, "--mismatch", "0.2", "--seed", "1",
+                     "--limit-test", "6", "--out", str(tmp_path / name), "--quiet"]) == 0
+        runs[name] = _metrics(tmp_path / name)
+    assert runs["noisy"]["noise"] == 1e-11 and runs["quiet"]["noise"] == 0.0
+    assert runs["noisy"]["spikes_per_inference"] == runs["noisy_again"]["spikes_per_inference"]
+    assert runs["noisy"]["spikes_per_inference"] != runs["quiet"]["spikes_per_inference"]
