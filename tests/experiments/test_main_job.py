@@ -26,13 +26,18 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     # calibration; summary.json keeps each emulation's metrics.
     chip = summary["legs"]["rnn_chip"]["stages"]
     assert chip["train"]["chip"] == "dynapse1" and chip["simulate_hw"]["snapped_to_chip"] == "dynapse1"
-    runs = summary["chip_runs"]
-    assert len(runs) == 6 and {r["mismatch_seed"] for r in runs} == {0, 1, 2}
-    assert sorted(r["calibrated"] for r in runs) == [False] * 3 + [True] * 3
-    for r in runs:
-        assert r["stage"] == "emulate" and r["mismatch"] == 0.2 and r["model"] == "rnn"
-        assert 0 <= r["accuracy"] <= 1 and r["spikes_per_inference"] > 0 and r["energy_joules_per_inference"] > 0
-    assert "chip CV 0.2, 3 chips, calibrated" in out
+    # The memory leg: the LSNN on recall through the same chip path, its own rows.
+    for model, dataset in (("rnn", "digits"), ("lsnn", "recall")):
+        runs = [r for r in summary["chip_runs"] if r["model"] == model]
+        assert len(runs) == 6 and {r["mismatch_seed"] for r in runs} == {0, 1, 2}
+        assert sorted(r["calibrated"] for r in runs) == [False] * 3 + [True] * 3
+        for r in runs:
+            assert r["stage"] == "emulate" and r["mismatch"] == 0.2 and r["noise"] == 1e-11
+            assert r["dataset"] == dataset and 0 <= r["accuracy"] <= 1 and r["energy_joules_per_inference"] > 0
+    assert len(summary["chip_runs"]) == 12
+    memory = summary["legs"]["lsnn_memory"]["stages"]
+    assert memory["train"]["chip"] == "dynapse1" and memory["map"]["cores_used"] == 2
+    assert "chip CV 0.2, 3 chips, calibrated" in out and "LSNN recall" in out
     # A second call reuses every finished stage instead of recomputing it.
     assert main(args) == 0
     assert capsys.readouterr().out.count("reusing finished run") == sum(
