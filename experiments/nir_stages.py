@@ -107,7 +107,7 @@ def import_stage(settings: ImportSettings, out: str | Path) -> dict[str, Any]:
     out = new_run_dir(out)
     desc.save(out / "network.json")
     shutil.copyfile(s.nir_file, out / "source.nir")
-    fan_in = max(int(sum(np.count_nonzero(p.weights, 1).max() for p in desc.projections if p.post == pop.name))
+    fan_in = max(int(sum(np.count_nonzero(p.weights, 1) for p in desc.projections if p.post == pop.name).max())
                  for pop in desc.populations)
     metrics = strict({
         "stage": "import", "dataset": data.name, "model": "nir", "n_test": int(len(data.y_test)),
