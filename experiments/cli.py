@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+from experiments.settings import (CalibrateSettings, EmulateSettings, ExportSettings, FinetuneSettings,
+                                  ImportSettings, MapSettings,
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings, UploadSettings,
                                   add_options, from_namespace, positive_int)
 
@@ -44,6 +45,8 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "calibrate": (CalibrateSettings, "adapt a mapped network to one chip, measured only through its spikes"),
     "upload": (UploadSettings, "configure a real DYNAP-SE1 board through samna (exit 3 without one)"),
     "run": (RunSettings, "the whole chain on one dataset, one table at the end"),
+    "export": (ExportSettings, "write a simulate run's LIF network as a NIR graph (--nir FILE)"),
+    "import": (ImportSettings, "read a NIR graph of LIF layers, ternarize it under the fan-in cap, write a run"),
 }
 
 
@@ -65,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_options(p, cls)
         if name == "upload":
             p.add_argument("--out", default=None, help="run directory for the upload's metrics (optional)")
+        elif name == "export":
+            pass  # writes only the --nir file
         else:
             p.add_argument("--out", required=True, help="new run directory to write")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -88,6 +93,7 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
     """Run one sub-command (the stages import Brian2 and torch: only when a command runs)."""
     from experiments import stages  # noqa: PLC0415 (keeps --help fast)
     from experiments.main_job import run_main  # noqa: PLC0415
+    from experiments import nir_stages  # noqa: PLC0415
 
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "train": lambda: stages.train_stage(settings, out, progress=progress),
@@ -99,6 +105,8 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
         "calibrate": lambda: stages.calibrate_stage(settings, out, progress=progress),
         "upload": lambda: stages.upload_stage(settings, out),
         "run": lambda: run_main(settings, Path(out), progress=progress),
+        "export": lambda: nir_stages.export_stage(settings),
+        "import": lambda: nir_stages.import_stage(settings, out),
     }
     return runners[command]()
 
@@ -119,14 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         settings = from_namespace(SUBCOMMANDS[command][0], args)
         with redelivered_interrupts(), contextlib.ExitStack() as stack:
-            if args.out is not None:
+            if getattr(args, "out", None) is not None:
                 created = not (str(args.out).strip() and Path(args.out).is_dir())
                 out = stack.enter_context(claim(args.out, command))  # one writer, for the whole run
                 if "brian2" not in sys.modules:
                     # Brian2 writes its log and, on errors, debug files to the temporary
                     # directory it finds at import: keep them inside the run's own folder.
                     use_scratch(out, created)
-            metrics = _run_command(command, settings, args.out, not args.quiet)
+            metrics = _run_command(command, settings, getattr(args, "out", None), not args.quiet)
     except KeyboardInterrupt:
         quiet_brian()
         return _fail(interrupted_line(command, out), EXIT_INTERRUPTED)
@@ -140,7 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = err.filename or out
         what = f"cannot read or write {where}: {err.strerror}" if where and err.strerror else _one_line(err)
         return _fail(f"rnn2dynapse {command}: error: {what}", EXIT_BAD_INPUT)
-    if command != "run":
+    if command == "export":
+        print(f"export: wrote {metrics['nir']}")
+    elif command != "run":
         print(f"{command}: wrote {args.out}" if args.out else f"{command}: done")
         print_metrics(metrics, [k for k in metrics if k not in ("revision", "source")])
         print(json.dumps({"out": str(args.out), "accuracy": metrics.get("accuracy")}))

@@ -33,6 +33,8 @@ __all__ = [
     "CalibrateSettings",
     "UploadSettings",
     "RunSettings",
+    "ExportSettings",
+    "ImportSettings",
     "MODELS",
     "NEURONS",
     "CHIPS",
@@ -395,3 +397,35 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         _common(self)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Options of ``rnn2dynapse export``."""
+
+    run_dir: str = option(help="a simulate run directory (LIF neurons, current input) or an import run",
+                          positional=True)
+    nir: str = option(help="the NIR file to write (HDF5)", metavar="FILE")
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """Options of ``rnn2dynapse import``."""
+
+    nir_file: str = option(help="a NIR file: LIF/CubaLIF/IF layers, Affine/Linear weights, recurrent edges",
+                           positional=True)
+    dataset: str = option("digits", "dataset whose test split measures what ternarizing cost")
+    max_fan_in: int = option(64, "most non-zero inputs per neuron after ternarizing (DYNAP-SE CAM: 64); 0: no cap",
+                             type=int)
+    delta_factor: float = option(0.7, "ternary threshold as a multiple of mean|W|", type=float)
+    steps_per_element: int | None = option(None, "0.1 ms steps each sequence element is held (default: the "
+                                           "file's, else 300)", type=positive_int)
+    readout_steps: int | None = option(None, "last steps whose outputs are summed into the scores (default: "
+                                       "the file's, else one element)", type=positive_int)
+    limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
+    seed: int = option(0, "seed of the dataset split", type=int)
+
+    def __post_init__(self) -> None:
+        _common(self)
+        _check(self, "max_fan_in", self.max_fan_in >= 0, "must be >= 0 (0: no cap)")
+        _positive(self, "delta_factor", allow_none=False)

@@ -24,7 +24,7 @@ ALLOWED = {
 }
 #: The numpy-only network description: what every simulator and the mapper read.
 DESCRIPTION_LAYER = ("checks", "synapse_types", "parameters", "description", "mismatch",
-                     "initial_state", "lstm_description", "lsnn_description")
+                     "initial_state", "lstm_description", "lsnn_description", "nir_io")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
