@@ -34,6 +34,40 @@ def _stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[s
     return metrics
 
 
+def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
+                limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
+                progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
+    noise ``noise``), calibrate the readout to that chip and emulate again.
+
+    The runs go to ``out/emulate_cv<cv>_chip<chip>``, ``out/calibrate_...`` and
+    ``out/emulate_..._calibrated``; finished ones are reused, but only when they ran with the
+    same noise (else a ``ValueError`` names the directory). Returns their metrics by name.
+    """
+    from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
+
+    tag = f"cv{cv:g}_chip{chip}"
+    stages: dict[str, Callable[[Path], dict[str, Any]]] = {
+        f"emulate_{tag}": lambda p: emulate_stage(EmulateSettings(
+            str(out / "map"), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
+            limit_test=limit_test), p, progress=progress),
+        f"calibrate_{tag}": lambda p: calibrate_stage(CalibrateSettings(
+            str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device),
+            p, progress=progress),
+        f"emulate_{tag}_calibrated": lambda p: emulate_stage(EmulateSettings(
+            str(out / f"calibrate_{tag}"), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
+            limit_test=limit_test), p, progress=progress),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    for name, run in stages.items():
+        m = results[name] = _stage(out, name, run)
+        ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
+        if ran_with != noise:
+            raise ValueError(f"{out / name} ran with membrane noise {ran_with:g} A, not {noise:g} A: "
+                             f"move it away or choose another run directory")
+    return results
+
+
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain-text table with one row per dict."""
     def cell(v: Any) -> str:
@@ -81,8 +115,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     lists those emulations. Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
     """
-    from .stages import (calibrate_stage, emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage,
-                         train_stage)
+    from .stages import emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,18 +148,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
         for chip in chip_seeds:
-            tag = f"cv{chip_cv:g}_chip{chip}"
-            results[f"emulate_{tag}"] = _stage(out, f"emulate_{tag}", lambda p, c=chip: emulate_stage(
-                EmulateSettings(str(out / "map"), mismatch=chip_cv, seed=c, noise=chip_noise, device=device,
-                                target=target), p,
-                progress=progress))
-            results[f"calibrate_{tag}"] = _stage(out, f"calibrate_{tag}", lambda p, c=chip: calibrate_stage(
-                CalibrateSettings(str(out / "map"), mismatch=chip_cv, seed=c, samples=calibrate_samples,
-                                  noise=chip_noise, device=device), p, progress=progress))
-            results[f"emulate_{tag}_calibrated"] = _stage(
-                out, f"emulate_{tag}_calibrated", lambda p, c=chip, t=tag: emulate_stage(
-                    EmulateSettings(str(out / f"calibrate_{t}"), mismatch=chip_cv, seed=c, noise=chip_noise,
-                                    device=device, target=target), p, progress=progress))
+            results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,
+                                       device=device, target=target, progress=progress))
 
     name = model.upper()
     rows = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from experiments.chip_path import main
 
@@ -25,6 +26,20 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     # the chips are noisy, the nominal chip (the CV 0 reference) is not
     assert row["noise"] == stages["emulate_cv0.2_chip1_calibrated"]["noise"] == 1e-12
     assert stages["calibrate_cv0.2_chip1"]["calibrated_for"]["noise"] == 1e-12 and stages["emulate"]["noise"] == 0
+
+    # The sweep over CVs reuses the chip path's chips at CV 0.2 and adds CV 0.1.
+    from experiments.chip_sweep import main as sweep
+
+    sweep_args = [str(tmp_path / "runs" / "digits_rnn"), "--cvs", "0.1", "0.2", "--chips", "0", "1",
+                  "--calibrate-samples", "80", "--noise", "1e-12", "--data-dir", str(tmp_path / "data"), "--quiet"]
+    assert sweep(sweep_args) == 0
+    rows = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn.json").read_text())["figures"]["rows"]
+    assert [r["cv"] for r in rows] == [0.1, 0.2]
+    assert rows[1]["emulated"] == row["emulated"] and rows[1]["calibrated"] == row["calibrated"]
+    assert (tmp_path / "runs" / "digits_rnn" / "emulate_cv0.1_chip1_calibrated" / "metrics.json").exists()
+    # chips emulated with other noise are not reused as if they were these
+    with pytest.raises(ValueError, match="ran with membrane noise 1e-12 A, not 0 A"):
+        sweep(sweep_args[:7] + ["--calibrate-samples", "80", "--no-record", "--quiet"])
 
 
 def test_results_render_the_chip_records(tmp_path):

@@ -1,0 +1,88 @@
+"""Accuracy against mismatch on the chip: one mapped network emulated on several chips per CV,
+before and after calibrating its readout to each chip.
+
+    python -m experiments.chip_sweep runs/chip/recall_lsnn --cvs 0.1 0.2 0.3 --chips 0 1 2 --noise 1e-11
+
+``RUN`` is a chip path run directory (:mod:`experiments.chip_path`) holding ``map``; every
+chip's runs go beside it (``emulate_cv<cv>_chip<seed>``, ``calibrate_...``,
+``emulate_..._calibrated``, the names ``chip_path`` uses, so its chips are reused and a killed
+sweep resumes). The record ``docs/data/extra_chip_sweep_<run name>.json`` holds one row per CV.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from experiments.main_job import format_table, run_on_chip
+from experiments.records import command_line, save_record
+from transfer.files import read_json
+
+__all__ = ["main", "sweep_rows"]
+
+COLUMNS = ["cv", "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ"]
+
+
+def sweep_rows(runs: dict[float, list[dict[str, dict]]]) -> list[dict]:
+    """One row per CV from the :func:`experiments.main_job.run_on_chip` results of its chips."""
+    rows = []
+    for cv, chips in sorted(runs.items()):
+        plain = [next(m for k, m in r.items() if k.startswith("emulate") and not k.endswith("calibrated"))
+                 for r in chips]
+        cal = [next(m for k, m in r.items() if k.endswith("_calibrated")) for r in chips]
+
+        def stats(ms: list[dict], key: str) -> tuple[float, float]:
+            a = np.array([m[key] for m in ms], dtype=float)
+            return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+        (emu, emu_sd), (calib, calib_sd) = stats(plain, "accuracy"), stats(cal, "accuracy")
+        rows.append({"cv": cv, "chips": [m["mismatch_seed"] for m in plain], "emulated": emu,
+                     "emulated_sd": emu_sd, "calibrated": calib, "calibrated_sd": calib_sd,
+                     "emulated_per_chip": [m["accuracy"] for m in plain],
+                     "calibrated_per_chip": [m["accuracy"] for m in cal],
+                     "spikes": stats(plain + cal, "spikes_per_inference")[0],
+                     "energy_uJ": 1e6 * stats(plain + cal, "energy_joules_per_inference")[0]})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", help="a chip path run directory (holding map)")
+    parser.add_argument("--cvs", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
+    parser.add_argument("--chips", type=int, nargs="+", default=[0, 1, 2], help="mismatch seeds")
+    parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A")
+    parser.add_argument("--calibrate-samples", type=int, default=1000)
+    parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    run = Path(args.run)
+    if not (run / "map" / "metrics.json").exists():
+        parser.error(f"{run} holds no finished map run (run experiments.chip_path first)")
+    runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
+                             device=args.device, progress=not args.quiet) for chip in args.chips]
+            for cv in args.cvs}
+    rows = sweep_rows(runs)
+    print(format_table(rows, COLUMNS))
+    if not args.no_record:
+        source = read_json(run / "map" / "metrics.json")
+        name = f"extra_chip_sweep_{run.name}"
+        path = save_record(name, {
+            "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
+                     f"(emulated from hardware.json)",
+            "rows": rows,
+            "note": f"One mapped network ({run.name}); each CV emulated on chips (mismatch seeds) {args.chips} "
+                    f"with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
+                    + f", before and after calibrating the host readout to each chip on "
+                    f"{args.calibrate_samples} training sequences; {source['n_test']} test sequences."},
+            command_line(argv, "experiments.chip_sweep"),
+            **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
