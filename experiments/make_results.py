@@ -23,6 +23,15 @@ and the code revision it ran at. Machine: 2 CPU cores, no GPU, unless a section 
 """
 
 
+WEAK_ECG = """## Left out of the headline tables: the MIT-BIH excerpt (`ecg`)
+
+The `ecg` task reads the MIT-BIH excerpt that sktime ships. It holds a single anomalous
+episode, so every model scores near chance on it (balanced accuracy about 50 %) and its rows
+say nothing about conversion or the chip. It stays loadable; ECG5000 (`ecg5000`, the chip
+path table above) replaces it for real ECG.
+"""
+
+
 def _pct(v: Any) -> Any:
     return None if v is None else round(100 * float(v), 2)
 
@@ -85,7 +94,11 @@ def _accuracy(rec: dict[str, Any]) -> str:
 
 def _table(rec: dict[str, Any], title: str, key: str = "rows") -> str:
     fig = rec["figures"]
-    rows = fig[key]
+    if key in fig:
+        rows = fig[key]
+    else:  # a record of single figures: one row per figure
+        rows = [{"figure": k, "value": v} for k, v in fig.items()
+                if k not in ("title", "note", "figure") and not isinstance(v, (dict, list))]
     cols = list(rows[0]) if rows else []
     lines = [f"## {title}", ""]
     if fig.get("figure"):
@@ -105,10 +118,10 @@ def _chip(recs: list[dict[str, Any]]) -> str:
     rows = []
     for rec in recs:
         for r in rec["figures"]["rows"]:
-            rows.append({"dataset": r["dataset"], "model": r["model"], "hidden": r.get("hidden"),
+            rows.append({"run": rec["name"][len("chip_"):], "model": r["model"], "hidden": r.get("hidden"),
                          "test": r["n_test"], "float %": _pct(r["float"]), "ternary %": _pct(r["ternary"]),
                          "DPI %": _pct(r["spiking_dpi"]), "chip CV 0 %": _pct(r["emulated_cv0"]),
-                         "CV": r["cv"], "chips": len(r["chips"]),
+                         "CV": r["cv"], "noise A": r.get("noise", 0.0) or 0, "chips": len(r["chips"]),
                          "chip %": _pm(r["emulated"], r["emulated_sd"]),
                          "calibrated %": _pm(r["calibrated"], r["calibrated_sd"]),
                          "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)})
@@ -127,9 +140,49 @@ def _chip(recs: list[dict[str, Any]]) -> str:
                   "Moradi et al. 2018), beside the float network's multiply-accumulates on a CPU "
                   "(Horowitz 2014's 45 nm figures: a lower bound that ignores DRAM and instruction "
                   "overheads):", "", "```", format_table(split, list(split[0])), "```", ""]
+    he = _he2019([r for rec in recs for r in rec["figures"]["rows"] if r["dataset"] == "ecg5000"])
     for rec in recs:
         lines.append(f"- `{rec['name']}`: {rec['figures'].get('note', '')} {_provenance(rec)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + he
+
+
+SECOND = "normal_vs_abnormal_balanced_accuracy"
+#: The chip record's key of each stage's accuracy.
+ROW_KEY = {"train": "float", "quantize": "ternary", "simulate_hw": "spiking_dpi", "emulate": "emulated_cv0"}
+
+
+def _he2019(rows: list[dict[str, Any]]) -> str:
+    """ECG5000 on the chip, the comparison with He et al. 2019 (a ternary reservoir on DYNAP-SE
+    for ECG): each model's 5-class accuracy and normal-vs-abnormal balanced accuracy per stage."""
+    if not rows:
+        return ""
+
+    def both(r: dict[str, Any], key: str, chips: str | None = None) -> str:
+        second = r.get(SECOND, {})
+        if chips is None:
+            acc, bal = r[ROW_KEY[key]], second.get(key)
+        else:
+            calibrated = chips == "calibrated"
+            stages = [k for k in second if k.startswith("emulate_cv") and k.endswith("_calibrated") == calibrated]
+            acc = r[chips]
+            bal = sum(second[k] for k in stages) / len(stages) if stages else None
+        return f"{100 * acc:.2f} / " + ("-" if bal is None else f"{100 * bal:.2f}")
+
+    table = [{"model": r["model"], "float": both(r, "train"), "ternary": both(r, "quantize"),
+              "DPI": both(r, "simulate_hw"), "chip CV 0": both(r, "emulate"),
+              f"chip CV {r['cv']:g}": both(r, "", "emulated"), "calibrated": both(r, "", "calibrated"),
+              "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)}
+             for r in rows if SECOND in r]
+    if not table:
+        return ""
+    return "\n".join([
+        "", "### ECG5000 on the chip: the comparison with He et al. 2019", "",
+        "He et al. 2019 ran an echo-state reservoir with ternary weights on DYNAP-SE for ECG "
+        "classification and found it close to the float ESN. Here the reservoir, the BPTT RNN and the "
+        "adaptive spiking network (LSNN) go the same chip path on UCR ECG5000 (Dau et al. 2019; "
+        "4500 test heartbeats). Each cell: 5-class accuracy / normal-vs-abnormal balanced accuracy, %; "
+        "chip columns are means over the chips of the rows above.", "",
+        "```", format_table(table, list(table[0])), "```", ""])
 
 
 def render(records: dict[str, dict[str, Any]]) -> str:
@@ -137,8 +190,11 @@ def render(records: dict[str, dict[str, Any]]) -> str:
     chip = [records[n] for n in sorted(records) if n.startswith("chip_")]
     if chip:
         parts.append(_chip(chip))
-    for name in sorted(n for n in records if n.startswith("accuracy_")):
-        parts.append(_accuracy(records[name]))
+    accuracy = sorted(n for n in records if n.startswith("accuracy_"))
+    weak = [n for n in accuracy if n.split("_")[1] == "ecg"]
+    for name in accuracy:
+        if name not in weak:
+            parts.append(_accuracy(records[name]))
     if "bench_training" in records:
         rec = records["bench_training"]
         parts.append(_table(rec, f"Training speed ({rec['figures']['dataset']}, {rec['figures']['device']})"))
@@ -146,6 +202,9 @@ def render(records: dict[str, dict[str, Any]]) -> str:
         parts.append(_table(records["bench_simulation"], "Simulation speed"))
     for name in sorted(n for n in records if n.startswith("extra_")):
         parts.append(_table(records[name], records[name]["figures"].get("title", name)))
+    if weak:
+        parts.append(WEAK_ECG)
+        parts += [_accuracy(records[name]).replace("## Accuracy", "### Accuracy", 1) for name in weak]
     return "\n".join(parts)
 
 

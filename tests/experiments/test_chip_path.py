@@ -53,3 +53,22 @@ def test_results_render_the_chip_records(tmp_path):
     save_record("chip_digits_rnn", {"rows": [row], "note": "n."}, "python -m experiments.chip_path", tmp_path)
     text = render({"chip_digits_rnn": json.loads((tmp_path / "chip_digits_rnn.json").read_text())})
     assert "## The chip path" in text and "91.10 ± 0.56" in text and "58.00 ± 9.60" in text
+
+
+def test_results_compare_ecg5000_with_he2019_per_stage(tmp_path):
+    """The ECG5000 rows get their own table: 5-class / normal-vs-abnormal balanced accuracy per
+    stage, the chip columns averaged over the chips."""
+    from experiments.make_results import render
+    from experiments.records import save_record
+
+    second = {"train": 0.95, "quantize": 0.96, "simulate_hw": 0.97, "emulate": 0.97,
+              "emulate_cv0.2_chip0": 0.96, "emulate_cv0.2_chip1": 0.94,
+              "emulate_cv0.2_chip0_calibrated": 0.98, "emulate_cv0.2_chip1_calibrated": 0.96}
+    row = {"dataset": "ecg5000", "model": "esn", "hidden": 128, "n_test": 4500, "float": 0.85, "ternary": 0.854,
+           "spiking_dpi": 0.89, "emulated_cv0": 0.89, "cv": 0.2, "chips": [0, 1], "emulated": 0.885,
+           "emulated_sd": 0.0, "calibrated": 0.886, "calibrated_sd": 0.001, "spikes": 45000.0, "energy_uJ": 900.0,
+           "normal_vs_abnormal_balanced_accuracy": second}
+    save_record("chip_ecg5000_esn", {"rows": [row], "note": "n."}, "python -m experiments.chip_path", tmp_path)
+    text = render({"chip_ecg5000_esn": json.loads((tmp_path / "chip_ecg5000_esn.json").read_text())})
+    he = text[text.index("He et al. 2019"):]
+    assert "85.00 / 95.00" in he and "88.50 / 95.00" in he and "88.60 / 97.00" in he
