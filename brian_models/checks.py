@@ -1,11 +1,16 @@
-"""Parameter validation shared by every parameter class of the description layer."""
+"""Input checks of the description layer: parameter validation shared by every parameter
+class, and the one reader of a JSON object file (a network description, a hardware
+configuration)."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import fields
+from pathlib import Path
+from typing import Any
 
-__all__ = ["ParameterError", "check_params"]
+__all__ = ["ParameterError", "check_params", "read_json_object"]
 
 
 class ParameterError(ValueError):
@@ -42,3 +47,41 @@ def check_params(owner: object, *, positive: tuple[str, ...] = (),
         value = float(getattr(owner, name))
         if not value >= 0:
             raise ParameterError(f"{cls}: parameter {name} must be >= 0, got {value}")
+
+
+def read_json_object(path: str | Path, default_name: str, what: str,
+                     error: type[Exception] = ValueError) -> tuple[Path, dict[str, Any]]:
+    """The JSON object in ``path`` (or ``path/default_name`` for a directory).
+
+    Parameters
+    ----------
+    path : str or Path
+    default_name : str
+        The file read in a directory.
+    what : str
+        What the file should hold, for the messages ("network description").
+    error : exception class
+        Raised, naming the file, when it is not JSON or not a JSON object.
+
+    Returns
+    -------
+    (Path, dict)
+        The file read and its object.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file there.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / default_name
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise error(f"{path} is not a readable JSON {what}: {err}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path} holds a JSON {type(data).__name__}, not a {what} object")
+    return path, data

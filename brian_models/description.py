@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from brian_models.checks import ParameterError
+from brian_models.checks import ParameterError, read_json_object
 from brian_models.parameters import NEURON_MODELS, NEURON_PARAMS, NeuronParams
 from brian_models.synapse_types import EXCITATORY, SYNAPSE_TYPES
 
@@ -65,18 +65,7 @@ def _array_to_list(a: np.ndarray | None) -> list | None:
 
 def read_description_file(path: str | Path, default_name: str) -> tuple[Path, dict[str, Any]]:
     """The JSON object in ``path`` (or ``path/default_name``), with a clear error naming the file."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / default_name
-    if not path.is_file():
-        raise FileNotFoundError(f"no network description at {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DescriptionError(f"{path} is not a readable JSON network description: {err}") from None
-    if not isinstance(data, dict):
-        raise DescriptionError(f"{path} holds a JSON {type(data).__name__}, not a network description object")
-    return path, data
+    return read_json_object(path, default_name, "network description", DescriptionError)
 
 
 @dataclass(frozen=True)

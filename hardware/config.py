@@ -52,6 +52,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from brian_models.checks import read_json_object
 from brian_models.description import InputEncoder, Readout
 from hardware.dynapse1 import DYNAPSE1, DYNAPSE2, ChipSpec
 
@@ -525,17 +526,7 @@ class HardwareConfig:
         ConfigFileError
             The file is not JSON, not an object or not a configuration (the file named).
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / "hardware.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"no hardware configuration at {path}")
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ConfigFileError(f"{path} is not readable JSON ({err})") from None
-        if not isinstance(data, dict):
-            raise ConfigFileError(f"{path} holds a JSON {type(data).__name__}, not a hardware configuration object")
+        path, data = read_json_object(path, "hardware.json", "hardware configuration", ConfigFileError)
         try:
             return cls.from_dict(data)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:

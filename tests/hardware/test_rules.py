@@ -229,5 +229,5 @@ def test_load_config_runs_every_rule_on_the_file_and_names_it(small_net, config_
     with pytest.raises(ConfigFileError, match="list.json holds a JSON list"):
         load_config(tmp_path / "list.json")
     (tmp_path / "cut.json").write_text(good.to_json()[:50])
-    with pytest.raises(ConfigFileError, match="cut.json is not readable JSON"):
+    with pytest.raises(ConfigFileError, match="cut.json is not a readable JSON hardware configuration"):
         load_config(tmp_path / "cut.json")
