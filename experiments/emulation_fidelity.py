@@ -22,7 +22,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from experiments.main_job import _stage, format_table
+from experiments.main_job import run_stage, format_table
 from experiments.records import DATA_DIR, command_line, save_record
 from experiments.settings import EmulateSettings, MapSettings, SimulateSettings
 from experiments.stages import emulate_stage, map_stage, simulate_stage
@@ -38,11 +38,11 @@ def fidelity_row(run_dir: str | Path, out: str | Path, *, cv: float, seed: int =
                  limit_test: int | None = None, device: str = "runtime", progress: bool = True) -> dict[str, Any]:
     """Simulate (snapped), map and emulate ``run_dir`` at mismatch ``cv``; one table row."""
     out = Path(out)
-    sim = _stage(out, "simulate", lambda p: simulate_stage(
+    sim = run_stage(out, "simulate", lambda p: simulate_stage(
         SimulateSettings(str(run_dir), neuron="dpi", input_coding="rate", chip="dynapse1", mismatch=cv,
                          seed=seed, limit_test=limit_test, device=device), p, progress=progress))
-    mapped = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate")), p))
-    emu = _stage(out, "emulate", lambda p: emulate_stage(
+    mapped = run_stage(out, "map", lambda p: map_stage(MapSettings(str(out / "simulate")), p))
+    emu = run_stage(out, "emulate", lambda p: emulate_stage(
         EmulateSettings(str(out / "map"), mismatch=cv, seed=seed, device=device), p, progress=progress))
     return {"dataset": sim["dataset"], "model": sim["model"], "cv": cv, "seed": seed,
             "n_test": sim["n_test"], "metric": sim["metric"], "simulated": sim["accuracy"],

@@ -18,10 +18,10 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["run_chain", "run_main", "format_table"]
+__all__ = ["run_chain", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
-def _stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
     """Run ``fn`` into ``out/name`` unless that directory already holds a finished run."""
     path = out / name
     if (path / "metrics.json").exists():
@@ -60,7 +60,7 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     }
     results: dict[str, dict[str, Any]] = {}
     for name, run in stages.items():
-        m = results[name] = _stage(out, name, run)
+        m = results[name] = run_stage(out, name, run)
         ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
         if ran_with != noise:
             raise ValueError(f"{out / name} ran with membrane noise {ran_with:g} A, not {noise:g} A: "
@@ -124,28 +124,28 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     train = TrainSettings(model=model, dataset=dataset, hidden=hidden, epochs=epochs, seed=seed,
                           limit_train=limit_train, limit_test=limit_test, max_fan_in=train_fan_in,
                           **(model_options or {}))
-    results["train"] = _stage(out, "train", lambda p: train_stage(train, p, progress=progress))
-    results["quantize"] = _stage(out, "quantize", lambda p: quantize_stage(
+    results["train"] = run_stage(out, "train", lambda p: train_stage(train, p, progress=progress))
+    results["quantize"] = run_stage(out, "quantize", lambda p: quantize_stage(
         QuantizeSettings(str(out / "train"), measure_cap_cost=measure_cap_cost, **(quantize_options or {})), p,
         progress=progress))
     sims = [(n, g, f"simulate_{n}" + ("" if g == "exact" else f"_{g}"))
             for n in neurons for g in (gatings if model == "lstm" else ("exact",))]
     quantized = str(out / "quantize")
     for neuron, gating, key in sims:
-        results[key] = _stage(out, key, lambda p, n=neuron, g=gating: simulate_stage(
+        results[key] = run_stage(out, key, lambda p, n=neuron, g=gating: simulate_stage(
             SimulateSettings(quantized, neuron=n, gating=g, limit_test=simulate_limit_test, device=device,
                              target=target), p, progress=progress))
     if hardware:
-        results["simulate_hw"] = _stage(out, "simulate_hw", lambda p: simulate_stage(
+        results["simulate_hw"] = run_stage(out, "simulate_hw", lambda p: simulate_stage(
             SimulateSettings(quantized, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
                              device=device, target=target, chip="dynapse1"), p, progress=progress))
         network = "simulate_hw"
         if finetune_options is not None:
-            results["finetune"] = _stage(out, "finetune", lambda p: finetune_stage(
+            results["finetune"] = run_stage(out, "finetune", lambda p: finetune_stage(
                 FinetuneSettings(str(out / "simulate_hw"), **finetune_options), p, progress=progress))
             network = "finetune"
-        results["map"] = _stage(out, "map", lambda p: map_stage(MapSettings(str(out / network)), p))
-        results["emulate"] = _stage(out, "emulate", lambda p: emulate_stage(
+        results["map"] = run_stage(out, "map", lambda p: map_stage(MapSettings(str(out / network)), p))
+        results["emulate"] = run_stage(out, "emulate", lambda p: emulate_stage(
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
         for chip in chip_seeds:
             results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,

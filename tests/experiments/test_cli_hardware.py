@@ -91,14 +91,14 @@ def test_calibrate_then_emulate_the_calibrated_chip(chain, tmp_path):
     assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
                  "--out", str(cal), "--quiet"]) == 0
     m = _metrics(cal)
-    assert m["stage"] == "calibrate" and m["calibrated_for"] == {"mismatch": 0.2, "seed": 3}
+    assert m["stage"] == "calibrate" and m["calibrated_for"] == {"mismatch": 0.2, "seed": 3, "noise": 0.0}
     assert m["calibration"]["samples"] == 60 and m["calibration"]["chip_seconds"] > 0
     assert HardwareConfig.load(cal / "hardware.json").configuration == \
         HardwareConfig.load(chain / "map" / "hardware.json").configuration
     assert main(["emulate", str(cal), "--mismatch", "0.2", "--seed", "3", "--limit-test", "10",
                  "--out", str(emu), "--quiet"]) == 0
     e = _metrics(emu)
-    assert e["calibrated"] is True and e["calibrated_for"] == {"mismatch": 0.2, "seed": 3}
+    assert e["calibrated"] is True and e["calibrated_for"] == {"mismatch": 0.2, "seed": 3, "noise": 0.0}
     assert _metrics(chain / "emu")["calibrated"] is False
 
 
