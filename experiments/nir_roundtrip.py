@@ -8,6 +8,10 @@
 3. Export the imported run here (``rnn2dynapse export --nir``), import that file in snnTorch
    (``import_from_nir``) and compare its predictions with this project's discrete-time run
    of the same description on every test sample.
+4. Take the imported run to the chip: ``simulate --neuron lif`` (the imported LIF network in
+   Brian2), ``simulate --neuron dpi`` (DPI neurons, spike input, :mod:`transfer.nir_dpi`),
+   ``--chip dynapse1`` (parameters snapped to bias codes), ``map``, ``emulate`` (nominal, and
+   at mismatch CV 0.2, seed 1), each on the full test set.
 
 Writes ``docs/data/extra_nir_roundtrip.json``::
 
@@ -35,7 +39,9 @@ from snntorch.import_nir import import_from_nir  # noqa: E402
 from brian_models import nir_io  # noqa: E402
 from experiments.nir_stages import export_stage, import_stage  # noqa: E402
 from experiments.records import command_line, save_record  # noqa: E402
-from experiments.settings import ExportSettings, ImportSettings  # noqa: E402
+from experiments.settings import (EmulateSettings, ExportSettings, ImportSettings, MapSettings,  # noqa: E402
+                                  SimulateSettings)
+from experiments.stages import emulate_stage, map_stage, simulate_stage  # noqa: E402
 from transfer.datasets import load_dataset  # noqa: E402
 
 
@@ -88,6 +94,28 @@ def snntorch_predictions(module: torch.nn.Module, X: np.ndarray, steps: int) -> 
     return total.argmax(1).numpy()
 
 
+def to_chip(imported: Path, tmp: Path) -> dict:
+    """Step 4: the imported run through simulate (LIF, DPI, DPI snapped), map and emulate."""
+    keys = ("accuracy", "agreement_with_ann", "spikes_per_inference", "wall_seconds")
+    out: dict = {}
+    for name, kw in (("simulate_lif", {"neuron": "lif"}), ("simulate_dpi", {"neuron": "dpi"}),
+                     ("simulate_dpi_current_input", {"neuron": "dpi", "input_coding": "current"}),
+                     ("simulate_dpi_chip", {"neuron": "dpi", "chip": "dynapse1"})):
+        m = simulate_stage(SimulateSettings(str(imported), **kw), tmp / name, progress=False)
+        out[name] = {k: m[k] for k in keys}
+    out["ann_accuracy"] = m["ann_accuracy"]
+    out["time_scale"] = m["time_scale"]
+    out["input_rate"] = m["lif_to_dpi"]["input_rate"]
+    out["fit_rms_error"] = m["transfer_function"]["rms_error"]
+    mapped = map_stage(MapSettings(str(tmp / "simulate_dpi_chip")), tmp / "map")
+    out["map"] = {k: mapped[k] for k in ("cores_used", "max_fan_in", "warnings")}
+    for name, kw in (("emulate", {}), ("emulate_mismatch_0.2_seed_1", {"mismatch": 0.2, "seed": 1})):
+        m = emulate_stage(EmulateSettings(str(tmp / "map"), **kw), tmp / name, progress=False)
+        out[name] = {k: m[k] for k in keys + ("agreement_with_simulation", "energy_joules_per_inference")
+                     if k in m}
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=40)
@@ -112,6 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
         ours, _ = nir_io.predict(nir_io.read(tmp / "here.nir"), data.X_test, args.steps, args.steps)
         theirs = snntorch_predictions(import_from_nir(nir.read(str(tmp / "here.nir"))), data.X_test, args.steps)
         tern = np.load(tmp / "imported" / "predictions.npz")["ternary"]
+        chip = to_chip(tmp / "imported", tmp)
     figures = {
         "dataset": "digits", "n_test": int(len(data.y_test)), "steps_per_row": args.steps, "dt": nir_io.DT,
         "hidden": args.hidden, "epochs": args.epochs,
@@ -123,6 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
         "snntorch_import_accuracy": float(np.mean(theirs == data.y_test)),
         "snntorch_import_agreement": float(np.mean(theirs == ours)),
         "agreement_ternary_run_vs_exported": float(np.mean(tern == ours)),
+        "chip": chip,
         "seconds": time.perf_counter() - t0,
     }
     print(json.dumps(figures, indent=1))

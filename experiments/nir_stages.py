@@ -18,13 +18,24 @@ import numpy as np
 import torch
 
 from brian_models import nir_io
-from brian_models.description import INPUT, SpikingNetwork
-from experiments.runs import finished_run, git_revision, load_stage_data
-from experiments.settings import ExportSettings, ImportSettings
+from brian_models.description import INPUT, SpikingNetwork, replicate
+from brian_models.network import SimulationSettings
+from brian_models.simulate import simulate
+from experiments.metrics import stage_metrics
+from experiments.runs import chip_spec, finished_run, git_revision, load_stage_data
+from experiments.settings import ExportSettings, ImportSettings, SimulateSettings
+from hardware.mapper import snap_to_chip
+from transfer.chip_model import simulate_torch
+from transfer.datasets import Dataset, score
 from transfer.files import RunDirError, new_run_dir, strict, write_json
+from transfer.nir_dpi import LIFToDPISettings, lif_to_dpi
 from transfer.quantize import fan_in_mask, ternarize
 
-__all__ = ["export_stage", "import_stage", "ternarize_net"]
+__all__ = ["export_stage", "import_stage", "ternarize_net", "import_reference", "simulate_import_stage",
+           "DEFAULT_TIME_SCALE"]
+
+#: How many times slower an imported network runs on DPI neurons (``simulate --time-scale``).
+DEFAULT_TIME_SCALE = 10.0
 
 #: Runs whose directory holds a ``network.json`` export reads.
 NETWORK_RUNS = ("simulate", "finetune", "import")
@@ -117,9 +128,89 @@ def import_stage(settings: ImportSettings, out: str | Path) -> dict[str, Any]:
         "agreement_with_float": float(np.mean(p_tern == p_float)),
         "weight_relative_rms_error": _weight_error(net, tern), "fan_in_cap": cap, "max_fan_in": fan_in,
         "delta_factor": s.delta_factor, "neuron": "lif", "dt": nir_io.DT, "steps_per_element": int(spe),
-        "readout_steps": int(ro), "populations": [p.name for p in desc.populations],
+        "readout_steps": int(ro), "populations": [p.name for p in desc.populations], "limit_test": s.limit_test,
         "import_seconds": time.perf_counter() - t0, "source": str(Path(s.nir_file).resolve()),
     })
     np.savez_compressed(out / "predictions.npz", ternary=p_tern, float=p_float, y=data.y_test)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def import_reference(run_dir: str | Path, limit_test: int | None = None) -> tuple[Dataset, np.ndarray, int]:
+    """What the later stages compare an imported network with, as they use a quantize run.
+
+    Returns the dataset of the import run ``run_dir`` (test split limited to ``limit_test``,
+    else as on import), the predictions of its ternary network in the discrete-time reading
+    (:func:`brian_models.nir_io.predict`: the "ANN" of ``agreement_with_ann``) and the dense
+    multiply-accumulates of one sequence in that reading (every weight, every 0.1 ms step).
+    """
+    m = finished_run(run_dir, "import", "the later stages need the import run an imported network came from")
+    data = load_stage_data(m["dataset"], int(m.get("seed", 0)), None, limit_test or m.get("limit_test"))
+    nirnet = nir_io.from_description(SpikingNetwork.load(Path(run_dir) / "network.json"))
+    spe, ro = int(m["steps_per_element"]), int(m["readout_steps"])
+    ann, _ = nir_io.predict(nirnet, data.X_test, spe, ro)
+    per_step = sum(w.size for l in nirnet.layers for _, w, _ in l.inputs)
+    per_step += sum(l.w_rec.size for l in nirnet.layers if l.w_rec is not None)
+    macs = data.X_test.shape[1] * spe * per_step + ro * (nirnet.readout[0].size if nirnet.readout else 0)
+    return data, ann, int(macs)
+
+
+def simulate_import_stage(settings: SimulateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """``rnn2dynapse simulate`` of an import run: its LIF network as it is (``--neuron lif``,
+    current input), or on DPI neurons (``--neuron dpi``, :func:`transfer.nir_dpi.lif_to_dpi`:
+    ``time_scale`` times slower, f-I curves matched, input as spikes unless ``--input-coding
+    current``), snapped to the chip's bias codes with ``--chip``.
+
+    The "ANN" of ``agreement_with_ann`` is the imported ternary network in the discrete-time
+    reading (:func:`import_reference`); ``source`` is the import run, which ``map`` and
+    ``emulate`` follow for the dataset.
+    """
+    s = settings
+    run_dir = Path(s.run_dir)
+    imported = finished_run(run_dir, "import", "simulate needs a quantize or import run")
+    neuron = s.neuron or ("dpi" if s.chip else "lif")
+    if neuron not in ("lif", "dpi"):
+        raise RunDirError(f"an imported network runs on LIF neurons (as imported) or DPI neurons, not {neuron!r}")
+    if s.chip is not None and neuron != "dpi":
+        raise RunDirError("--chip snaps DPI parameters: simulate the import run with --neuron dpi")
+    for flag, used in (("--time-scale", s.time_scale is not None), ("--input-coding rate", s.input_coding == "rate")):
+        if used and neuron == "lif":
+            raise RunDirError(f"{flag} applies to an imported network on DPI neurons (--neuron dpi)")
+    coding = s.input_coding or ("rate" if neuron == "dpi" else "current")
+    seed = int(imported.get("seed", 0)) if s.seed is None else s.seed
+    data, ann, _ = import_reference(run_dir, s.limit_test)
+    t0 = time.perf_counter()
+    net = SpikingNetwork.load(run_dir / "network.json")
+    k = s.time_scale or DEFAULT_TIME_SCALE
+    if neuron == "dpi":
+        net = lif_to_dpi(net, LIFToDPISettings(time_scale=k, input_coding=coding))
+    net = replicate(net, s.copies)
+    snapped = None
+    if s.chip is not None:
+        net, snapped = snap_to_chip(net, chip_spec(s.chip))
+    convert_seconds = time.perf_counter() - t0
+    out = new_run_dir(out)
+    sim = SimulationSettings(device=s.device, target=s.target, batch_size=s.batch_size, mismatch=s.mismatch,
+                             mismatch_seed=seed, noise=s.noise, seed=seed, build_dir=str(out / "brian"))
+    net.save(out / "network.json")
+    if s.backend == "brian2":
+        result = simulate(net, data.X_test, sim, progress)
+    else:
+        result = simulate_torch(net, data.X_test, sim, progress=progress)
+    fields: dict[str, Any] = {
+        "convert_seconds": convert_seconds, "neuron": neuron, "mismatch": s.mismatch, "mismatch_seed": seed,
+        "noise": s.noise, "backend": s.backend, "device": s.device, "target": s.target,
+        "transfer_function": net.metadata.get("transfer_function"), "input_coding": coding,
+        "snapped_to_chip": s.chip, "copies": s.copies, "time_scale": k if neuron == "dpi" else None,
+        "lif_to_dpi": net.metadata.get("lif_to_dpi"), "imported_accuracy": imported.get("accuracy"),
+        "imported_float_accuracy": imported.get("float_accuracy"), "source": str(run_dir.resolve()),
+    }
+    if snapped is not None:
+        fields["snap"] = snapped
+    metrics = stage_metrics("simulate", data, "nir", seed, score(data.y_test, result.predictions, data.metric),
+                            result=result, ann=ann, **fields)
+    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
+    write_json(out / "simulation.json", sim.to_dict())
     write_json(out / "metrics.json", metrics)
     return metrics

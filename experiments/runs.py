@@ -12,7 +12,8 @@ from transfer.checkpoint import Checkpoint
 from transfer.datasets import Dataset, load_dataset
 from transfer.files import RunDirError, read_json
 
-__all__ = ["git_revision", "load_stage_data", "finished_run", "ann_checkpoint", "run_data", "chip_spec", "CHIPS"]
+__all__ = ["git_revision", "load_stage_data", "finished_run", "run_stage", "ann_checkpoint", "run_data", "chip_spec",
+           "CHIPS"]
 
 #: Chip names of the command line.
 CHIPS: dict[str, ChipSpec] = {"dynapse1": DYNAPSE1, "dynapse2": DYNAPSE2}
@@ -67,6 +68,15 @@ def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) 
     if metrics.get("stage") not in stages:
         raise RunDirError(f"{run_dir} holds a {metrics.get('stage')!r} run; {needs}")
     return metrics
+
+
+def run_stage(run_dir: str | Path | None) -> str | None:
+    """The ``stage`` a finished run's ``metrics.json`` names (``None``: no finished run there)."""
+    path = Path(run_dir or "") / "metrics.json"
+    if not run_dir or not path.is_file():
+        return None
+    stage = read_json(path).get("stage")
+    return stage if isinstance(stage, str) else None
 
 
 def ann_checkpoint(map_metrics: dict[str, Any], run_dir: str | Path) -> Checkpoint:

@@ -251,7 +251,8 @@ class QuantizeSettings:
 class SimulateSettings:
     """Options of ``rnn2dynapse simulate``."""
 
-    run_dir: str = option(help="a quantize run directory", positional=True)
+    run_dir: str = option(help="a quantize run directory, or an import run (its LIF network as it is, or on DPI "
+                          "neurons with --neuron dpi)", positional=True)
     neuron: str | None = option(None, "neuron model (default: dpi for a run trained with --chip, else lif)",
                                 choices=NEURONS)
     mismatch: float = option(0.0, "device mismatch CV (e.g. 0.2)", type=float, metavar="CV")
@@ -276,12 +277,16 @@ class SimulateSettings:
     readout_samples: int = 1000
     seed: int | None = option(None, "seed of the mismatch draw and the initial phases (default: the "
                               "training seed)", type=int)
+    time_scale: float | None = option(None, "import run on DPI neurons: run the imported network K times slower "
+                                      "(time constants, presentation; default 10: snnTorch's 10 kHz top rate "
+                                      "at 1 kHz)", type=float, metavar="K")
 
     def __post_init__(self) -> None:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
         _positive(self, "max_rate", allow_none=False)
+        _positive(self, "time_scale")
         _check(self, "copies", self.copies >= 1, "must be a positive integer")
         if self.chip is not None and self.neuron not in (None, "dpi"):
             raise SettingsError("--chip snaps the DPI parameters to bias codes: simulate with --neuron dpi")

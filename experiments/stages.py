@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import time
 import zipfile
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
                                   QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics
+from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
-                              run_data)
+                              run_data, run_stage)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, calibrate_readout
@@ -38,7 +39,7 @@ from transfer.checkpoint import Checkpoint
 from transfer.chip_model import simulate_torch
 from transfer.chip_training import ChipTrainingSettings, train_on_chip
 from transfer.convert import activation_scale, refit_readout
-from transfer.datasets import score
+from transfer.datasets import Dataset, score
 from transfer.describe import DescribeSettings, default_input_coding, describe
 from transfer.files import RunDirError, new_run_dir, strict, write_json
 from transfer.mismatch_aware import MismatchAware
@@ -54,6 +55,33 @@ __all__ = ["train_stage", "quantize_stage", "simulate_stage", "finetune_stage", 
 CONFIG_STAGES = ("map", "calibrate")
 #: Stages whose run directory holds a spiking network (``network.json``) the mapper takes.
 NETWORK_STAGES = ("simulate", "finetune")
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What a mapped network is compared with: the dataset, the ANN's test predictions (for an
+    imported network: its ternary network in the discrete-time reading), the model kind, the
+    dense MACs of one sequence on a CPU, and the ESN's ridge (its readout is refitted)."""
+
+    data: Dataset
+    ann: np.ndarray
+    kind: str
+    macs: int
+    ridge: float | None
+
+
+def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | None) -> _Reference:
+    """The :class:`_Reference` of a map or calibrate run: its quantize run, or its import run."""
+    src = source.get("ann_source")
+    if run_stage(src) == "import":
+        data, ann, macs = import_reference(src, limit_test)
+        return _Reference(data, ann, "nir", macs, None)
+    ckpt = ann_checkpoint(source, run_dir)
+    data = run_data(ckpt, limit_test)
+    mc = ckpt.config
+    macs = rnn_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1], gates=4 if mc.kind == "lstm" else 1)
+    return _Reference(data, predict(ckpt.model, data.X_test), mc.kind, macs,
+                      mc.ridge if mc.kind == "esn" else None)
 
 
 def _simulator(backend: str) -> Any:
@@ -224,9 +252,14 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     (:func:`brian_models.description.replicate`).
     """
     s = settings
+    if run_stage(s.run_dir) == "import":
+        return simulate_import_stage(s, out, progress=progress)
+    if s.time_scale is not None:
+        raise RunDirError("--time-scale applies to an import run (rnn2dynapse import) on DPI neurons")
     ckpt = Checkpoint.load(s.run_dir)
     if ckpt.metrics.get("stage") != "quantize":
-        raise RunDirError(f"{s.run_dir} holds a {ckpt.metrics.get('stage')!r} run; simulate needs a quantize run")
+        raise RunDirError(f"{s.run_dir} holds a {ckpt.metrics.get('stage')!r} run; simulate needs a quantize "
+                         "or import run")
     kind = ckpt.config.kind
     seed = int(ckpt.settings.get("seed", 0)) if s.seed is None else s.seed
     trained_for = ckpt.settings.get("chip")
@@ -390,25 +423,23 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     run_dir = Path(e.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
-    ckpt = ann_checkpoint(source, run_dir)
-    data = run_data(ckpt, e.limit_test or source.get("n_test"))
+    ref = _reference(source, run_dir, e.limit_test or source.get("n_test"))
+    data = ref.data
     simulated = _simulated_predictions(source)
     out = new_run_dir(out)
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
                              mismatch_seed=e.seed, noise=e.noise, seed=e.seed, build_dir=str(out / "brian"))
     run = _simulator(e.backend)
-    if ckpt.config.kind == "esn":
+    if ref.ridge is not None:
         n = min(e.readout_samples, len(data.y_train))
         train_run = run(net, data.X_train[:n], sim, progress)
-        net = refit_readout(net, train_run.counts, data.y_train[:n], ckpt.config.ridge)
+        net = refit_readout(net, train_run.counts, data.y_train[:n], ref.ridge)
     net.save(out / "network.json")  # what was emulated, for inspection
     result = run(net, data.X_test, sim, progress)
-    ann = predict(ckpt.model, data.X_test)
+    ann = ref.ann
     chip = chip_energy_per_inference(config, result.counts, data.X_test)
-    mc = ckpt.config
-    macs = rnn_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1],
-                    gates=4 if mc.kind == "lstm" else 1)
+    macs = ref.macs
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
         "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "noise": e.noise, "backend": e.backend,
@@ -421,7 +452,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     }
     if simulated is not None and simulated[0].shape == data.y_test.shape and np.array_equal(simulated[0], data.y_test):
         fields["agreement_with_simulation"] = float(np.mean(simulated[1] == result.predictions))
-    metrics = stage_metrics("emulate", data, mc.kind, e.seed, score(data.y_test, result.predictions, data.metric),
+    metrics = stage_metrics("emulate", data, ref.kind, e.seed, score(data.y_test, result.predictions, data.metric),
                             result=result, ann=ann, **fields)
     np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
                         scores=result.scores)
@@ -442,8 +473,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
-    ckpt = ann_checkpoint(source, run_dir)
-    data = run_data(ckpt)
+    data = _reference(source, run_dir, None).data
     n = min(c.samples, len(data.y_train))
     out = new_run_dir(out)
     board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
@@ -489,7 +519,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
     upload(config, isi_base=isi)  # raises UploadUnavailable before touching anything
     spikes_per_sample = []
     if u.samples > 0:
-        data = run_data(ann_checkpoint(source, run_dir), u.samples)
+        data = _reference(source, run_dir, u.samples).data
         duration = data.X_test.shape[1] * config.step_duration
         for x in data.X_test:
             board = upload(config, input_spike_times(config.encoder, x, config.step_duration),

@@ -158,3 +158,53 @@ def test_cli_import_then_export(snn_net, tmp_path, capsys):
     assert main(["export", str(run), "--nir", str(tmp_path / "out.nir")]) == 0
     back = nir_io.read(tmp_path / "out.nir")
     assert back.meta["steps_per_element"] == 25
+
+
+def test_lif_rate_is_the_discrete_lif():
+    """The f-I curve the DPI is matched to is the rate of snnTorch's update, step for step."""
+    from transfer.nir_dpi import lif_rate  # noqa: PLC0415
+
+    beta, u = 0.95, np.array([0.0, 0.04, 0.06, 0.2, 0.5, 1.0, 1.5])
+    v, count = np.zeros(u.size), np.zeros(u.size)
+    for _ in range(4000):
+        v = beta * v + u
+        count += v > 1
+        v = np.where(v > 1, 0.0, v)
+    assert np.allclose(lif_rate(u, beta, 1.0), count / 4000, atol=1e-3)
+
+
+def test_cli_import_simulate_dpi_map_emulate(snn_net, tmp_path, capsys):
+    """An snnTorch RLeaky network: import -> simulate on DPI neurons with spike input, snapped
+    -> map -> emulate (nominal and on a mismatched chip), the usual metrics at every stage."""
+    import json  # noqa: PLC0415
+
+    src = tmp_path / "snn.nir"
+    nir.write(str(src), _snntorch_graph(snn_net))
+    runs = {k: tmp_path / k for k in ("imp", "sim", "map", "emu", "emu02")}
+    assert main(["import", str(src), "--steps-per-element", "25", "--limit-test", "30", "--out", str(runs["imp"]),
+                 "--quiet"]) == 0
+    assert main(["simulate", str(runs["imp"]), "--neuron", "dpi", "--chip", "dynapse1", "--out", str(runs["sim"]),
+                 "--quiet"]) == 0
+    sim = json.loads((runs["sim"] / "metrics.json").read_text())
+    net = SpikingNetwork.load(runs["sim"] / "network.json")
+    assert net.encoder.kind == "rate" and all(p.neuron == "dpi" for p in net.populations)
+    assert all(p.delay == 0 for p in net.projections) and net.step_duration == pytest.approx(10 * 25 * nir_io.DT)
+    assert sim["n_test"] == 30 and sim["model"] == "nir" and sim["snapped_to_chip"] == "dynapse1"
+    for key in ("accuracy", "ann_accuracy", "agreement_with_ann", "spikes_per_inference", "imported_accuracy"):
+        assert key in sim
+    assert sim["spikes_per_inference"] > 0
+    assert main(["map", str(runs["sim"]), "--out", str(runs["map"]), "--quiet"]) == 0
+    mapped = json.loads((runs["map"] / "metrics.json").read_text())
+    assert mapped["max_fan_in"] <= 64 and mapped["ann_source"] == str(runs["imp"].resolve())
+    assert main(["emulate", str(runs["map"]), "--out", str(runs["emu"]), "--quiet"]) == 0
+    assert main(["emulate", str(runs["map"]), "--mismatch", "0.2", "--seed", "1", "--out", str(runs["emu02"]),
+                 "--quiet"]) == 0
+    emu = json.loads((runs["emu"] / "metrics.json").read_text())
+    assert emu["n_test"] == 30 and emu["ann_accuracy"] == sim["ann_accuracy"]
+    assert emu["agreement_with_simulation"] >= 0.9  # the board holds the snapped network
+    assert emu["cpu_macs_per_inference"] > 0 and emu["energy_joules_per_inference"] > 0
+    emu02 = json.loads((runs["emu02"] / "metrics.json").read_text())
+    assert emu02["mismatch"] == 0.2 and "agreement_with_ann" in emu02
+    capsys.readouterr()
+    assert main(["simulate", str(runs["imp"]), "--neuron", "adex", "--out", str(tmp_path / "x")]) == 1
+    assert "LIF neurons (as imported) or DPI" in capsys.readouterr().err
