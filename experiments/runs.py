@@ -12,7 +12,7 @@ from transfer.checkpoint import Checkpoint
 from transfer.datasets import Dataset, load_dataset
 from transfer.files import RunDirError, read_json
 
-__all__ = ["git_revision", "load_stage_data", "finished_run", "run_stage", "ann_checkpoint", "run_data", "chip_spec",
+__all__ = ["git_revision", "load_stage_data", "finished_run", "stage_of", "ann_checkpoint", "run_data", "chip_spec",
            "CHIPS"]
 
 #: Chip names of the command line.
@@ -70,7 +70,7 @@ def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) 
     return metrics
 
 
-def run_stage(run_dir: str | Path | None) -> str | None:
+def stage_of(run_dir: str | Path | None) -> str | None:
     """The ``stage`` a finished run's ``metrics.json`` names (``None``: no finished run there)."""
     path = Path(run_dir or "") / "metrics.json"
     if not run_dir or not path.is_file():

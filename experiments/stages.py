@@ -26,7 +26,7 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
 from experiments.metrics import stage_metrics
 from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
-                              run_data, run_stage)
+                              run_data, stage_of)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, calibrate_readout
@@ -73,7 +73,7 @@ class _Reference:
 def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | None) -> _Reference:
     """The :class:`_Reference` of a map or calibrate run: its quantize run, or its import run."""
     src = source.get("ann_source")
-    if run_stage(src) == "import":
+    if stage_of(src) == "import":
         data, ann, macs = import_reference(src, limit_test)
         return _Reference(data, ann, "nir", macs, None)
     ckpt = ann_checkpoint(source, run_dir)
@@ -252,7 +252,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     (:func:`brian_models.description.replicate`).
     """
     s = settings
-    if run_stage(s.run_dir) == "import":
+    if stage_of(s.run_dir) == "import":
         return simulate_import_stage(s, out, progress=progress)
     if s.time_scale is not None:
         raise RunDirError("--time-scale applies to an import run (rnn2dynapse import) on DPI neurons")
