@@ -20,8 +20,8 @@ import numpy as np
 from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
-from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_SUBSTEPS, QAT_LR,
-                                  QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
+from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_READOUT,
+                                  LSNN_SUBSTEPS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics
 from experiments.nir_stages import import_reference, simulate_import_stage
@@ -108,7 +108,7 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     data = load_stage_data(s.dataset, s.seed, s.limit_train, s.limit_test)
     options = s.model_options()
     if s.model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
-        extra = dict(LSNN_EXTRA)
+        extra = {**LSNN_EXTRA, "readout": LSNN_READOUT.get(data.name, LSNN_EXTRA["readout"])}
         if s.adaptive_fraction is not None:
             extra["adaptive_fraction"] = s.adaptive_fraction
         options.update(substeps=options["substeps"] or LSNN_SUBSTEPS, extra=extra)

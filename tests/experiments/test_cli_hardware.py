@@ -12,6 +12,7 @@ import pytest
 
 from experiments.cli import EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_NO_BOARD, main
 from hardware.config import HardwareConfig
+from transfer.checkpoint import Checkpoint
 from transfer.convert import ConversionSettings
 from brian_models.description import InputEncoder, Population, Projection, Readout, SpikingNetwork
 from brian_models.parameters import neuron_params
@@ -231,10 +232,15 @@ def test_lsnn_without_adaptation_is_one_plain_population(tmp_path):
     assert main(["train", "--model", "lsnn", "--dataset", "recall", "--chip", "dynapse1", "--hidden", "8",
                  "--adaptive-fraction", "0", "--epochs", "1", "--limit-train", "60", "--limit-test", "6",
                  "--out", str(tmp_path / "t")] + q) == 0
+    # a memory task is read at its last element (the recall cue), not over the whole sequence,
+    # which would show the readout the stored pattern while it is presented
+    extra = Checkpoint.load(tmp_path / "t").config.extra
+    assert extra["readout"] == "last" and extra["adaptive_fraction"] == 0
     assert main(["quantize", str(tmp_path / "t"), "--epochs", "1", "--out", str(tmp_path / "q")] + q) == 0
     assert main(["simulate", str(tmp_path / "q"), "--out", str(tmp_path / "s")] + q) == 0
     net = SpikingNetwork.load(tmp_path / "s" / "network.json")
     assert [p.name for p in net.populations] == ["plain"]
+    assert net.readout.window == pytest.approx(net.step_duration)  # counts of the last element only
 
 
 def test_emulate_with_noise_is_reproducible_and_differs_from_the_quiet_chip(tmp_path, chain):
