@@ -172,7 +172,8 @@ def _distillation_loss(ce: nn.Module, teacher: nn.Module, alpha: float, T: float
     def loss(out: torch.Tensor, target: torch.Tensor, x: torch.Tensor,
              lengths: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
-            soft = torch.softmax(_run(teacher, x, None, lengths) / T, dim=1)
+            scores = teacher(x) if lengths is None else teacher(x, lengths=lengths)
+            soft = torch.softmax(scores / T, dim=1)
         kd = nn.functional.kl_div(torch.log_softmax(out / T, dim=1), soft, reduction="batchmean")
         return (1 - alpha) * ce(out, target) + alpha * T * T * kd
     return loss
