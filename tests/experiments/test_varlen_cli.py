@@ -69,3 +69,14 @@ def test_bad_lengths_are_one_line_naming_file_and_key(tmp_path, capsys):
                  "--out", str(tmp_path / "t"), "--quiet"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.npz" in err and "len_train" in err and "Traceback" not in err
+
+
+def test_ucr_series_become_steps_and_lengths():
+    from experiments.varlen_ucr import ucr_steps
+
+    series = np.full((2, 7), np.nan)
+    series[0, :5] = np.arange(1, 6)
+    series[1, :] = 1.0
+    X, lengths = ucr_steps(series, 3)
+    assert X.shape == (2, 3, 3) and lengths.tolist() == [2, 3]
+    np.testing.assert_array_equal(X[0].ravel(), [1, 2, 3, 4, 5, 0, 0, 0, 0])  # partial step zero-filled
