@@ -325,13 +325,31 @@ class Readout:
         """The read populations' counts side by side: ``[N, T, n]`` from ``{population: [N, T, n_p]}``."""
         return np.concatenate([np.asarray(counts[p]) for p in self.populations], axis=2)
 
-    def scores(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
-        """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` (:meth:`gather`) read up to ``end_step``."""
+    def scores(self, counts: np.ndarray, step_duration: float,
+               end_step: int | np.ndarray | None = None) -> np.ndarray:
+        """Class scores ``[N, C]`` from spike counts ``[N, T, n]`` (:meth:`gather`) read up to
+        ``end_step`` (one for all samples, or ``[N]``: each sample's own)."""
         return self.features(counts, step_duration, end_step) @ self.weights.T + self.bias
 
-    def features(self, counts: np.ndarray, step_duration: float, end_step: int | None = None) -> np.ndarray:
-        """What the weights multiply: ``[N, n]`` filtered rates over the readout window."""
+    def features(self, counts: np.ndarray, step_duration: float,
+                 end_step: int | np.ndarray | None = None) -> np.ndarray:
+        """What the weights multiply: ``[N, n]`` filtered rates over the readout window.
+
+        ``end_step`` ends the window after that many steps: ``None`` after all ``T``, an int
+        for every sample, an ``[N]`` array of integers in ``1..T`` per sample (the lengths of
+        variable-length sequences): each sample is then read as if its counts stopped there.
+        """
         counts = np.asarray(counts, dtype=float)
+        if end_step is not None and np.ndim(end_step) == 1:
+            ends = np.asarray(end_step, dtype=np.int64)
+            if ends.shape != counts.shape[:1]:
+                raise DescriptionError(f"readout needs one end step per sample ({counts.shape[0]}), "
+                                       f"got {ends.shape}")
+            out = np.zeros((counts.shape[0], counts.shape[2]))
+            for end in np.unique(ends):
+                rows = ends == end
+                out[rows] = self.features(counts[rows], step_duration, int(end))
+            return out
         end = counts.shape[1] if end_step is None else end_step
         rates = counts[:, :end] / (step_duration * self.rate_scale)
         if self.leak < 1:

@@ -107,8 +107,18 @@ class LSNNNetwork:
         """Seconds per sequence element (``substeps * dt_ms``)."""
         return self.substeps * self.dt_ms * 1e-3
 
-    def scores(self, counts: np.ndarray) -> np.ndarray:
-        """Class scores from spike counts per element ``[N, T, H]`` (the readout of the LSNN)."""
+    def scores(self, counts: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """Class scores from spike counts per element ``[N, T, H]`` (the readout of the LSNN);
+        with ``lengths [N]`` each sample is read at its element ``lengths - 1`` (``"last"``)
+        or averaged over its first ``lengths`` elements (``"mean"``)."""
         counts = np.asarray(counts, float)
+        if lengths is not None:
+            ends = np.asarray(lengths, dtype=np.int64)
+            if self.readout == "last":
+                read = counts[np.arange(len(counts)), ends - 1]
+            else:
+                held = np.arange(counts.shape[1])[None, :] < ends[:, None]
+                read = (counts * held[:, :, None]).sum(1) / ends[:, None]
+            return read @ self.w_out.T + self.b_out
         read = counts[:, -1] if self.readout == "last" else counts.mean(1)
         return read @ self.w_out.T + self.b_out

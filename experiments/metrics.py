@@ -26,7 +26,7 @@ def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: fl
     ``spikes_per_inference``, ``latency_ms``, ``wall_seconds``, ``compile_seconds``,
     ``samples_per_second``, ``bio_seconds_per_sample``. The dataset's second scores
     (:func:`transfer.datasets.second_scores`) of the ``predictions`` (default: the result's).
-    Then ``fields``.
+    ``variable_length: true`` when the data has sequences of their own lengths. Then ``fields``.
     """
     out: dict[str, Any] = {
         "stage": stage,
@@ -51,6 +51,8 @@ def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: fl
             "samples_per_second": result.samples_per_second,
             "bio_seconds_per_sample": result.bio_seconds_per_sample,
         })
+    if data.variable_length:
+        out["variable_length"] = True
     preds = result.predictions if predictions is None and result is not None else predictions
     if preds is not None:
         out.update(second_scores(data, preds))

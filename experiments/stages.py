@@ -80,15 +80,17 @@ def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | No
     data = run_data(ckpt, limit_test)
     mc = ckpt.config
     macs = rnn_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1], gates=4 if mc.kind == "lstm" else 1)
-    return _Reference(data, predict(ckpt.model, data.X_test), mc.kind, macs,
+    return _Reference(data, predict(ckpt.model, data.X_test, lengths=data.len_test), mc.kind, macs,
                       mc.ridge if mc.kind == "esn" else None)
 
 
 def _simulator(backend: str) -> Any:
-    """``simulate(net, X, settings, progress)`` of a backend: Brian2 or the torch chip model."""
+    """``simulate(net, X, settings, progress, lengths)`` of a backend: Brian2 or the torch chip
+    model (``lengths``: each sample's own end, or ``None``)."""
     if backend == "brian2":
         return simulate
-    return lambda net, X, sim, progress: simulate_torch(net, X, sim, progress=progress)
+    return lambda net, X, sim, progress, lengths=None: simulate_torch(net, X, sim, progress=progress,
+                                                                      lengths=lengths)
 
 
 def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
@@ -137,8 +139,8 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     if prune is not None:
         prune.bake(net)
     metrics = stage_metrics(
-        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric),
-        predictions=predict(net, data.X_test),
+        "train", data, s.model, s.seed, evaluate(net, data.X_test, data.y_test, data.metric, lengths=data.len_test),
+        predictions=predict(net, data.X_test, lengths=data.len_test),
         val_accuracy=result.best_val, epochs_run=result.epochs_run, train_seconds=result.train_seconds,
         seconds_per_epoch=result.seconds_per_epoch, n_hidden=n_hidden,
         n_parameters=int(sum(p.numel() for p in net.parameters())), fan_in_cap=s.max_fan_in,
@@ -205,12 +207,13 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
                      desc=f"QAT {kind} fan-in {cap}", resume=out / f"resume_cap{cap}.pt", teacher=ckpt.model,
                      source=str(Path(run_dir).resolve()), options=resume_options(q, "run_dir", "measure_cap_cost"))
         model.cpu()
-        return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer), result.history
+        return model, evaluate(model, data.X_test, data.y_test, data.metric, ternarizer, L), result.history
 
+    L = data.len_test
     extra: dict[str, Any] = {
-        "float_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric),
-        "ptq_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, tern),
-        "ptq_uncapped_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, uncapped),
+        "float_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, lengths=L),
+        "ptq_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, tern, L),
+        "ptq_uncapped_accuracy": evaluate(ckpt.model, data.X_test, data.y_test, data.metric, uncapped, L),
     }
     model, acc, history = finetune(tern)
     if q.measure_cap_cost:
@@ -218,8 +221,8 @@ def quantize_stage(settings: QuantizeSettings, out: str | Path, *, progress: boo
     scales = bake(model, tern)
     report = matrix_report(model)
     metrics = stage_metrics(
-        "quantize", data, kind, seed, evaluate(model, data.X_test, data.y_test, data.metric), **extra,
-        predictions=predict(model, data.X_test),
+        "quantize", data, kind, seed, evaluate(model, data.X_test, data.y_test, data.metric, lengths=L), **extra,
+        predictions=predict(model, data.X_test, lengths=L),
         qat_accuracy=acc, max_fan_in=report["fan_in"]["max"], fan_in_cap=q.fan_in_cap, delta_factor=delta,
         act_max=start.config.act_max, clip_percentile=clip, mismatch_aware_cv=q.mismatch_aware,
         distill=q.distill, scales=scales,
@@ -288,14 +291,15 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     convert_seconds = time.perf_counter() - t0
     sim = SimulationSettings(device=s.device, target=s.target, batch_size=s.batch_size, mismatch=s.mismatch,
                              mismatch_seed=seed, noise=s.noise, seed=seed, build_dir=str(out / "brian"))
+    train_len = None if data.len_train is None else data.len_train[:s.readout_samples]
     if kind == "esn":
         n = min(s.readout_samples, len(data.y_train))
-        train_run = run(net, data.X_train[:n], sim, progress)
-        net = refit_readout(net, train_run.counts, data.y_train[:n], ckpt.config.ridge)
+        train_run = run(net, data.X_train[:n], sim, progress, train_len)
+        net = refit_readout(net, train_run.counts, data.y_train[:n], ckpt.config.ridge, train_len)
     if isinstance(net, SpikingNetwork):
         net.save(out / "network.json")
-    result = run(net, data.X_test, sim, progress)
-    ann = predict(ckpt.model, data.X_test)
+    result = run(net, data.X_test, sim, progress, data.len_test)
+    ann = predict(ckpt.model, data.X_test, lengths=data.len_test)
     mc = ckpt.config
     fields: dict[str, Any] = {
         "convert_seconds": convert_seconds, "neuron": s.neuron, "mismatch": s.mismatch,
@@ -331,6 +335,9 @@ def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: boo
     net = SpikingNetwork.load(run_dir / "network.json")
     ckpt = Checkpoint.load(source["source"])
     data = run_data(ckpt, source.get("n_test"))
+    if data.variable_length:
+        raise RunDirError(f"finetune does not read variable-length sequences yet ({data.source} has lengths); "
+                          "map the simulate run directly")
     out = new_run_dir(out)
     chip_settings = ChipTrainingSettings(epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, mismatch=f.mismatch,
                                          spike_penalty=f.spike_penalty, dt=f.dt, train_samples=f.train_samples,
@@ -433,10 +440,11 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     run = _simulator(e.backend)
     if ref.ridge is not None:
         n = min(e.readout_samples, len(data.y_train))
-        train_run = run(net, data.X_train[:n], sim, progress)
-        net = refit_readout(net, train_run.counts, data.y_train[:n], ref.ridge)
+        train_len = None if data.len_train is None else data.len_train[:n]
+        train_run = run(net, data.X_train[:n], sim, progress, train_len)
+        net = refit_readout(net, train_run.counts, data.y_train[:n], ref.ridge, train_len)
     net.save(out / "network.json")  # what was emulated, for inspection
-    result = run(net, data.X_test, sim, progress)
+    result = run(net, data.X_test, sim, progress, data.len_test)
     ann = ref.ann
     chip = chip_energy_per_inference(config, result.counts, data.X_test)
     macs = ref.macs
@@ -480,7 +488,8 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                                        "noise": c.noise, "build_dir": str(out / "brian")})
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
-                                           regularisation=c.regularisation)
+                                           regularisation=c.regularisation,
+                                           lengths=None if data.len_train is None else data.len_train[:n])
     calibrated.save(out / "hardware.json")
     metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",
                                                 "chips_used", "cores_used", "max_fan_in", "max_fan_out",

@@ -113,7 +113,8 @@ def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisa
 
 
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
-                      regularisation: float = 1e-2) -> tuple[HardwareConfig, CalibrationReport]:
+                      regularisation: float = 1e-2,
+                      lengths: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -126,6 +127,9 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         Labelled training sequences to play (the measurement budget: ``len(X)`` sequences).
     regularisation : float
         Inverse strength ``1/C`` of the logistic regression's L2 penalty on standardised features.
+    lengths : ndarray or None
+        ``[N]`` lengths of zero-padded variable-length sequences: the readout reads each one's
+        counts up to its end (the played padding carries no input and is not read).
 
     Returns
     -------
@@ -143,7 +147,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     missing = [p for p in ro.populations if p not in counts]
     if missing:
         raise ValueError(f"the board returned no spikes of the readout population {missing[0]!r}")
-    feats = ro.features(ro.gather(counts), config.step_duration)
+    feats = ro.features(ro.gather(counts), config.step_duration, lengths)
     before = float(np.mean((feats @ ro.weights.T + ro.bias).argmax(1) == y))
     W, b = _fit_readout(feats, y, ro.weights.shape[0], regularisation)
     after = float(np.mean((feats @ W.T + b).argmax(1) == y))

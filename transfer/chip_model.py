@@ -62,7 +62,7 @@ from brian_models.description import INPUT, InputEncoder, SpikingNetwork
 from brian_models.initial_state import initial_phase
 from brian_models.mismatch import ChipDraw, draw_chip
 from brian_models.network import SimulationSettings
-from brian_models.simulate import SimulationResult, decision_latency, readout_scores
+from brian_models.simulate import SimulationResult, cut_at_lengths, decision_latency, readout_scores
 from brian_models.synapse_types import SYNAPSES
 from transfer.chip_dynamics import DYNAMICS, spike
 
@@ -398,8 +398,10 @@ def _check_input(net: SpikingNetwork, X: np.ndarray) -> np.ndarray:
 
 def simulate_torch(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings = SimulationSettings(), *,
                    device: torch.device | str | None = None, dtype: torch.dtype = torch.float64,
-                   progress: bool = False) -> SimulationResult:
+                   progress: bool = False, lengths: np.ndarray | None = None) -> SimulationResult:
     """Simulate ``net`` on ``X [N, T, F]`` in torch, as :func:`brian_models.simulate.simulate` does in Brian2.
+
+    ``lengths [N]`` reads each sample at its own end (:func:`brian_models.simulate.cut_at_lengths`).
 
     Reads from ``settings`` the ``dt``, ``batch_size``, ``mismatch`` and ``mismatch_seed``
     (:func:`~brian_models.mismatch.draw_chip`), ``random_phase`` and ``seed`` (the initial
@@ -432,6 +434,7 @@ def simulate_torch(net: SpikingNetwork, X: np.ndarray, settings: SimulationSetti
     wall = time.perf_counter() - t0
     merged = {k: np.concatenate(v) for k, v in counts.items()}
     scores = readout_scores(net, merged)
-    return SimulationResult(counts=merged, scores=scores, predictions=scores.argmax(1),
-                            latency_steps=decision_latency(net, merged), step_duration=net.step_duration,
-                            wall_seconds=wall, compile_seconds=0.0, bio_seconds_per_sample=T * net.step_duration)
+    result = SimulationResult(counts=merged, scores=scores, predictions=scores.argmax(1),
+                              latency_steps=decision_latency(net, merged), step_duration=net.step_duration,
+                              wall_seconds=wall, compile_seconds=0.0, bio_seconds_per_sample=T * net.step_duration)
+    return cut_at_lengths(net, result, lengths)

@@ -285,8 +285,10 @@ def convert(model: torch.nn.Module, X_train: np.ndarray,
                           settings.step_duration, meta)
 
 
-def refit_readout(net: SpikingNetwork, counts: dict[str, np.ndarray], y: np.ndarray, ridge: float) -> SpikingNetwork:
-    """A copy of ``net`` whose readout is refitted on its own spike counts ``{population: [N, T, n]}``.
+def refit_readout(net: SpikingNetwork, counts: dict[str, np.ndarray], y: np.ndarray, ridge: float,
+                  lengths: np.ndarray | None = None) -> SpikingNetwork:
+    """A copy of ``net`` whose readout is refitted on its own spike counts ``{population: [N, T, n]}``
+    (read at each sample's end ``lengths [N]`` when given).
 
     Reservoir computing trains only the readout, on the states of the reservoir that will
     run (He et al. 2019 fit theirs on the analog chip's activity): the spiking reservoir's
@@ -295,7 +297,7 @@ def refit_readout(net: SpikingNetwork, counts: dict[str, np.ndarray], y: np.ndar
     """
     ro = net.readout
     n_classes = ro.weights.shape[0]
-    feats = ro.features(ro.gather(counts), net.step_duration)
+    feats = ro.features(ro.gather(counts), net.step_duration, lengths)
     w, b = ridge_readout(feats, y, n_classes, ridge)
     readout = replace(ro, weights=w, bias=b)
     meta = dict(net.metadata, readout="refitted on spike counts", readout_train_samples=int(len(y)))

@@ -39,6 +39,11 @@
     Your own arrays ``X_train [N, T, F]`` and ``y_train [N]``; optionally ``X_val``/``y_val``,
     ``X_test``/``y_test``, ``class_names``, ``name`` and ``metric`` (what :meth:`Dataset.to_npz`
     writes). Missing splits are carved from the training data, seeded and stratified.
+    Sequences of different lengths: zero-pad them at the end to a common ``T`` and give
+    ``len_train [N]`` (and ``len_val``, ``len_test``), integers in ``1..T``; or pad with NaN
+    (the UCR archive's way), and each length is the last step holding a number, plus one
+    (NaN before a sequence's end is an error). Every model then reads each sequence at its
+    own end (:attr:`Dataset.variable_length`); lengths all equal to ``T`` are the same as none.
     Features in [0, 1] are used as they are; any other real values (signed, unscaled: a
     z-scored signal) become ON/OFF channel pairs scaled by the training split
     (:func:`onoff_from_train`), so every model and the chip take them as spike rates.
@@ -80,6 +85,7 @@ __all__ = [
     "ECG5000_SAMPLES_PER_STEP",
     "Dataset",
     "DatasetError",
+    "valid_steps",
     "binary_balanced_accuracy",
     "ecg5000_files",
     "ecg_window_starts",
@@ -163,6 +169,11 @@ class Dataset:
         ``[N]`` int64 labels in ``0 .. n_classes - 1``.
     metric : str
         ``"accuracy"`` or ``"balanced_accuracy"``: how :func:`score` should rate predictions.
+    len_train, len_val, len_test : numpy.ndarray or None
+        ``[N]`` int64 length of each sequence (``1..T``; the steps after it are padding that
+        no model reads), or ``None`` for sequences of the full ``T`` steps. Either all three
+        are given or none; lengths that all equal ``T`` are stored as ``None``, so such a
+        dataset behaves exactly as one without lengths.
 
     Raises
     ------
@@ -181,6 +192,9 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     metric: str = "accuracy"
+    len_train: np.ndarray | None = None
+    len_val: np.ndarray | None = None
+    len_test: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
@@ -196,6 +210,24 @@ class Dataset:
                     raise DatasetError(f"{where} has {key} of type {found} but needs a numpy "
                                        f"{np.dtype(dtype).name} array")
         _check_splits(pairs, len(self.class_names), where)
+        given = [getattr(self, f"len_{s}") is not None for s in SPLITS]
+        if any(given) and not all(given):
+            raise DatasetError(f"{where} has lengths for some splits only; give len_train, len_val "
+                               "and len_test together, or none")
+        if all(given):
+            T = self.n_steps
+            for split, (X, _) in pairs.items():
+                object.__setattr__(self, f"len_{split}",
+                                   _as_lengths(getattr(self, f"len_{split}"), X.shape[0], T,
+                                               f"len_{split}", where))
+            if all((getattr(self, f"len_{s}") == T).all() for s in SPLITS):
+                for split in SPLITS:
+                    object.__setattr__(self, f"len_{split}", None)
+
+    @property
+    def variable_length(self) -> bool:
+        """Whether the sequences have lengths of their own (some shorter than ``T``)."""
+        return self.len_train is not None
 
     @property
     def n_steps(self) -> int:
@@ -246,6 +278,8 @@ class Dataset:
         for split, idx in picks.items():
             changes[f"X_{split}"] = getattr(self, f"X_{split}")[idx]
             changes[f"y_{split}"] = getattr(self, f"y_{split}")[idx]
+            if self.variable_length:
+                changes[f"len_{split}"] = getattr(self, f"len_{split}")[idx]
         return dataclasses.replace(self, **changes)
 
     def to_npz(self, path: str | os.PathLike[str]) -> Path:
@@ -267,7 +301,8 @@ class Dataset:
         target = Path(path)
         if target.suffix != ".npz":
             target = target.with_name(target.name + ".npz")
-        arrays = {f"{k}_{s}": getattr(self, f"{k}_{s}") for s in SPLITS for k in ("X", "y")}
+        keys = ("X", "y", "len") if self.variable_length else ("X", "y")
+        arrays = {f"{k}_{s}": getattr(self, f"{k}_{s}") for s in SPLITS for k in keys}
         np.savez_compressed(target, **arrays, class_names=np.array(self.class_names, dtype=str),
                             name=np.array(self.name), metric=np.array(self.metric))
         return target
@@ -613,15 +648,17 @@ def _read_ucr_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 ONOFF_PERCENTILE = 99.5
 
 
-def onoff_from_train(train: np.ndarray, *others: np.ndarray,
-                     percentile: float = ONOFF_PERCENTILE) -> tuple[np.ndarray, ...]:
+def onoff_from_train(train: np.ndarray, *others: np.ndarray, percentile: float = ONOFF_PERCENTILE,
+                     valid: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Signed features as ON/OFF channel pairs in [0, 1], scaled by the training split alone.
 
     A chip takes input only as spike rates, which cannot be negative. Each feature ``x``
     becomes two channels, ``ON = clip(x / s, 0, 1)`` and ``OFF = clip(-x / s, 0, 1)``, with
     ``s`` the ``percentile`` of ``|x|`` over the training split (the way event sensors and
     Bauer et al. 2019's ECG front end split a signal into UP and DOWN events). ``F``
-    features become ``2 F``: the ON channels first, then the OFF channels.
+    features become ``2 F``: the ON channels first, then the OFF channels. ``valid`` (a
+    ``[N, T]`` mask, :func:`valid_steps`) limits the percentile to the steps the training
+    sequences hold, so padding does not scale the signal.
 
     Raises
     ------
@@ -631,7 +668,8 @@ def onoff_from_train(train: np.ndarray, *others: np.ndarray,
     if train.size == 0 or not np.isfinite(train).all():
         raise DatasetError(f"ON/OFF scaling needs finite training values, got an array of shape "
                            f"{train.shape} with {train.size - int(np.isfinite(train).sum())} non-finite")
-    scale = float(np.percentile(np.abs(train), percentile))
+    held = train if valid is None else train[np.broadcast_to(valid, train.shape[:2])]
+    scale = float(np.percentile(np.abs(held), percentile))
     if not scale > 0:
         raise DatasetError("ON/OFF scaling needs training values that are not all zero")
     return tuple(np.concatenate([np.clip(x / scale, 0, 1), np.clip(-x / scale, 0, 1)], axis=2)
@@ -785,6 +823,9 @@ def _load_npz(path: Path, seed: int, val_fraction: float) -> Dataset:
             have, lack = ((f"X_{split}", f"y_{split}") if f"X_{split}" in raw
                           else (f"y_{split}", f"X_{split}"))
             raise DatasetError(f"{where} has {have} but no {lack}; give both or neither")
+    for split in SPLITS:
+        if f"len_{split}" in raw and f"X_{split}" not in raw:
+            raise DatasetError(f"{where} has len_{split} but no X_{split}")
     pairs = {s: (_as_features(raw[f"X_{s}"], f"X_{s}", where),
                  _as_labels(raw[f"y_{s}"], f"y_{s}", where)) for s in SPLITS if f"X_{s}" in raw}
     class_names = None
@@ -798,27 +839,93 @@ def _load_npz(path: Path, seed: int, val_fraction: float) -> Dataset:
         (int(y.max()) for _, y in pairs.values() if y.ndim == 1 and y.size), default=0)
     _check_splits(pairs, n_classes, where)
     _check_classes(pairs, n_classes, where)
+    lengths = {s: _padded_lengths(X, raw.get(f"len_{s}"), s, where) for s, (X, _) in pairs.items()}
     rng = np.random.default_rng(seed)
     X, y = pairs.pop("train")
+    L = lengths.pop("train")
     if "test" not in pairs:
         rest, test = _split(y, TEST_FRACTION, rng, where, "test")
-        pairs["test"] = (X[test], y[test])
-        X, y = X[rest], y[rest]
+        pairs["test"], lengths["test"] = (X[test], y[test]), L[test]
+        X, y, L = X[rest], y[rest], L[rest]
     if "val" not in pairs:
         train, val = _split(y, val_fraction, rng, where, "validation")
-        pairs["val"] = (X[val], y[val])
-        X, y = X[train], y[train]
-    pairs["train"] = (X, y)
+        pairs["val"], lengths["val"] = (X[val], y[val]), L[val]
+        X, y, L = X[train], y[train], L[train]
+    pairs["train"], lengths["train"] = (X, y), L
     signed = any(x.size and (x.min() < 0 or x.max() > 1) for x, _ in pairs.values())
     if signed:  # spike rates cannot carry it: ON/OFF pairs scaled by the training split
+        T = pairs["train"][0].shape[1]
+        valid = None if (lengths["train"] == T).all() else valid_steps(lengths["train"], T)
         pairs = dict(zip(SPLITS, ((x, pairs[k][1]) for k, x in zip(
-            SPLITS, onoff_from_train(*(pairs[k][0] for k in SPLITS))))))
+            SPLITS, onoff_from_train(*(pairs[k][0] for k in SPLITS), valid=valid)))))
     name = _text_field(raw, "name", where) or path.stem
     metric = _text_field(raw, "metric", where) or "accuracy"
     if metric not in METRICS:
         raise DatasetError(f"{where} has metric {metric!r}; valid metrics: " + ", ".join(METRICS))
     return Dataset(name, str(path), class_names or tuple(str(k) for k in range(n_classes)),
-                   *(a for s in SPLITS for a in pairs[s]), metric)
+                   *(a for s in SPLITS for a in pairs[s]), metric,
+                   *(lengths[s] for s in SPLITS))
+
+
+def valid_steps(lengths: np.ndarray | None, n_steps: int) -> np.ndarray:
+    """``[N, T]`` boolean mask of the steps each sequence holds (all ``True`` without lengths).
+
+    Parameters
+    ----------
+    lengths : numpy.ndarray or None
+        ``[N]`` sequence lengths in ``1..n_steps``; ``None`` marks every step valid and
+        returns a ``[1, n_steps]`` mask that broadcasts over sequences.
+    n_steps : int
+        ``T``.
+    """
+    if lengths is None:
+        return np.ones((1, n_steps), dtype=bool)
+    return np.arange(n_steps)[None, :] < np.asarray(lengths)[:, None]
+
+
+def _as_lengths(lengths: np.ndarray, n: int, n_steps: int, key: str, where: str) -> np.ndarray:
+    """Check one split's lengths: ``[n]`` integers in ``1..n_steps``, as int64."""
+    arr = np.asarray(lengths)
+    if arr.shape != (n,):
+        raise DatasetError(f"{where} has {key} of shape {arr.shape} but needs ({n},): one length "
+                           "per sequence")
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise DatasetError(f"{where} has {key} of dtype {arr.dtype} but lengths must be integers "
+                           f"1..T (T = {n_steps})")
+    bad = arr[(arr < 1) | (arr > n_steps)]
+    if bad.size:
+        raise DatasetError(f"{where} has length {int(bad[0])} in {key} but lengths must lie in "
+                           f"1..T (T = {n_steps} steps)")
+    return arr.astype(np.int64)
+
+
+def _padded_lengths(X: np.ndarray, given: np.ndarray | None, split: str, where: str) -> np.ndarray:
+    """Lengths of one split's sequences, from ``len_<split>`` or from NaN padding; zero the
+    padding of ``X`` in place.
+
+    A step is NaN padding when all its features are NaN; without ``given`` a sequence ends at
+    its last step that holds a number. NaN before a sequence's end is an error.
+    """
+    N, T = X.shape[:2]
+    nan = np.isnan(X)
+    padded = nan.all(axis=2)
+    if given is not None:
+        lengths = _as_lengths(given, N, T, f"len_{split}", where)
+    else:
+        lengths = np.where(padded.all(axis=1), 0, T - np.argmin(padded[:, ::-1], axis=1))
+        if (lengths == 0).any():
+            raise DatasetError(f"{where} has sequence {int(np.argmin(lengths))} of X_{split} all NaN: "
+                               "a sequence needs at least one step")
+    inside = valid_steps(lengths, T)
+    bad = np.argwhere(nan.any(axis=2) & inside)
+    if bad.size:
+        i, t = (int(v) for v in bad[0])
+        raise DatasetError(f"{where} has NaN in X_{split} at sequence {i}, step {t}, before its end "
+                           f"(length {int(lengths[i])}); NaN may only pad the end of a sequence")
+    X[~inside] = 0.0
+    return lengths.astype(np.int64)
 
 
 def _text_field(raw: Mapping[str, np.ndarray], key: str, where: str) -> str | None:
@@ -837,10 +944,10 @@ def _as_features(X: np.ndarray, key: str, where: str) -> np.ndarray:
         raise DatasetError(f"{where} has {key} of dtype {X.dtype} but needs a real numeric "
                            "dtype (bool, integer or float)")
     X32 = X.astype(np.float32)
-    bad = X32.size - int(np.isfinite(X32).sum())
+    bad = int(np.isinf(X32).sum())
     if bad:
-        raise DatasetError(f"{where} has {bad} non-finite values (NaN, inf, or beyond the "
-                           f"float32 range) in {key}")
+        raise DatasetError(f"{where} has {bad} infinite values (inf, or beyond the float32 "
+                           f"range) in {key}; only NaN may pad the end of a sequence")
     return X32
 
 

@@ -43,6 +43,7 @@ from torch import nn
 from brian_models.description import INPUT, InputEncoder, Population, Projection, Readout, SpikingNetwork
 from brian_models.lsnn_description import DPIMapping, LSNNNetwork
 from transfer.quantize import split_ternary
+from transfer.sequence_ends import as_lengths, at_ends, mean_until
 
 __all__ = ["LSNNSettings", "LSNNClassifier", "spike_fn", "READOUTS", "describe_lsnn", "lsnn_to_network"]
 
@@ -189,8 +190,11 @@ class LSNNClassifier(nn.Module):
         return int((self.beta > 0).sum())
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
-                return_states: bool = False):
-        """Class scores ``[B, C]``; with ``return_states`` also the spikes ``[B, T*substeps, H]``."""
+                return_states: bool = False, lengths: np.ndarray | torch.Tensor | None = None):
+        """Class scores ``[B, C]``; with ``return_states`` also the spikes ``[B, T*substeps, H]``.
+
+        With ``lengths [B]`` the readout reads each sequence's element ``lengths - 1``
+        (``"last"``) or the mean count over its first ``lengths`` elements (``"mean"``)."""
         cfg, s = self.config, self.settings
         if x.ndim != 3 or x.shape[2] != cfg.n_inputs:
             raise ValueError(f"model input must have shape (B, T, {cfg.n_inputs}), got {tuple(x.shape)}")
@@ -214,7 +218,12 @@ class LSNNClassifier(nn.Module):
                 z = spike_fn((v - thr) / thr, s.gamma)
                 spikes.append(z)
         raster = torch.stack(spikes, 1)  # [B, T*K, H]
-        counts = raster[:, -K:].sum(1) if s.readout == "last" else raster.sum(1) / T
+        ends = as_lengths(lengths, x)
+        if ends is None:
+            counts = raster[:, -K:].sum(1) if s.readout == "last" else raster.sum(1) / T
+        else:
+            per_element = raster.reshape(B, T, K, H).sum(2)
+            counts = at_ends(per_element, ends) if s.readout == "last" else mean_until(per_element, ends)
         out = counts @ w["w_out"].T + self.b_out
         return (out, raster) if return_states else out
 

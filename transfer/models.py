@@ -20,7 +20,11 @@ to be convertible:
   and a ridge-regression readout on the time-averaged state (Jaeger 2001; He et al. 2019).
 
 Every model exposes ``weight_matrices()`` (the matrices that quantization turns ternary)
-and ``forward(x, return_states=True)`` for the hidden trajectory.
+and ``forward(x, return_states=True)`` for the hidden trajectory. ``forward(x,
+lengths=L)`` reads a zero-padded batch of variable-length sequences at each one's end
+(:mod:`transfer.sequence_ends`): the RNN and the LSTM read the state of step ``L - 1``, the
+ESN averages its first ``L`` steps, the LSNN reads its last element ``L - 1`` or averages its
+first ``L`` elements.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import torch
 from torch import nn
 
 from transfer.lsnn import LSNNClassifier, LSNNSettings
+from transfer.sequence_ends import as_lengths, at_ends, mean_until
 
 __all__ = [
     "ridge_readout",
@@ -174,11 +179,12 @@ class RNNClassifier(nn.Module):
     quantized = ("w_in", "w_rec")
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
-                return_states: bool = False):
+                return_states: bool = False, lengths: np.ndarray | torch.Tensor | None = None):
         _check_input(x, self.config.n_inputs)
         w = weights or self.weight_matrices()
+        ends = as_lengths(lengths, x)
         if self.config.syn_leak < 1:
-            return self._forward_leaky(x, w, return_states)
+            return self._forward_leaky(x, w, return_states, ends)
         B, T, _ = x.shape
         h = x.new_zeros(B, self.config.n_hidden)
         drive_in = x @ w["w_in"].T + w.get("b", self.effective_bias())  # [B, T, H]
@@ -186,10 +192,12 @@ class RNNClassifier(nn.Module):
         for t in range(T):
             h = torch.clamp(drive_in[:, t] + h @ w["w_rec"].T, 0.0, self.config.act_max)
             states.append(h)
-        out = h @ w["w_out"].T + self.b_out
+        read = h if ends is None else at_ends(torch.stack(states, 1), ends)
+        out = read @ w["w_out"].T + self.b_out
         return (out, torch.stack(states, 1)) if return_states else out
 
-    def _forward_leaky(self, x: torch.Tensor, w: dict[str, torch.Tensor], return_states: bool):
+    def _forward_leaky(self, x: torch.Tensor, w: dict[str, torch.Tensor], return_states: bool,
+                       ends: torch.Tensor | None = None):
         cfg = self.config
         alpha, K = cfg.syn_leak, cfg.substeps
         a = 1 - (1 - alpha) ** (1 / K)
@@ -199,7 +207,7 @@ class RNNClassifier(nn.Module):
         q = x.new_zeros(B, cfg.n_hidden)
         b = w.get("b", self.effective_bias())
         drive_in = x @ w["w_in"].T
-        states = []
+        states, filtered = [], []
         for t in range(T):
             acc = 0.0
             for _ in range(K):
@@ -209,7 +217,9 @@ class RNNClassifier(nn.Module):
             rate = acc / K
             q = (1 - alpha) * q + alpha * rate
             states.append(rate)
-        out = q @ w["w_out"].T + self.b_out
+            filtered.append(q)
+        read = q if ends is None else at_ends(torch.stack(filtered, 1), ends)
+        out = read @ w["w_out"].T + self.b_out
         return (out, torch.stack(states, 1)) if return_states else out
 
 
@@ -247,9 +257,10 @@ class LSTMClassifier(nn.Module):
     quantized = ("w_in", "w_rec")
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
-                return_states: bool = False):
+                return_states: bool = False, lengths: np.ndarray | torch.Tensor | None = None):
         _check_input(x, self.config.n_inputs)
         w = weights or self.weight_matrices()
+        ends = as_lengths(lengths, x)
         B, T, _ = x.shape
         H = self.config.n_hidden
         h = x.new_zeros(B, H)
@@ -262,7 +273,8 @@ class LSTMClassifier(nn.Module):
             c = hardsigmoid(f) * c + hardsigmoid(i) * torch.clamp(g, -1.0, 1.0)
             h = hardsigmoid(o) * torch.clamp(c, -1.0, 1.0)
             states.append(h)
-        out = h @ w["w_out"].T + self.b_out
+        read = h if ends is None else at_ends(torch.stack(states, 1), ends)
+        out = read @ w["w_out"].T + self.b_out
         return (out, torch.stack(states, 1)) if return_states else out
 
 
@@ -321,17 +333,27 @@ class ESNClassifier(nn.Module):
         return torch.stack(out, 1)
 
     def forward(self, x: torch.Tensor, weights: dict[str, torch.Tensor] | None = None,
-                return_states: bool = False):
+                return_states: bool = False, lengths: np.ndarray | torch.Tensor | None = None):
         w = weights or self.weight_matrices()
         s = self.states(x, w)
-        out = s.mean(1) @ w["w_out"].T + self.b_out
+        out = self.features(s, as_lengths(lengths, x)) @ w["w_out"].T + self.b_out
         return (out, s) if return_states else out
+
+    @staticmethod
+    def features(states: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """What the readout reads: the mean state over all steps, or over each sequence's first
+        ``lengths`` steps."""
+        return states.mean(1) if lengths is None else mean_until(states, lengths)
 
     @torch.no_grad()
     def fit_readout(self, x: torch.Tensor, y: torch.Tensor,
-                    weights: dict[str, torch.Tensor] | None = None, batch: int = 2048) -> None:
-        """Fit ``w_out``/``b_out`` by class-balanced ridge regression on the mean states."""
-        feats = torch.cat([self.states(x[i:i + batch], weights).mean(1)
+                    weights: dict[str, torch.Tensor] | None = None, batch: int = 2048,
+                    lengths: np.ndarray | torch.Tensor | None = None) -> None:
+        """Fit ``w_out``/``b_out`` by class-balanced ridge regression on the mean states (over
+        each sequence's own steps with ``lengths``)."""
+        ends = as_lengths(lengths, x)
+        feats = torch.cat([self.features(self.states(x[i:i + batch], weights),
+                                         None if ends is None else ends[i:i + batch])
                            for i in range(0, len(x), batch)])
         w, b = ridge_readout(feats.cpu().numpy(), y.cpu().numpy(), self.config.n_classes, self.config.ridge)
         self.w_out.copy_(torch.as_tensor(w))

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .datasets import Dataset, score
 from .files import read_tensors
+from .sequence_ends import step_mask
 
 __all__ = ["TrainConfig", "TrainResult", "fit", "evaluate", "predict", "pick_device", "class_weights", "resume_key",
            "check_resume"]
@@ -137,29 +138,42 @@ def _tensor(a: np.ndarray, device: torch.device, dtype=torch.float32) -> torch.T
     return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
 
+def _run(model: nn.Module, x: torch.Tensor, weights: dict[str, torch.Tensor] | None,
+         lengths: torch.Tensor | np.ndarray | None, return_states: bool = False):
+    """``model(x, weights)``, passing ``lengths`` only when there are any (so a model without
+    them runs exactly as before)."""
+    if lengths is None:
+        return model(x, weights, return_states=True) if return_states else model(x, weights)
+    return model(x, weights, return_states=return_states, lengths=lengths)
+
+
 @torch.no_grad()
 def predict(model: nn.Module, X: np.ndarray, weights_fn: WeightsFn | None = None,
-            batch: int = 2048) -> np.ndarray:
-    """Predicted classes for ``X [N, T, F]``."""
+            batch: int = 2048, lengths: np.ndarray | None = None) -> np.ndarray:
+    """Predicted classes for ``X [N, T, F]``, each sequence read at its end ``lengths [N]``
+    (``None``: all ``T`` steps)."""
     model.eval()
     device = next(model.parameters()).device
     weights = weights_fn(model) if weights_fn else None
-    preds = [model(_tensor(X[i:i + batch], device), weights).argmax(1).cpu()
+    preds = [_run(model, _tensor(X[i:i + batch], device), weights,
+                  None if lengths is None else lengths[i:i + batch]).argmax(1).cpu()
              for i in range(0, len(X), batch)]
     return torch.cat(preds).numpy() if preds else np.zeros(0, dtype=np.int64)
 
 
 def evaluate(model: nn.Module, X: np.ndarray, y: np.ndarray, metric: str = "accuracy",
-             weights_fn: WeightsFn | None = None) -> float:
+             weights_fn: WeightsFn | None = None, lengths: np.ndarray | None = None) -> float:
     """The dataset's metric (accuracy or balanced accuracy) of ``model`` on ``(X, y)``."""
-    return score(y, predict(model, X, weights_fn), metric)
+    return score(y, predict(model, X, weights_fn, lengths=lengths), metric)
 
 
 def _distillation_loss(ce: nn.Module, teacher: nn.Module, alpha: float, T: float):
     """``(1 - alpha) * ce(out, y) + alpha * T**2 * KL(teacher || student)`` at temperature ``T``."""
-    def loss(out: torch.Tensor, target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def loss(out: torch.Tensor, target: torch.Tensor, x: torch.Tensor,
+             lengths: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
-            soft = torch.softmax(teacher(x) / T, dim=1)
+            scores = teacher(x) if lengths is None else teacher(x, lengths=lengths)
+            soft = torch.softmax(scores / T, dim=1)
         kd = nn.functional.kl_div(torch.log_softmax(out / T, dim=1), soft, reduction="batchmean")
         return (1 - alpha) * ce(out, target) + alpha * T * T * kd
     return loss
@@ -195,7 +209,8 @@ def resume_key(model: nn.Module, data: Dataset, config: TrainConfig, source: str
     return {
         "settings": {"stage": dict(options or {}), "train": config.to_dict(),
                      "model": model_config.to_dict() if hasattr(model_config, "to_dict") else None},
-        "data": _digest(data.X_train, data.y_train, data.X_val, data.y_val),
+        "data": _digest(data.X_train, data.y_train, data.X_val, data.y_val,
+                        *((data.len_train, data.len_val) if data.variable_length else ())),
         "source": {"run": source, "weights": _digest(*model.state_dict().values())},
     }
 
@@ -256,14 +271,19 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     ``config.distill > 0`` the student also matches the teacher's softened outputs.
     A ``weights_fn`` with a ``set_epoch(epoch)`` method (:class:`transfer.quantize.FanInPruning`)
     is told the 0-based epoch before each epoch's training.
+    Variable-length data (``data.variable_length``) is read at each sequence's end in the
+    loss, the validation score and the ESN's readout fit; the activation penalty counts only
+    the steps each sequence holds.
     """
     device = pick_device(config.device)
     model.to(device)
     t0 = time.perf_counter()
     if hasattr(model, "fit_readout"):
         weights = weights_fn(model) if weights_fn else None
-        model.fit_readout(_tensor(data.X_train, device), _tensor(data.y_train, device, torch.long), weights)
-        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn)
+        extra = {} if data.len_train is None else {"lengths": data.len_train}
+        model.fit_readout(_tensor(data.X_train, device), _tensor(data.y_train, device, torch.long), weights,
+                          **extra)
+        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn, data.len_val)
         return TrainResult(val, 1, time.perf_counter() - t0, [{"epoch": 1, "val": val}])
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -272,6 +292,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
     gen = torch.Generator().manual_seed(config.seed)
     X = _tensor(data.X_train, device)
     y = _tensor(data.y_train, device, torch.long)
+    L = None if data.len_train is None else _tensor(data.len_train, device, torch.long)
     weight = None
     if data.metric == "balanced_accuracy":
         weight = _tensor(class_weights(data.y_train, data.n_classes), device)
@@ -280,7 +301,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
         teacher = teacher.to(device).eval()
         loss_fn = _distillation_loss(ce, teacher, config.distill, config.temperature)
     else:
-        loss_fn = lambda out, target, _x: ce(out, target)  # noqa: E731
+        loss_fn = lambda out, target, _x, _lengths=None: ce(out, target)  # noqa: E731
     one_class = np.unique(data.y_val).size < 2
     rank_epochs = not (one_class or config.keep_last)
     if one_class and not config.keep_last:
@@ -317,15 +338,20 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
             idx = order[i:i + config.batch_size]
             weights = weights_fn(model) if weights_fn else None
             regularization = getattr(model, "regularization", None)
+            ends = None if L is None else L[idx]
             if config.act_penalty > 0 or regularization is not None:
-                out, states = model(X[idx], weights, return_states=True)
-                loss = loss_fn(out, y[idx], X[idx])
+                out, states = _run(model, X[idx], weights, ends, return_states=True)
+                loss = loss_fn(out, y[idx], X[idx], ends)
                 if config.act_penalty > 0:
-                    loss = loss + config.act_penalty * torch.relu(states - 1).pow(2).mean()
+                    excess = torch.relu(states - 1).pow(2)
+                    if ends is not None:  # only the steps each sequence holds
+                        held = step_mask(ends, states.shape[1]).to(excess.dtype)[:, :, None]
+                        excess = (excess * held).sum() / (held.sum() * excess.shape[2])
+                    loss = loss + config.act_penalty * excess.mean()
                 if regularization is not None:  # a model's own penalty on its states (LSNN rates)
                     loss = loss + regularization(states)
             else:
-                loss = loss_fn(model(X[idx], weights), y[idx], X[idx])
+                loss = loss_fn(_run(model, X[idx], weights, ends), y[idx], X[idx], ends)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); "
                                          "lower --lr")
@@ -337,7 +363,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig, weights_fn: Weight
             n += len(idx)
         sched.step()
         epochs_run += 1
-        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn)
+        val = evaluate(model, data.X_val, data.y_val, data.metric, weights_fn, data.len_val)
         history.append({"epoch": epoch + 1, "loss": total / max(1, n), "val": val})
         bar.set_postfix(loss=f"{total / max(1, n):.3f}", val=f"{val:.3f}")
         if val > best_val or not rank_epochs:
