@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="train the simulated network through the chip model for this many epochs")
     parser.add_argument("--finetune-lr", type=float, default=3e-3)
     parser.add_argument("--finetune-samples", type=int, default=None, help="training sequences per epoch")
+    parser.add_argument("--finetune-precision", default="float32", choices=["float32", "float64"])
     parser.add_argument("--spike-penalty", type=float, default=0.0)
     parser.add_argument("--adaptive-fraction", type=float, default=None,
                         help="LSNN: fraction of adaptive neurons (0: the control without adaptation)")
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                         quantize_options={"mismatch_aware": args.mismatch_aware, "epochs": args.quant_epochs},
                         finetune_options={"epochs": args.finetune_epochs, "lr": args.finetune_lr,
                                           "train_samples": args.finetune_samples, "mismatch": args.cv,
-                                          "spike_penalty": args.spike_penalty} if args.finetune_epochs else None,
+                                          "spike_penalty": args.spike_penalty, "precision": args.finetune_precision}
+                        if args.finetune_epochs else None,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     row["noise"] = args.noise

@@ -310,6 +310,9 @@ class FinetuneSettings:
     train_samples: int | None = option(None, "training sequences per epoch (a fresh subset each epoch; "
                                        "default: all)", type=positive_int, metavar="N")
     backend: str = option("brian2", "simulator of the final test", choices=BACKENDS)
+    precision: str = option("float32", "arithmetic of the chip model while training (float64 where float32 "
+                            "gradients overflow: steps with a non-finite gradient are skipped and counted)",
+                            choices=("float32", "float64"))
     seed: int = option(0, "seed of the batches and of the chips drawn", type=int)
 
     def __post_init__(self) -> None:

@@ -341,7 +341,7 @@ def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: boo
     out = new_run_dir(out)
     chip_settings = ChipTrainingSettings(epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, mismatch=f.mismatch,
                                          spike_penalty=f.spike_penalty, dt=f.dt, train_samples=f.train_samples,
-                                         seed=f.seed)
+                                         seed=f.seed, precision=f.precision)
     trained = train_on_chip(net, data, chip_settings, progress=progress)
     net = trained.net
     snapped = None

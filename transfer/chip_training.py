@@ -56,6 +56,11 @@ class ChipTrainingSettings:
         Validation sequences scored after each epoch.
     seed : int
         Seed of the batches, the subsets and the chips drawn.
+    precision : {"float32", "float64"}
+        Arithmetic of the chip model while training. Gradients of currents in amperes through
+        thousands of 0.1 ms steps can overflow float32 (an LSNN with AHP on recall did in its
+        first batches; float64 did not): a step whose gradient is not finite is skipped and
+        counted (``skipped_steps`` in the history).
     """
 
     epochs: int = 5
@@ -67,12 +72,15 @@ class ChipTrainingSettings:
     train_samples: int | None = None
     val_samples: int = 500
     seed: int = 0
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.val_samples < 1:
             raise ValueError("chip training: epochs, batch_size and val_samples must be positive")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"chip training: lr must be positive, got {self.lr}")
+        if self.precision not in ("float32", "float64"):
+            raise ValueError(f"chip training: precision must be float32 or float64, got {self.precision!r}")
         if not 0 <= self.mismatch < 1:
             raise ValueError(f"chip training: mismatch CV must lie in [0, 1), got {self.mismatch}")
         if not (math.isfinite(self.spike_penalty) and self.spike_penalty >= 0):
@@ -114,7 +122,7 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
     s = settings
     torch.manual_seed(s.seed)
     model = ChipNetwork(net, dt=s.dt, mismatch=s.mismatch, mismatch_seed=VALIDATION_CHIP,
-                        mismatch_aware=s.mismatch > 0, chip_seed=s.seed, dtype=torch.float32)
+                        mismatch_aware=s.mismatch > 0, chip_seed=s.seed, dtype=getattr(torch, s.precision))
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     rng = np.random.default_rng(s.seed)
     n_train = len(data.y_train) if s.train_samples is None else min(s.train_samples, len(data.y_train))
@@ -131,7 +139,7 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
     for epoch in range(1, s.epochs + 1):
         model.train()
         order = rng.permutation(len(data.y_train))[:n_train]
-        losses = []
+        losses, skipped = [], 0
         bar = tqdm(range(0, n_train, s.batch_size), desc=f"chip training {epoch}/{s.epochs}", unit="batch",
                    disable=not progress, leave=False)
         for i in bar:
@@ -145,15 +153,19 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
                 loss = loss + s.spike_penalty * rate
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            model.clamp_()
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if torch.isfinite(norm):
+                opt.step()
+                sched.step()
+                model.clamp_()
+            else:  # an overflowed gradient: leave the parameters as they are
+                skipped += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         preds, spikes = _scores(model, X_val, 4 * s.batch_size)
         val = score(y_val, preds, data.metric)
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_accuracy": val, "val_spikes": spikes})
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_accuracy": val, "val_spikes": spikes,
+                        "skipped_steps": skipped})
         if val >= best:
             best, best_epoch = val, epoch
             best_state = {k: v.clone() for k, v in model.state_dict().items()}

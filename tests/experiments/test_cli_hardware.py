@@ -138,6 +138,23 @@ def test_finetune_through_the_chip_model_then_map_and_emulate(chain, tmp_path):
     assert _metrics(emu)["accuracy"] == m["accuracy"]
 
 
+def test_finetune_skips_steps_whose_gradient_overflowed(chain, tmp_path, monkeypatch):
+    """A step with a non-finite gradient leaves the network as it was and is counted."""
+    import torch
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", lambda params, max_norm: torch.tensor(float("inf")))
+    ft = tmp_path / "ft"
+    assert main(["finetune", str(chain / "sim"), "--epochs", "1", "--train-samples", "32", "--batch-size", "16",
+                 "--precision", "float64", "--out", str(ft), "--quiet"]) == 0
+    m = _metrics(ft)
+    assert m["chip_training"]["precision"] == "float64" and m["history"][1]["skipped_steps"] == 2
+    before = SpikingNetwork.load(chain / "sim" / "network.json")
+    after = SpikingNetwork.load(ft / "network.json")
+    for p, q in zip(before.projections, after.projections):
+        assert np.array_equal(p.weights, q.weights) and p.efficacy == pytest.approx(q.efficacy, rel=1e-12)
+    assert m["accuracy"] == _metrics(chain / "sim")["accuracy"]
+
+
 def _network_dir(root, net: SpikingNetwork):
     root.mkdir(parents=True)
     net.save(root / "network.json")
