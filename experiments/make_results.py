@@ -130,9 +130,11 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "neurons with spike input and its parameters snapped to the bias codes, mapped onto "
              "DYNAP-SE1 and emulated from `hardware.json` alone: without mismatch (chip CV 0), and "
              "on several chips (mismatch seeds) at the CV given, mean ± standard deviation over the "
-             "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`).",
+             "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`; "
+             "a reservoir's `emulate` already refits its host readout on each chip, so calibration "
+             "changes nothing for the ESN).",
              "", "```", format_table(rows, list(rows[0])), "```", ""]
-    split = [{"dataset": r["dataset"], "model": r["model"], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
+    split = [{"run": rec["name"][len("chip_"):], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
               "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3)}
              for rec in recs for r in rec["figures"]["rows"] if "energy_split_uJ" in r]
     if split:
