@@ -489,6 +489,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
                                            regularisation=c.regularisation,
+                                           balanced=data.metric == "balanced_accuracy",
                                            lengths=None if data.len_train is None else data.len_train[:n])
     calibrated.save(out / "hardware.json")
     metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",

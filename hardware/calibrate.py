@@ -4,7 +4,7 @@ Every chip has its own frozen transistor mismatch, which nobody can read out. Wh
 offers is spikes in (the FPGA generators) and spikes out (the neurons' events). Calibration
 therefore plays a budget of labelled training sequences through the chip, records the
 output population's spike counts, and adapts what can change after mapping on the host:
-the readout, refitted on that chip's own responses (a class-balanced multinomial logistic
+the readout, refitted on that chip's own responses (a multinomial logistic
 regression on exactly the features :class:`~brian_models.description.Readout` reads), as
 reservoir computing fits its readout on the chip's activity (He et al. 2019).
 
@@ -90,14 +90,16 @@ class CalibrationReport:
         return {k: float(v) if isinstance(v, (float, np.floating)) else v for k, v in self.__dict__.items()}
 
 
-def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisation: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced multinomial logistic regression ``scores = W f + b`` on ``features``."""
+def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisation: float,
+                 balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression ``scores = W f + b`` on ``features`` (each class weighted
+    by its inverse frequency when ``balanced``)."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 (fitting only)
 
     scale = features.std(0) + 1e-9
     mean = features.mean(0)
-    clf = LogisticRegression(C=1.0 / regularisation, class_weight="balanced", max_iter=2000)
+    clf = LogisticRegression(C=1.0 / regularisation, class_weight="balanced" if balanced else None,
+                             max_iter=2000)
     clf.fit((features - mean) / scale, y)
     W = np.zeros((n_classes, features.shape[1]))
     b = np.full(n_classes, -1e3)  # a class never seen in calibration is never predicted
@@ -113,7 +115,7 @@ def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisa
 
 
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
-                      regularisation: float = 1e-2,
+                      regularisation: float = 1e-2, balanced: bool = True,
                       lengths: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
@@ -127,6 +129,9 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         Labelled training sequences to play (the measurement budget: ``len(X)`` sequences).
     regularisation : float
         Inverse strength ``1/C`` of the logistic regression's L2 penalty on standardised features.
+    balanced : bool
+        Weight each class by its inverse frequency (for a task scored by balanced accuracy, as
+        training weighs its loss).
     lengths : ndarray or None
         ``[N]`` lengths of zero-padded variable-length sequences: the readout reads each one's
         counts up to its end (the played padding carries no input and is not read).
@@ -149,7 +154,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         raise ValueError(f"the board returned no spikes of the readout population {missing[0]!r}")
     feats = ro.features(ro.gather(counts), config.step_duration, lengths)
     before = float(np.mean((feats @ ro.weights.T + ro.bias).argmax(1) == y))
-    W, b = _fit_readout(feats, y, ro.weights.shape[0], regularisation)
+    W, b = _fit_readout(feats, y, ro.weights.shape[0], regularisation, balanced)
     after = float(np.mean((feats @ W.T + b).argmax(1) == y))
     new = replace(ro, weights=W, bias=b)
     report = CalibrationReport(samples=len(X), chip_seconds=float(len(X) * X.shape[1] * config.step_duration),
