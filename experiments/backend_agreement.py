@@ -12,11 +12,11 @@ per inference and both wall times. Missing Brian2 emulations are run first.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from experiments.chip_path import chip_run_parser, parse_chip_run
 from experiments.main_job import run_stage, format_table
 from experiments.records import command_line, save_record
 from experiments.settings import EmulateSettings
@@ -31,17 +31,10 @@ COLUMNS = ["chip", "cv", "n_test", "same_prediction", "brian2", "torch", "brian2
 def main(argv: list[str] | None = None) -> int:
     from experiments.stages import emulate_stage  # noqa: PLC0415 (Brian2 and torch on demand)
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="a chip path run directory (holding map)")
+    parser = chip_run_parser(__doc__.split("\n")[0])
     parser.add_argument("--chips", type=int, nargs="*", default=[0, 1, 2], help="mismatch seeds")
     parser.add_argument("--cv", type=float, default=0.2)
-    parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    run = Path(args.run)
-    if not (run / "map" / "metrics.json").exists():
-        parser.error(f"{run} holds no finished map run (run experiments.chip_path first)")
+    args, run = parse_chip_run(parser, argv)
     chips = [("nominal", 0.0, 0, "emulate")] + [(str(c), args.cv, c, f"emulate_cv{args.cv:g}_chip{c}")
                                                 for c in args.chips]
     rows = []

@@ -22,7 +22,7 @@ import numpy as np
 from experiments.main_job import format_table, run_chain
 from experiments.records import command_line, save_record
 
-__all__ = ["main", "chip_row", "COLUMNS"]
+__all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "parse_chip_run"]
 
 COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "emulated_cv0", "cv",
            "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ",
@@ -70,6 +70,26 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
     if second in st["emulate"]:
         row[second] = {key: st[key].get(second) for key in st if second in st[key]}
     return row
+
+
+def chip_run_parser(description: str) -> argparse.ArgumentParser:
+    """The parser of a script that reads a chip path run: ``run``, ``--no-record``,
+    ``--data-dir`` and ``--quiet`` (add the script's own options)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("run", help="a chip path run directory (holding map)")
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def parse_chip_run(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Path]:
+    """Parsed arguments and the run directory, which must hold a finished map run."""
+    args = parser.parse_args(argv)
+    run = Path(args.run)
+    if not (run / "map" / "metrics.json").exists():
+        parser.error(f"{run} holds no finished map run (run experiments.chip_path first)")
+    return args, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,11 @@ sweep resumes). The record ``docs/data/extra_chip_sweep_<run name>.json`` holds 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
+from experiments.chip_path import chip_run_parser, parse_chip_run
 from experiments.main_job import format_table, run_on_chip
 from experiments.records import command_line, save_record
 from transfer.files import read_json
@@ -48,20 +48,13 @@ def sweep_rows(runs: dict[float, list[dict[str, dict]]]) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("run", help="a chip path run directory (holding map)")
+    parser = chip_run_parser(__doc__.split("\n")[0])
     parser.add_argument("--cvs", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3])
     parser.add_argument("--chips", type=int, nargs="+", default=[0, 1, 2], help="mismatch seeds")
     parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A")
     parser.add_argument("--calibrate-samples", type=int, default=1000)
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
-    parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    run = Path(args.run)
-    if not (run / "map" / "metrics.json").exists():
-        parser.error(f"{run} holds no finished map run (run experiments.chip_path first)")
+    args, run = parse_chip_run(parser, argv)
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, progress=not args.quiet) for chip in args.chips]
             for cv in args.cvs}

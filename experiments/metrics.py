@@ -1,8 +1,10 @@
 """The one metrics builder of every stage: the keys all stages share, the keys every spiking
-stage adds, and the stage's own fields, as strict JSON (no NaN or infinity)."""
+stage adds, and the stage's own fields, as strict JSON (no NaN or infinity); and the one
+writer of a simulate run's result files."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,9 +12,9 @@ import numpy as np
 from brian_models.simulate import SimulationResult
 from experiments.runs import git_revision
 from transfer.datasets import Dataset, score, second_scores
-from transfer.files import strict
+from transfer.files import strict, write_json
 
-__all__ = ["stage_metrics"]
+__all__ = ["stage_metrics", "write_simulate_run"]
 
 
 def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: float, *,
@@ -58,3 +60,16 @@ def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: fl
         out.update(second_scores(data, preds))
     out.update(fields)
     return strict(out)
+
+
+def write_simulate_run(out: Path, data: Dataset, model: str, seed: int, result: SimulationResult,
+                       ann: np.ndarray, settings: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Write a simulate run's ``predictions.npz``, ``simulation.json`` (``settings.to_dict()``)
+    and, last, ``metrics.json``; return the metrics."""
+    metrics = stage_metrics("simulate", data, model, seed, score(data.y_test, result.predictions, data.metric),
+                            result=result, ann=ann, **fields)
+    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+                        scores=result.scores)
+    write_json(out / "simulation.json", settings.to_dict())
+    write_json(out / "metrics.json", metrics)
+    return metrics

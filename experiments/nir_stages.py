@@ -21,7 +21,7 @@ from brian_models import nir_io
 from brian_models.description import INPUT, SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
-from experiments.metrics import stage_metrics
+from experiments.metrics import write_simulate_run
 from experiments.runs import chip_spec, finished_run, git_revision, load_stage_data
 from experiments.settings import ExportSettings, ImportSettings, SimulateSettings
 from hardware.mapper import snap_to_chip
@@ -207,10 +207,4 @@ def simulate_import_stage(settings: SimulateSettings, out: str | Path, *, progre
     }
     if snapped is not None:
         fields["snap"] = snapped
-    metrics = stage_metrics("simulate", data, "nir", seed, score(data.y_test, result.predictions, data.metric),
-                            result=result, ann=ann, **fields)
-    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
-                        scores=result.scores)
-    write_json(out / "simulation.json", sim.to_dict())
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return write_simulate_run(out, data, "nir", seed, result, ann, sim, fields)

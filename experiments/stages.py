@@ -23,7 +23,7 @@ from brian_models.simulate import simulate
 from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_READOUT,
                                   LSNN_SUBSTEPS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
-from experiments.metrics import stage_metrics
+from experiments.metrics import stage_metrics, write_simulate_run
 from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data, stage_of)
@@ -312,13 +312,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
         fields["macs_per_inference"] = lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1])
     if snapped is not None:
         fields["snap"] = snapped
-    metrics = stage_metrics("simulate", data, kind, seed, score(data.y_test, result.predictions, data.metric),
-                            result=result, ann=ann, **fields)
-    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
-                        scores=result.scores)
-    write_json(out / "simulation.json", sim.to_dict())
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return write_simulate_run(out, data, kind, seed, result, ann, sim, fields)
 
 
 def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
