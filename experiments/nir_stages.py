@@ -26,7 +26,7 @@ from experiments.runs import chip_spec, finished_run, git_revision, load_stage_d
 from experiments.settings import ExportSettings, ImportSettings, SimulateSettings
 from hardware.mapper import snap_to_chip
 from transfer.chip_model import simulate_torch
-from transfer.datasets import Dataset, score
+from transfer.datasets import Dataset
 from transfer.files import RunDirError, new_run_dir, strict, write_json
 from transfer.nir_dpi import LIFToDPISettings, lif_to_dpi
 from transfer.quantize import fan_in_mask, ternarize
