@@ -68,6 +68,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "delta_modulate",
     "DATASET_NAMES",
     "METRICS",
     "FASHION_DIR",
@@ -674,6 +675,42 @@ def onoff_from_train(train: np.ndarray, *others: np.ndarray, percentile: float =
         raise DatasetError("ON/OFF scaling needs training values that are not all zero")
     return tuple(np.concatenate([np.clip(x / scale, 0, 1), np.clip(-x / scale, 0, 1)], axis=2)
                  .astype(np.float32) for x in (train, *others))
+
+
+def delta_modulate(signal: np.ndarray, threshold: float) -> np.ndarray:
+    """UP and DOWN event counts of an asynchronous delta modulator.
+
+    Per series, a reference starts at the first sample; at each later sample, every whole
+    ``threshold`` the signal has moved above (below) the reference emits one UP (DOWN) event
+    and moves the reference by ``threshold`` (as Bauer et al. 2019 fed ECG to DYNAP-SE, and as
+    the chip's FPGA would replay events). The first sample emits nothing.
+
+    Parameters
+    ----------
+    signal : ndarray [N, L]
+        Real-valued series.
+    threshold : float
+        Step of the modulator (> 0), in the signal's units.
+
+    Returns
+    -------
+    ndarray [N, L, 2]
+        Counts of UP (``[..., 0]``) and DOWN (``[..., 1]``) events at each sample.
+    """
+    x = np.asarray(signal, dtype=float)
+    if x.ndim != 2 or not np.all(np.isfinite(x)):
+        raise DatasetError(f"delta modulation needs finite series [N, L], got shape {x.shape}")
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise DatasetError(f"delta modulator threshold must be a positive number, got {threshold!r}")
+    out = np.zeros(x.shape + (2,))
+    ref = x[:, 0].copy()
+    eps = 1e-9  # a crossing reached up to rounding counts (0.1 + 0.2 is not 0.3 in binary)
+    for t in range(1, x.shape[1]):
+        up = np.floor((x[:, t] - ref) / threshold + eps).clip(min=0)
+        down = np.floor((ref - x[:, t]) / threshold + eps).clip(min=0)
+        ref += threshold * (up - down)
+        out[:, t, 0], out[:, t, 1] = up, down
+    return out
 
 
 def minmax_from_train(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -588,3 +588,18 @@ def test_recall1s_holds_its_answer_about_a_second_back():
     assert np.all(store < 3) and np.all(X[:, -1, 5] == 1)
     # the label is the pattern shown with the store signal, 47-49 steps (940-980 ms) before the recall
     np.testing.assert_array_equal(X[np.arange(len(y)), store, :4].argmax(1), y)
+
+
+def test_delta_modulator_counts_threshold_crossings_of_a_ramp_and_its_return():
+    """A ramp of slope a emits one UP event every threshold/a samples; going back down to
+    where it started emits as many DOWN events, and the reference never drifts."""
+    from transfer.datasets import delta_modulate
+
+    up = np.linspace(0.0, 1.0, 101)  # slope 0.01 per sample
+    x = np.concatenate([up, up[::-1][1:]])[None]
+    ev = delta_modulate(x, 0.1)
+    assert ev[0, :, 0].sum() == 10 and ev[0, :, 1].sum() == 10
+    assert np.flatnonzero(ev[0, :101, 0]).tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert delta_modulate(np.array([[0.0, 0.35]]), 0.1)[0, 1].tolist() == [3, 0]  # a jump: three events
+    with pytest.raises(DatasetError, match="threshold must be a positive number"):
+        delta_modulate(x, 0.0)
