@@ -329,9 +329,6 @@ def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: boo
     net = SpikingNetwork.load(run_dir / "network.json")
     ckpt = Checkpoint.load(source["source"])
     data = run_data(ckpt, source.get("n_test"))
-    if data.variable_length:
-        raise RunDirError(f"finetune does not read variable-length sequences yet ({data.source} has lengths); "
-                          "map the simulate run directly")
     out = new_run_dir(out)
     chip_settings = ChipTrainingSettings(epochs=f.epochs, lr=f.lr, batch_size=f.batch_size, mismatch=f.mismatch,
                                          spike_penalty=f.spike_penalty, dt=f.dt, train_samples=f.train_samples,
@@ -344,8 +341,8 @@ def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: boo
     net.save(out / "network.json")
     seed = int(source.get("seed", 0))
     sim = SimulationSettings(batch_size=128, seed=seed, mismatch_seed=seed, build_dir=str(out / "brian"))
-    result = _simulator(f.backend)(net, data.X_test, sim, progress)
-    ann = predict(ckpt.model, data.X_test)
+    result = _simulator(f.backend)(net, data.X_test, sim, progress, data.len_test)
+    ann = predict(ckpt.model, data.X_test, lengths=data.len_test)
     metrics = stage_metrics(
         "finetune", data, ckpt.config.kind, seed, score(data.y_test, result.predictions, data.metric),
         result=result, ann=ann, neuron="dpi", mismatch=0.0, backend=f.backend,

@@ -74,8 +74,10 @@ def ternary_ste(latent: Tensor, threshold: float, keep: Tensor, sign: int = 0) -
 
 
 def readout_scores_torch(readout: Readout, counts: Tensor, step_duration: float,
-                         weights: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
-    """:meth:`Readout.scores` in torch: scores ``[B, C]`` from counts ``[B, T, n]``."""
+                         weights: Tensor | None = None, bias: Tensor | None = None,
+                         ends: Tensor | None = None) -> Tensor:
+    """:meth:`Readout.scores` in torch: scores ``[B, C]`` from counts ``[B, T, n]`` (``ends [B]``:
+    each sample read after its own number of steps, as :meth:`Readout.features` with ``end_step``)."""
     w = torch.as_tensor(readout.weights, dtype=counts.dtype, device=counts.device) if weights is None else weights
     b = torch.as_tensor(readout.bias, dtype=counts.dtype, device=counts.device) if bias is None else bias
     rates = counts / (step_duration * readout.rate_scale)
@@ -86,7 +88,15 @@ def readout_scores_torch(readout: Readout, counts: Tensor, step_duration: float,
             filtered.append(state)
         rates = torch.stack(filtered, 1)
     n_win = max(1, int(round(readout.window / step_duration)))
-    return rates[:, max(0, rates.shape[1] - n_win):].mean(1) @ w.to(counts.dtype).T + b.to(counts.dtype)
+    if ends is None:
+        feats = rates[:, max(0, rates.shape[1] - n_win):].mean(1)
+    else:  # the filter is causal: the window [end - n_win, end) of the whole run is the sample's own
+        csum = torch.cat([torch.zeros_like(rates[:, :1]), rates.cumsum(1)], 1)
+        end = ends.to(device=rates.device, dtype=torch.long)
+        start = (end - n_win).clamp(min=0)
+        rows = torch.arange(len(end), device=rates.device)
+        feats = (csum[rows, end] - csum[rows, start]) / (end - start).to(rates.dtype)[:, None]
+    return feats @ w.to(counts.dtype).T + b.to(counts.dtype)
 
 
 class ChipNetwork(nn.Module):
@@ -307,9 +317,11 @@ class ChipNetwork(nn.Module):
         return replace(net, populations=tuple(pops), projections=projs, readout=readout,
                        metadata=dict(net.metadata, trained="transfer.chip_network.ChipNetwork"))
 
-    def forward(self, X: Tensor, *, smooth: bool = False, detach: bool = True,
-                return_counts: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, X: Tensor, *, smooth: bool = False, detach: bool = True, return_counts: bool = False,
+                lengths: Tensor | None = None) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Class scores ``[B, C]`` for ``X [B, T, F]`` in [0, 1] (and the counts ``{population: [B, T, n]}``).
+
+        ``lengths [B]`` reads each sample at its own end; its counts after the end are zeroed.
 
         ``smooth`` runs the smoothed model (spikes ``smooth_step(x)``, no refractoriness): the
         model whose exact gradient the surrogate computes (with ``detach=False`` and
@@ -331,7 +343,12 @@ class ChipNetwork(nn.Module):
         out = run_network(tn, X.to(device=device, dtype=torch.float64), smooth=smooth, beta=self.beta,
                           gamma=self.gamma, detach=detach)
         readout = self.template.readout
-        spikes = torch.cat([out.counts[p] for p in readout.populations], 2)
+        counts_out = out.counts
+        if lengths is not None:
+            held = (torch.arange(X.shape[1], device=device)[None, :] < lengths.to(device)[:, None])[:, :, None]
+            counts_out = {k: v * held.to(v.dtype) for k, v in out.counts.items()}
+        spikes = torch.cat([counts_out[p] for p in readout.populations], 2)
         scores = readout_scores_torch(readout, spikes, self.template.step_duration,
-                                      self.readout_weight.to(spikes.dtype), self.readout_bias.to(spikes.dtype))
-        return (scores, out.counts) if return_counts else scores
+                                      self.readout_weight.to(spikes.dtype), self.readout_bias.to(spikes.dtype),
+                                      ends=lengths)
+        return (scores, counts_out) if return_counts else scores

@@ -100,13 +100,20 @@ class ChipTrainingResult:
     train_seconds: float
 
 
-def _scores(model: ChipNetwork, X: np.ndarray, batch: int) -> tuple[np.ndarray, float]:
-    """Predictions and mean spikes per sample of ``model`` (evaluation mode) on ``X``."""
+def _lengths(lengths: np.ndarray | None, idx: Any) -> torch.Tensor | None:
+    return None if lengths is None else torch.as_tensor(np.asarray(lengths)[idx], dtype=torch.long)
+
+
+def _scores(model: ChipNetwork, X: np.ndarray, batch: int,
+            lengths: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Predictions and mean spikes per sample of ``model`` (evaluation mode) on ``X`` (each
+    sample read at its own end when ``lengths`` are given)."""
     model.eval()
     preds, spikes = [], []
     with torch.no_grad():
         for i in range(0, len(X), batch):
-            scores, counts = model(torch.as_tensor(X[i:i + batch]), return_counts=True)
+            scores, counts = model(torch.as_tensor(X[i:i + batch]), return_counts=True,
+                                   lengths=_lengths(lengths, slice(i, i + batch)))
             preds.append(scores.argmax(1).cpu().numpy())
             spikes.append(sum(c.sum((1, 2)) for c in counts.values()).cpu().numpy())
     return np.concatenate(preds), float(np.concatenate(spikes).mean())
@@ -131,7 +138,8 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
     ce = nn.CrossEntropyLoss()
     n_neurons = sum(p.size for p in net.populations)
     X_val, y_val = data.X_val[:s.val_samples], data.y_val[:s.val_samples]
-    preds, spikes = _scores(model, X_val, 4 * s.batch_size)
+    len_val = None if data.len_val is None else data.len_val[:s.val_samples]
+    preds, spikes = _scores(model, X_val, 4 * s.batch_size, len_val)
     history = [{"epoch": 0, "val_accuracy": score(y_val, preds, data.metric), "val_spikes": spikes}]
     best, best_state, best_epoch = history[0]["val_accuracy"], model.state_dict(), 0
     best_state = {k: v.clone() for k, v in best_state.items()}
@@ -146,7 +154,7 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
             idx = order[i:i + s.batch_size]
             X = torch.as_tensor(data.X_train[idx])
             y = torch.as_tensor(data.y_train[idx])
-            scores, counts = model(X, return_counts=True)
+            scores, counts = model(X, return_counts=True, lengths=_lengths(data.len_train, idx))
             loss = ce(scores, y)
             if s.spike_penalty > 0:
                 rate = sum(c.sum((1, 2)) for c in counts.values()).mean() / (n_neurons * X.shape[1])
@@ -162,7 +170,7 @@ def train_on_chip(net: SpikingNetwork, data: Dataset, settings: ChipTrainingSett
                 skipped += 1
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        preds, spikes = _scores(model, X_val, 4 * s.batch_size)
+        preds, spikes = _scores(model, X_val, 4 * s.batch_size, len_val)
         val = score(y_val, preds, data.metric)
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_accuracy": val, "val_spikes": spikes,
                         "skipped_steps": skipped})

@@ -80,3 +80,32 @@ def test_ucr_series_become_steps_and_lengths():
     X, lengths = ucr_steps(series, 3)
     assert X.shape == (2, 3, 3) and lengths.tolist() == [2, 3]
     np.testing.assert_array_equal(X[0].ravel(), [1, 2, 3, 4, 5, 0, 0, 0, 0])  # partial step zero-filled
+
+
+def test_finetune_through_the_chip_model_reads_each_sequence_at_its_end(tmp_path):
+    """finetune takes variable-length data; the chip model's padded batch read at each end
+    equals each sequence run alone, cut at its length."""
+    import torch
+
+    from brian_models.description import SpikingNetwork
+    from transfer.chip_network import ChipNetwork
+
+    data = _varlen_npz(tmp_path / "varlen.npz", n=120, seed=2)
+    q = ["--quiet"]
+    assert main(["train", "--model", "rnn", "--dataset", str(data), "--hidden", "8", "--epochs", "3",
+                 "--chip", "dynapse1", "--out", str(tmp_path / "t")] + q) == 0
+    assert main(["quantize", str(tmp_path / "t"), "--epochs", "1", "--out", str(tmp_path / "q")] + q) == 0
+    assert main(["simulate", str(tmp_path / "q"), "--limit-test", "8", "--out", str(tmp_path / "s")] + q) == 0
+    assert main(["finetune", str(tmp_path / "s"), "--epochs", "1", "--train-samples", "16", "--batch-size", "8",
+                 "--out", str(tmp_path / "f")] + q) == 0
+    assert _metrics(tmp_path / "f")["variable_length"] is True
+
+    net = SpikingNetwork.load(tmp_path / "s" / "network.json")
+    model = ChipNetwork(net, mismatch=0.0, dtype=torch.float64).eval()
+    with np.load(data) as f:
+        X = np.nan_to_num(f["X_train"][:4])
+        lengths = (~np.isnan(f["X_train"][:4, :, 0])).sum(1)
+    with torch.no_grad():
+        padded = model(torch.as_tensor(X), lengths=torch.as_tensor(lengths))
+        alone = torch.cat([model(torch.as_tensor(X[i:i + 1, :L])) for i, L in enumerate(lengths)])
+    assert torch.allclose(padded, alone, rtol=1e-9, atol=1e-12)
