@@ -27,18 +27,13 @@ from experiments.records import command_line, save_record
 from experiments.runs import run_data
 from transfer.checkpoint import Checkpoint
 from transfer.datasets import (ECG5000_CLASSES, ECG5000_NORMAL, binary_balanced_accuracy, delta_modulate,
-                               ecg5000_files, minmax_from_train)
+                               ecg5000_files, minmax_from_train, read_ecg5000_file)
 from transfer.files import read_json
 from transfer.train import predict
 
 __all__ = ["main", "encodings"]
 
 STEP = 7  # samples per sequence element, as the ecg5000 dataset
-
-
-def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    table = np.loadtxt(path, delimiter="\t", ndmin=2)
-    return table[:, 1:], table[:, 0].astype(np.int64) - 1
 
 
 def encodings(train: np.ndarray, test: np.ndarray, thresholds: list[float]) -> dict[str, tuple[np.ndarray, ...]]:
@@ -67,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
     args = parser.parse_args(argv)
     files = ecg5000_files()
-    X, y = _read(files["train"])
-    X_test, y_test = _read(files["test"])
+    X, y = read_ecg5000_file(files["train"])
+    X_test, y_test = read_ecg5000_file(files["test"])
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, (tr, te) in encodings(X, X_test, args.thresholds).items():
-        tag = name.split()[0] + ("" if name.split()[0] != "delta" else name.split()[1])
+        tag = name.split(" (")[0].replace(" ", "")  # minmax, onoff, delta0.1
         path = root / f"ecg5000_{tag}.npz"
         np.savez_compressed(path, X_train=tr.astype(np.float32), y_train=y, X_test=te.astype(np.float32),
                             y_test=y_test, class_names=np.array(ECG5000_CLASSES), name=f"ecg5000_{tag}",

@@ -245,7 +245,7 @@ def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict
                                  epochs=settings.epochs or MEMORY_EPOCHS,
                                  limit_test=settings.limit_test or MEMORY_TEST,
                                  calibrate_samples=MEMORY_CALIBRATE, progress=progress,
-                                 quantize_options={"epochs": settings.epochs or MEMORY_QAT_EPOCHS}),
+                                 quantize_options={"epochs": MEMORY_QAT_EPOCHS}),
     }
     for r in legs["lsnn_memory"]["rows"]:
         r["model"] = f"LSNN {MEMORY_DATASET}"

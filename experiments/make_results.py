@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from experiments.main_job import format_table
 from experiments.records import DATA_DIR, ROOT, load_records
 
@@ -159,20 +161,19 @@ def _he2019(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return ""
 
-    def both(r: dict[str, Any], key: str, chips: str | None = None) -> str:
-        second = r.get(SECOND, {})
-        if chips is None:
-            acc, bal = r[ROW_KEY[key]], second.get(key)
-        else:
-            calibrated = chips == "calibrated"
-            stages = [k for k in second if k.startswith("emulate_cv") and k.endswith("_calibrated") == calibrated]
-            acc = r[chips]
-            bal = sum(second[k] for k in stages) / len(stages) if stages else None
+    def cell(acc: float, bal: float | None) -> str:
         return f"{100 * acc:.2f} / " + ("-" if bal is None else f"{100 * bal:.2f}")
 
-    table = [{"model": r["model"], "float": both(r, "train"), "ternary": both(r, "quantize"),
-              "DPI": both(r, "simulate_hw"), "chip CV 0": both(r, "emulate"),
-              f"chip CV {r['cv']:g}": both(r, "", "emulated"), "calibrated": both(r, "", "calibrated"),
+    def stage(r: dict[str, Any], key: str) -> str:
+        return cell(r[ROW_KEY[key]], r[SECOND].get(key))
+
+    def chips(r: dict[str, Any], calibrated: bool) -> str:
+        bal = [v for k, v in r[SECOND].items() if k.startswith("emulate_cv") and k.endswith("_calibrated") == calibrated]
+        return cell(r["calibrated" if calibrated else "emulated"], float(np.mean(bal)) if bal else None)
+
+    table = [{"model": r["model"], "float": stage(r, "train"), "ternary": stage(r, "quantize"),
+              "DPI": stage(r, "simulate_hw"), "chip CV 0": stage(r, "emulate"),
+              f"chip CV {r['cv']:g}": chips(r, False), "calibrated": chips(r, True),
               "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)}
              for r in rows if SECOND in r]
     if not table:

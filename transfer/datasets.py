@@ -69,6 +69,7 @@ import numpy as np
 
 __all__ = [
     "delta_modulate",
+    "read_ecg5000_file",
     "DATASET_NAMES",
     "METRICS",
     "FASHION_DIR",
@@ -625,7 +626,7 @@ def ecg5000_files() -> dict[str, Path]:
     return files
 
 
-def _read_ucr_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def read_ecg5000_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Series ``[N, 140]`` (float64) and labels ``0..4`` of one ECG5000 file (label column 0)."""
     try:
         table = np.loadtxt(path, delimiter="\t", ndmin=2)
@@ -821,8 +822,8 @@ def _load_ecg5000(seed: int, val_fraction: float, samples_per_step: int | None =
         raise DatasetError(f"ECG5000 samples per step must be a positive divisor of "
                            f"{ECG5000_LENGTH}, got {k!r}")
     files = ecg5000_files()
-    X, y = _read_ucr_tsv(files["train"])
-    X_test, y_test = _read_ucr_tsv(files["test"])
+    X, y = read_ecg5000_file(files["train"])
+    X_test, y_test = read_ecg5000_file(files["test"])
     try:
         train, val = train_test_split(np.arange(y.size), test_size=val_fraction,
                                       random_state=seed, stratify=y)
