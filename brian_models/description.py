@@ -297,6 +297,7 @@ class Readout:
     rate_scale: float
     window: float
     leak: float = 1.0
+    slices: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.population, str):
@@ -313,6 +314,10 @@ class Readout:
             raise DescriptionError("readout rate_scale and window must be positive")
         if not 0 < self.leak <= 1:
             raise DescriptionError(f"readout leak must lie in (0, 1], got {self.leak}")
+        if int(self.slices) != self.slices or self.slices < 1 or w.shape[1] % int(self.slices):
+            raise DescriptionError(f"readout slices must be a positive integer dividing the {w.shape[1]} "
+                                   f"weight columns, got {self.slices}")
+        object.__setattr__(self, "slices", int(self.slices))
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
 
@@ -331,9 +336,14 @@ class Readout:
         ``end_step`` (one for all samples, or ``[N]``: each sample's own)."""
         return self.features(counts, step_duration, end_step) @ self.weights.T + self.bias
 
+    def window_steps(self, step_duration: float) -> int:
+        """Sequence steps in the window: a whole number of steps per slice, at least one."""
+        per_slice = max(1, int(round(self.window / step_duration / self.slices)))
+        return per_slice * self.slices
+
     def features(self, counts: np.ndarray, step_duration: float,
                  end_step: int | np.ndarray | None = None) -> np.ndarray:
-        """What the weights multiply: ``[N, n]`` filtered rates over the readout window.
+        """What the weights multiply: ``[N, slices n]`` filtered rates over the readout window.
 
         ``end_step`` ends the window after that many steps: ``None`` after all ``T``, an int
         for every sample, an ``[N]`` array of integers in ``1..T`` per sample (the lengths of
@@ -345,7 +355,7 @@ class Readout:
             if ends.shape != counts.shape[:1]:
                 raise DescriptionError(f"readout needs one end step per sample ({counts.shape[0]}), "
                                        f"got {ends.shape}")
-            out = np.zeros((counts.shape[0], counts.shape[2]))
+            out = np.zeros((counts.shape[0], self.slices * counts.shape[2]))
             for end in np.unique(ends):
                 rows = ends == end
                 out[rows] = self.features(counts[rows], step_duration, int(end))
@@ -359,8 +369,12 @@ class Readout:
                 state = (1 - self.leak) * state + self.leak * rates[:, t]
                 filtered.append(state)
             rates = np.stack(filtered, 1) if filtered else rates
-        n_win = max(1, int(round(self.window / step_duration)))
-        return rates[:, max(0, end - n_win):end].mean(1)
+        n_win = self.window_steps(step_duration)
+        if self.slices == 1:
+            return rates[:, max(0, end - n_win):end].mean(1)
+        parts = np.array_split(np.arange(end - n_win, end), self.slices)  # steps before 0 read as silent
+        return np.concatenate([np.where((p >= 0)[None, :, None], rates[:, np.clip(p, 0, None)], 0.0).mean(1)
+                               for p in parts], axis=1)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Readout) and self.to_dict() == other.to_dict()
@@ -371,12 +385,14 @@ class Readout:
         return {"population": self.population if isinstance(self.population, str) else list(self.population),
                 "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), "rate_scale": float(self.rate_scale),
-                "window": float(self.window), "leak": float(self.leak)}
+                "window": float(self.window), "leak": float(self.leak),
+                **({"slices": self.slices} if self.slices > 1 else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Readout":
         return cls(d["population"], np.asarray(d["weights"], float), np.asarray(d["bias"], float),
-                   float(d["rate_scale"]), float(d["window"]), float(d.get("leak", 1.0)))
+                   float(d["rate_scale"]), float(d["window"]), float(d.get("leak", 1.0)),
+                   int(d.get("slices", 1)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -426,11 +442,11 @@ class SpikingNetwork:
         unknown = [p for p in self.readout.populations if p not in sizes]
         if unknown:
             raise DescriptionError(f"readout reads unknown population {unknown[0]!r}")
-        n_read = sum(sizes[p] for p in self.readout.populations)
+        n_read = sum(sizes[p] for p in self.readout.populations) * self.readout.slices
         if self.readout.weights.shape[1] != n_read:
             raise DescriptionError(
                 f"readout weights have {self.readout.weights.shape[1]} columns but population "
-                f"{self.readout.population!r} has {n_read} neurons"
+                f"{self.readout.population!r} reads {n_read} (neurons times slices)"
             )
         if not self.step_duration > 0:
             raise DescriptionError(f"step_duration must be positive, got {self.step_duration}")
@@ -515,6 +531,8 @@ def replicate(net: SpikingNetwork, copies: int) -> SpikingNetwork:
     projs = tuple(replace(p, weights=np.tile(p.weights, (copies, 1)) if p.pre == INPUT
                           else np.kron(np.eye(copies, dtype=p.weights.dtype), p.weights))
                   for p in net.projections)
-    readout = replace(net.readout, weights=np.tile(net.readout.weights, (1, copies)) / copies)
+    ro = net.readout  # each slice's block of columns repeated for the copies
+    blocks = np.split(ro.weights, ro.slices, axis=1)
+    readout = replace(ro, weights=np.concatenate([np.tile(b, (1, copies)) for b in blocks], axis=1) / copies)
     return replace(net, populations=pops, projections=projs, readout=readout,
                    metadata=dict(net.metadata, copies=copies))

@@ -254,6 +254,8 @@ def from_description(net: SpikingNetwork, dt: float = DT) -> NIRNet:
     last = order[-1]
     if ro.population != last.name:
         raise NIRError(f"the readout reads {ro.population!r}, not the last population {last.name!r}")
+    if ro.slices > 1:
+        raise NIRError(f"the readout reads its window in {ro.slices} slices; NIR's Affine readout reads one mean")
     n_steps = max(1, int(round(ro.window / dt)))
     readout = (ro.weights / (ro.rate_scale * n_steps * dt), ro.bias / n_steps)
     meta = {"steps_per_element": int(round(net.step_duration / dt)), "readout_steps": n_steps, "dt": dt,

@@ -51,6 +51,8 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "chips": [r["mismatch_seed"] for r in plain],
         "emulated": emu_mean, "emulated_sd": emu_sd, "calibrated": cal_mean, "calibrated_sd": cal_sd,
         "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
+        # steps the calibrated readout reads one by one (1: the mapped readout's window, one mean)
+        "calibrated_readout_slices": [r.get("readout_slices", 1) for r in cal],
         "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])) if runs
         else st["emulate"]["spikes_per_inference"],
         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CHIP_TRAINING", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "DEFAULT_LR", "KEEP_LAST", "LSNN_SUBSTEPS", "LSNN_EXTRA", "LSNN_READOUT", "LSNN_LR", "TRAIN_LR",
+__all__ = ["CHIP_TRAINING", "DEFAULT_HIDDEN", "DEFAULT_EPOCHS", "DEFAULT_LR", "KEEP_LAST", "LSNN_SUBSTEPS", "LSNN_EXTRA", "LSNN_READOUT", "MEMORY_TASKS", "LSNN_LR", "TRAIN_LR",
            "DELTA_FACTOR", "QAT_MAX_LR", "RNN_CLIP_PERCENTILE", "QAT_EPOCHS", "QAT_LR",
            "hidden_units", "train_epochs", "qat_epochs"]
 
@@ -32,6 +32,9 @@ LSNN_EXTRA = {"input_gain": 2.0, "readout": "mean"}
 #: without adaptation reached 100 % (float) and 98.2 % on the chip at CV 0.2 (calibrated), i.e.
 #: the task no longer measured memory (measured 2026-12-06, record withdrawn).
 LSNN_READOUT = {"recall": "last", "recall1s": "last"}
+#: Tasks that measure memory: a calibrated readout of every step would read the cue while it is
+#: shown, so calibration keeps the mapped readout's window there (``--readout-steps 0``).
+MEMORY_TASKS = tuple(LSNN_READOUT)
 LSNN_LR = 1e-2
 #: Training learning rate of every other model.
 TRAIN_LR = 3e-3

@@ -115,6 +115,14 @@ def _pm(mean: Any, sd: Any) -> Any:
     return None if mean is None else f"{100 * mean:.2f} ± {100 * (sd or 0):.2f}"
 
 
+def _reads(slices: list[int] | None) -> str:
+    """What the calibrated readouts read: the mapped window, or K steps one by one."""
+    if not slices:
+        return "window (older run)" if slices is None else "-"
+    kinds = sorted({"window" if k == 1 else f"{k} steps" for k in slices})
+    return "/".join(kinds)
+
+
 def _chip(recs: list[dict[str, Any]]) -> str:
     """All chip-path records in one table: the figure that counts."""
     rows = []
@@ -126,6 +134,7 @@ def _chip(recs: list[dict[str, Any]]) -> str:
                          "CV": r["cv"], "noise A": r.get("noise", 0.0) or 0, "chips": len(r["chips"]),
                          "chip %": _pm(r["emulated"], r["emulated_sd"]),
                          "calibrated %": _pm(r["calibrated"], r["calibrated_sd"]),
+                         "cal. reads": _reads(r.get("calibrated_readout_slices")),
                          "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)})
     lines = ["## The chip path: accuracy emulated from hardware.json", "",
              "Each model trained for the chip (`train --chip dynapse1`), ternary, converted to DPI "
@@ -134,7 +143,10 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "on several chips (mismatch seeds) at the CV given, mean ± standard deviation over the "
              "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`; "
              "a reservoir's `emulate` already refits its host readout on each chip, so calibration "
-             "changes nothing for the ESN).",
+             "changes nothing for the ESN). 'cal. reads': what the calibrated readout reads, chosen by "
+             "cross-validation on the calibration sequences: the mapped readout's window, or the last K "
+             "sequence steps one by one (never on the memory tasks, where that would read the cue); "
+             "'window (older run)': calibrated before that choice existed, always the window, L2 strength 0.01.",
              "", "```", format_table(rows, list(rows[0])), "```", ""]
     split = [{"run": rec["name"][len("chip_"):], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
               "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3)}

@@ -364,7 +364,12 @@ class CalibrateSettings:
     seed: int = option(0, "which emulated chip: the seed of its frozen mismatch draw", type=int)
     samples: int = option(500, "training sequences played through the chip (the measurement budget)",
                           type=positive_int, metavar="N")
-    regularisation: float = option(1e-2, "L2 strength (1/C) of the readout's logistic regression", type=float)
+    regularisation: float | None = option(None, "L2 strength (1/C) of the readout's logistic regression "
+                                          "(default: chosen by cross-validation on the played sequences)",
+                                          type=float)
+    readout_steps: int | None = option(None, "the refitted readout reads the last K sequence steps one by one "
+                                       "(0: the mapped readout's window; default: chosen by cross-validation "
+                                       "between 0 and all steps)", type=int, metavar="K")
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip", type=float, metavar="S")
@@ -373,7 +378,8 @@ class CalibrateSettings:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
-        _positive(self, "regularisation", allow_none=False)
+        _positive(self, "regularisation")
+        _check(self, "readout_steps", self.readout_steps is None or self.readout_steps >= 0, "must be >= 0")
 
 
 @dataclass(frozen=True)

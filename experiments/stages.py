@@ -21,7 +21,7 @@ from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
 from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_READOUT,
-                                  LSNN_SUBSTEPS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
+                                  LSNN_SUBSTEPS, MEMORY_TASKS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics, write_simulate_run
 from experiments.nir_stages import import_reference, simulate_import_stage
@@ -445,6 +445,8 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
         "device": e.device,
         "calibrated": source["stage"] == "calibrate", "calibrated_for": source.get("calibrated_for"),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
+        "readout_slices": config.readout.slices,
+        "readout_window_steps": config.readout.window_steps(config.step_duration),
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
         "source": str(run_dir.resolve()),
@@ -474,12 +476,18 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     config: HardwareConfig = load_config(run_dir / "hardware.json")
     data = _reference(source, run_dir, None).data
     n = min(c.samples, len(data.y_train))
+    steps = c.readout_steps
+    if source.get("dataset") in MEMORY_TASKS:
+        if steps:
+            raise ValueError(f"{source['dataset']} measures memory: a readout of every step reads the cue "
+                             f"while it is shown; calibrate it with --readout-steps 0")
+        steps = 0
     out = new_run_dir(out)
     board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
                                                        "noise": c.noise, "build_dir": str(out / "brian")})
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
-                                           regularisation=c.regularisation,
+                                           regularisation=c.regularisation, steps=steps,
                                            balanced=data.metric == "balanced_accuracy",
                                            lengths=None if data.len_train is None else data.len_train[:n])
     calibrated.save(out / "hardware.json")

@@ -5,8 +5,12 @@ offers is spikes in (the FPGA generators) and spikes out (the neurons' events). 
 therefore plays a budget of labelled training sequences through the chip, records the
 output population's spike counts, and adapts what can change after mapping on the host:
 the readout, refitted on that chip's own responses (a multinomial logistic
-regression on exactly the features :class:`~brian_models.description.Readout` reads), as
-reservoir computing fits its readout on the chip's activity (He et al. 2019).
+regression on the features :class:`~brian_models.description.Readout` reads), as
+reservoir computing fits its readout on the chip's activity (He et al. 2019). The refitted
+readout may read the mapped window, or the last ``K`` sequence steps one by one
+(``Readout.slices``); which one, and the strength of the L2 penalty, are chosen by k-fold
+cross-validation on the played sequences themselves, so no test data and no extra chip time
+go into the choice.
 
 :class:`Board` is the only way this module touches a chip: ``play(X)`` returns spike counts.
 :class:`EmulatedBoard` is a board emulated in Brian2 at a given mismatch and seed (the
@@ -78,6 +82,13 @@ class CalibrationReport:
         Output spikes recorded per sequence.
     train_accuracy_before, train_accuracy_after : float
         Accuracy on the played sequences with the mapped and with the refitted readout.
+    readout_steps : int
+        Steps the refitted readout reads one by one (0: the mapped readout's window).
+    regularisation : float
+        The L2 strength used.
+    cv_score : float or None
+        Mean k-fold cross-validated score of that choice on the played sequences (None when
+        nothing was chosen).
     """
 
     samples: int
@@ -85,38 +96,82 @@ class CalibrationReport:
     spikes: float
     train_accuracy_before: float
     train_accuracy_after: float
+    readout_steps: int = 0
+    regularisation: float = 1e-2
+    cv_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: float(v) if isinstance(v, (float, np.floating)) else v for k, v in self.__dict__.items()}
 
 
-def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisation: float,
-                 balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression ``scores = W f + b`` on ``features`` (each class weighted
-    by its inverse frequency when ``balanced``)."""
+#: The L2 strengths (``1/C`` on standardised features) cross-validation chooses from.
+REGULARISATIONS = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3)
+
+
+def _fit_path(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
+              balanced: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Multinomial logistic regressions ``scores = W f + b`` on ``features``, one per L2 strength
+    (``1/C`` on standardised features), each class weighted by its inverse frequency when
+    ``balanced``. The fits run from the strongest penalty down, each starting from the last."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 (fitting only)
 
     scale = features.std(0) + 1e-9
     mean = features.mean(0)
-    clf = LogisticRegression(C=1.0 / regularisation, class_weight="balanced" if balanced else None,
-                             max_iter=2000)
-    clf.fit((features - mean) / scale, y)
-    W = np.zeros((n_classes, features.shape[1]))
-    b = np.full(n_classes, -1e3)  # a class never seen in calibration is never predicted
-    if len(clf.classes_) == 2:  # binary: sklearn keeps one row for the second class
-        rows = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
-        icpt = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
-    else:
-        rows, icpt = clf.coef_, clf.intercept_
-    for k, c in enumerate(clf.classes_):
-        W[c] = rows[k] / scale  # undo the standardisation: W (f - m) / s + b = (W/s) f + (b - W m / s)
-        b[c] = icpt[k] - rows[k] @ (mean / scale)
-    return W, b
+    z = (features - mean) / scale
+    clf = LogisticRegression(class_weight="balanced" if balanced else None, max_iter=2000, warm_start=True)
+    fits: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    for reg in sorted(regularisations, reverse=True):
+        clf.set_params(C=1.0 / reg)
+        clf.fit(z, y)
+        W = np.zeros((n_classes, features.shape[1]))
+        b = np.full(n_classes, -1e3)  # a class never seen in calibration is never predicted
+        if len(clf.classes_) == 2:  # binary: sklearn keeps one row for the second class
+            rows = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
+            icpt = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
+        else:
+            rows, icpt = clf.coef_, clf.intercept_
+        for k, c in enumerate(clf.classes_):
+            W[c] = rows[k] / scale  # undo the standardisation: W (f - m) / s + b = (W/s) f + (b - W m / s)
+            b[c] = icpt[k] - rows[k] @ (mean / scale)
+        fits[reg] = (W, b)
+    return [fits[reg] for reg in regularisations]
+
+
+def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisation: float,
+                 balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One fit of :func:`_fit_path`."""
+    return _fit_path(features, y, n_classes, (regularisation,), balanced)[0]
+
+
+def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
+    """``ro`` reading its populations' last ``steps`` sequence steps one by one (0: ``ro`` itself)."""
+    if steps == 0:
+        return ro
+    n = ro.weights.shape[1] // ro.slices
+    return replace(ro, weights=np.zeros((ro.weights.shape[0], steps * n)), window=steps * step_duration,
+                   slices=steps)
+
+
+def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
+               balanced: bool, folds: int) -> np.ndarray:
+    """Mean held-out score of each L2 strength over stratified folds (shuffled with seed 0)."""
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
+    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+
+    k = max(2, min(folds, int(np.bincount(y).max())))
+    scores = []
+    for train, held in StratifiedKFold(k, shuffle=True, random_state=0).split(features, y):
+        row = []
+        for W, b in _fit_path(features[train], y[train], n_classes, regularisations, balanced):
+            pred = (features[held] @ W.T + b).argmax(1)
+            row.append(balanced_accuracy_score(y[held], pred) if balanced else np.mean(pred == y[held]))
+        scores.append(row)
+    return np.mean(scores, axis=0)
 
 
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
-                      regularisation: float = 1e-2, balanced: bool = True,
-                      lengths: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
+                      regularisation: float | None = None, steps: int | None = None, balanced: bool = True,
+                      lengths: np.ndarray | None = None, folds: int = 3) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -127,14 +182,20 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         The chip, seen only through ``play``.
     X, y : ndarray
         Labelled training sequences to play (the measurement budget: ``len(X)`` sequences).
-    regularisation : float
-        Inverse strength ``1/C`` of the logistic regression's L2 penalty on standardised features.
+    regularisation : float or None
+        Inverse strength ``1/C`` of the logistic regression's L2 penalty on standardised
+        features; None: chosen from :data:`REGULARISATIONS` by cross-validation.
+    steps : int or None
+        Read the last ``steps`` sequence steps one by one (0: the mapped readout's window);
+        None: chosen by cross-validation between 0 and all ``T`` steps.
     balanced : bool
         Weight each class by its inverse frequency (for a task scored by balanced accuracy, as
-        training weighs its loss).
+        training weighs its loss); cross-validation then scores balanced accuracy.
     lengths : ndarray or None
         ``[N]`` lengths of zero-padded variable-length sequences: the readout reads each one's
         counts up to its end (the played padding carries no input and is not read).
+    folds : int
+        Folds of the cross-validation.
 
     Returns
     -------
@@ -147,17 +208,33 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 3 or len(X) != len(y) or len(X) < 2:
         raise ValueError(f"calibration needs labelled sequences X (N>=2, T, F) and y (N,), got {X.shape}, {y.shape}")
+    if steps is not None and not 0 <= steps <= X.shape[1]:
+        raise ValueError(f"readout steps must lie in 0..{X.shape[1]} (the sequence length), got {steps}")
     ro: Readout = config.readout
     counts = board.play(X)
     missing = [p for p in ro.populations if p not in counts]
     if missing:
         raise ValueError(f"the board returned no spikes of the readout population {missing[0]!r}")
-    feats = ro.features(ro.gather(counts), config.step_duration, lengths)
+    gathered = ro.gather(counts)
+    feats = ro.features(gathered, config.step_duration, lengths)
     before = float(np.mean((feats @ ro.weights.T + ro.bias).argmax(1) == y))
-    W, b = _fit_readout(feats, y, ro.weights.shape[0], regularisation, balanced)
-    after = float(np.mean((feats @ W.T + b).argmax(1) == y))
-    new = replace(ro, weights=W, bias=b)
+    n_classes = ro.weights.shape[0]
+    step_choices = [0, X.shape[1]] if steps is None else [steps]
+    reg_choices = REGULARISATIONS if regularisation is None else (regularisation,)
+    features = {k: _step_readout(ro, k, config.step_duration).features(gathered, config.step_duration, lengths)
+                for k in step_choices}
+    cv = None
+    chosen_steps, chosen_reg = step_choices[0], reg_choices[0]
+    if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
+        for k in step_choices:
+            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds)):
+                if cv is None or score > cv:
+                    cv, chosen_steps, chosen_reg = float(score), k, reg
+    W, b = _fit_readout(features[chosen_steps], y, n_classes, chosen_reg, balanced)
+    after = float(np.mean((features[chosen_steps] @ W.T + b).argmax(1) == y))
+    new = replace(_step_readout(ro, chosen_steps, config.step_duration), weights=W, bias=b)
     report = CalibrationReport(samples=len(X), chip_seconds=float(len(X) * X.shape[1] * config.step_duration),
                                spikes=float(sum(c.sum() for c in counts.values()) / len(X)),
-                               train_accuracy_before=before, train_accuracy_after=after)
+                               train_accuracy_before=before, train_accuracy_after=after,
+                               readout_steps=chosen_steps, regularisation=chosen_reg, cv_score=cv)
     return replace(config, readout=new), report

@@ -87,16 +87,20 @@ def readout_scores_torch(readout: Readout, counts: Tensor, step_duration: float,
             state = (1 - readout.leak) * state + readout.leak * rates[:, t]
             filtered.append(state)
         rates = torch.stack(filtered, 1)
-    n_win = max(1, int(round(readout.window / step_duration)))
-    if ends is None:
-        feats = rates[:, max(0, rates.shape[1] - n_win):].mean(1)
-    else:  # the filter is causal: the window [end - n_win, end) of the whole run is the sample's own
-        csum = torch.cat([torch.zeros_like(rates[:, :1]), rates.cumsum(1)], 1)
-        end = ends.to(device=rates.device, dtype=torch.long)
-        start = (end - n_win).clamp(min=0)
-        rows = torch.arange(len(end), device=rates.device)
-        feats = (csum[rows, end] - csum[rows, start]) / (end - start).to(rates.dtype)[:, None]
-    return feats @ w.to(counts.dtype).T + b.to(counts.dtype)
+    n_win = readout.window_steps(step_duration)
+    csum = torch.cat([torch.zeros_like(rates[:, :1]), rates.cumsum(1)], 1)
+    rows = torch.arange(len(rates), device=rates.device)
+    # the filter is causal: the window [end - n_win, end) of the whole run is the sample's own
+    end = (torch.full((len(rates),), rates.shape[1], device=rates.device, dtype=torch.long) if ends is None
+           else ends.to(device=rates.device, dtype=torch.long))
+    feats = []
+    for part in np.array_split(np.arange(-n_win, 0), readout.slices):  # as Readout.features
+        lo, hi = (end + int(part[0])).clamp(min=0), (end + int(part[-1]) + 1).clamp(min=0)
+        total = csum[rows, hi] - csum[rows, lo]
+        # one slice: the mean over the steps that exist; several: steps before the start are silent
+        steps = (hi - lo).clamp(min=1).to(rates.dtype)[:, None] if readout.slices == 1 else float(len(part))
+        feats.append(total / steps)
+    return torch.cat(feats, 1) @ w.to(counts.dtype).T + b.to(counts.dtype)
 
 
 class ChipNetwork(nn.Module):

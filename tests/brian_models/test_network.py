@@ -25,7 +25,7 @@ from brian_models.neuron import build_group
 from brian_models.checks import ParameterError
 from brian_models.simulate import decision_latency, readout_scores, simulate
 from brian_models.synapses import make_synapses
-from brian_models.description import InputEncoder, Population, Projection, Readout, DescriptionError, SpikingNetwork
+from brian_models.description import DescriptionError, InputEncoder, Population, Projection, Readout, SpikingNetwork
 from brian_models.parameters import neuron_params
 
 DT = LIFParams.recommended_dt
@@ -273,6 +273,23 @@ def test_readout_scores_by_hand():
     np.testing.assert_allclose(readout_scores(net, counts), [[2.5 - 2.0 + 0.1, 1.25 + 4.0 - 0.2]])
     # after step 1 the window holds one step: activations 1 / (0.02 * 50) = 1 and 2
     np.testing.assert_allclose(readout_scores(net, counts, end_step=1), [[1 - 2 + 0.1, 0.5 + 4 - 0.2]])
+
+
+def test_sliced_readout_reads_each_part_of_the_window_by_hand():
+    """Three slices of one step each: each step's rates by their own columns; a window that
+    starts before the first step reads silence there."""
+    w = np.arange(12, dtype=float).reshape(2, 6) / 10
+    ro = Readout("p", w, np.zeros(2), rate_scale=50.0, window=3 * STEP, slices=3)
+    counts = np.array([[[1, 2], [3, 0], [2, 4]]], dtype=float)
+    rates = counts[0] / (STEP * 50.0)
+    np.testing.assert_allclose(ro.features(counts, STEP), rates.reshape(1, 6))
+    np.testing.assert_allclose(ro.scores(counts, STEP), rates.reshape(1, 6) @ w.T)
+    # read after step 2: the first slice lies before the run, steps 1 and 2 follow
+    np.testing.assert_allclose(ro.features(counts, STEP, end_step=np.array([2])),
+                               np.concatenate([[0, 0], rates[0], rates[1]])[None])
+    assert Readout.from_dict(ro.to_dict()) == ro
+    with pytest.raises(DescriptionError, match="slices"):
+        Readout("p", np.zeros((2, 5)), np.zeros(2), rate_scale=50.0, window=STEP, slices=2)
 
 
 def test_decision_latency_by_hand():

@@ -92,3 +92,39 @@ def test_balanced_fit_trades_accuracy_for_the_rare_class():
     pred = {b: (f @ W.T + c).argmax(1) for b in (True, False) for W, c in [_fit_readout(f, y, 2, 1e-2, b)]}
     assert np.mean(pred[False] == y) > np.mean(pred[True] == y)
     assert balanced_accuracy_score(y, pred[True]) > balanced_accuracy_score(y, pred[False])
+
+
+def _timed(n: int, rng: np.random.Generator):
+    """The class is *when* the input comes (step 1 or step 3 of 5), not how much of it: a readout
+    of the mean over the sequence sees the same activity for both classes."""
+    X = rng.uniform(0, 0.1, (n, 5, 6))
+    y = rng.integers(0, 2, n)
+    X[np.arange(n), 1 + 2 * y, :] = 1.0
+    return X, y
+
+
+def test_cross_validation_picks_the_step_by_step_readout_when_time_carries_the_class(network_factory):
+    from hardware.emulate import emulate
+
+    config = map_network(network_factory(n_in=6, n_hidden=20, n_out=4, input_weight=3))
+    board = EmulatedBoard(config, mismatch=0.2, seed=1, settings={"batch_size": 64})
+    rng = np.random.default_rng(2)
+    X, y = _timed(80, rng)
+    mapped, _ = calibrate_readout(config, board, X, y, steps=0)
+    calibrated, report = calibrate_readout(config, board, X, y)
+    assert report.readout_steps == 5 and calibrated.readout.slices == 5
+    assert report.regularisation in (1e-2, 1e-1, 1.0, 10.0) and report.cv_score > 0.9
+    assert calibrated.readout.weights.shape == (4, 5 * 4)
+    X_test, y_test = _timed(40, rng)
+    emulated = emulate(calibrated, X_test, board_settings(board))
+    counts = board.play(X_test)["out"]
+    np.testing.assert_array_equal(emulated.predictions, calibrated.readout.scores(counts, config.step_duration).argmax(1))
+    assert np.mean(emulated.predictions == y_test) >= 0.9
+    baseline = mapped.readout.scores(counts, config.step_duration).argmax(1)
+    assert np.mean(baseline == y_test) < np.mean(emulated.predictions == y_test)
+
+
+def board_settings(board: EmulatedBoard):
+    from brian_models.network import SimulationSettings
+
+    return SimulationSettings(mismatch=board.mismatch, mismatch_seed=board.seed, seed=board.seed, batch_size=64)

@@ -12,7 +12,7 @@ from brian_models.description import InputEncoder, Population, Projection, Reado
 from brian_models.network import SimulationSettings
 from brian_models.parameters import DYNAPSE1_SMALLEST_BIAS, neuron_params
 from brian_models.simulate import simulate
-from transfer.chip_network import DYNAPSE1_LARGEST_BIAS, ChipNetwork
+from transfer.chip_network import DYNAPSE1_LARGEST_BIAS, ChipNetwork, readout_scores_torch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -165,3 +165,18 @@ def test_gradients_stay_bounded_over_a_long_recurrent_run(chip_net):
         largest[name] = max(float(p.grad.abs().max()) for p in model.parameters())
     assert largest["default"] < 10
     assert largest["raw"] > 1e50
+
+
+@pytest.mark.parametrize("slices, leak", [(1, 1.0), (1, 0.5), (4, 1.0), (2, 0.5)])
+def test_torch_readout_equals_the_numpy_readout(slices, leak):
+    """Scores of one readout in torch and numpy, whole runs and per-sample ends, plain and sliced."""
+    rng = np.random.default_rng(0)
+    step = 0.02
+    ro = Readout("p", rng.normal(size=(3, 5 * slices)), rng.normal(size=3), rate_scale=40.0,
+                 window=4 * step, leak=leak, slices=slices)
+    counts = rng.integers(0, 5, (6, 7, 5)).astype(float)
+    ends = np.array([1, 2, 3, 5, 7, 7])
+    for end in (None, ends):
+        got = readout_scores_torch(ro, torch.as_tensor(counts), step,
+                                   ends=None if end is None else torch.as_tensor(end))
+        np.testing.assert_allclose(got.numpy(), ro.scores(counts, step, end), rtol=1e-12, atol=1e-12)
