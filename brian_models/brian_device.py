@@ -21,8 +21,12 @@ __all__ = ["DEVICES", "TARGETS", "brian_device"]
 
 DEVICES = ("runtime", "cpp_standalone")
 TARGETS = ("numpy", "cython")
-#: Compiler flags for cython and standalone builds: optimise, and no warnings in the log.
-_GCC_ARGS = ["-w", "-O2"]
+#: Compiler flags for cython and standalone builds: no warnings in the log; optimise for this
+#: machine's vector units (Brian2's own defaults). On the 128-neuron recurrent DPI network of
+#: ``experiments/bench_rockpool.py`` (256 samples, dt 0.1 ms) standalone ran 2.2 times faster
+#: than with ``-O2`` alone, every spike count equal (``-fno-finite-math-only`` keeps inf and NaN
+#: checks working).
+_GCC_ARGS = ["-w", "-O3", "-march=native", "-ffast-math", "-fno-finite-math-only"]
 
 
 @contextmanager

@@ -442,11 +442,12 @@ class SpikingNetwork:
         unknown = [p for p in self.readout.populations if p not in sizes]
         if unknown:
             raise DescriptionError(f"readout reads unknown population {unknown[0]!r}")
-        n_read = sum(sizes[p] for p in self.readout.populations) * self.readout.slices
-        if self.readout.weights.shape[1] != n_read:
+        n_read = sum(sizes[p] for p in self.readout.populations)
+        if self.readout.weights.shape[1] != n_read * self.readout.slices:
+            sliced = f" read in {self.readout.slices} slices" if self.readout.slices > 1 else ""
             raise DescriptionError(
                 f"readout weights have {self.readout.weights.shape[1]} columns but population "
-                f"{self.readout.population!r} reads {n_read} (neurons times slices)"
+                f"{self.readout.population!r} has {n_read} neurons{sliced}"
             )
         if not self.step_duration > 0:
             raise DescriptionError(f"step_duration must be positive, got {self.step_duration}")
@@ -531,8 +532,10 @@ def replicate(net: SpikingNetwork, copies: int) -> SpikingNetwork:
     projs = tuple(replace(p, weights=np.tile(p.weights, (copies, 1)) if p.pre == INPUT
                           else np.kron(np.eye(copies, dtype=p.weights.dtype), p.weights))
                   for p in net.projections)
-    ro = net.readout  # each slice's block of columns repeated for the copies
-    blocks = np.split(ro.weights, ro.slices, axis=1)
-    readout = replace(ro, weights=np.concatenate([np.tile(b, (1, copies)) for b in blocks], axis=1) / copies)
+    ro = net.readout  # each population's columns (in each slice) repeated for its copies
+    sizes = [net.population(p).size for p in ro.populations]
+    blocks = [np.tile(b, (1, copies)) for part in np.split(ro.weights, ro.slices, axis=1)
+              for b in np.split(part, np.cumsum(sizes)[:-1], axis=1)]
+    readout = replace(ro, weights=np.concatenate(blocks, axis=1) / copies)
     return replace(net, populations=pops, projections=projs, readout=readout,
                    metadata=dict(net.metadata, copies=copies))

@@ -58,6 +58,7 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs
         else 1e6 * st["emulate"]["energy_joules_per_inference"],
         "cores": st["map"]["cores_used"], "hidden": st["train"].get("n_hidden"),
+        "copies": st["simulate_hw"].get("copies", 1),
         "mismatch_aware": st["quantize"].get("mismatch_aware_cv"),
         # what the chip's energy goes into (Moradi et al. 2018's event energies, no mismatch)
         "energy_split_uJ": {k: 1e6 * st["emulate"]["energy"][k]
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spike-penalty", type=float, default=0.0)
     parser.add_argument("--adaptive-fraction", type=float, default=None,
                         help="LSNN: fraction of adaptive neurons (0: the control without adaptation)")
+    parser.add_argument("--copies", type=int, default=1,
+                        help="copies of the network on their own neurons, averaged by the readout")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                                           "train_samples": args.finetune_samples, "mismatch": args.cv,
                                           "spike_penalty": args.spike_penalty, "precision": args.finetune_precision}
                         if args.finetune_epochs else None,
-                        device=args.device, progress=not args.quiet)
+                        copies=args.copies, device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     row["noise"] = args.noise
     print(format_table([row], COLUMNS))

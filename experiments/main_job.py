@@ -92,7 +92,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
-              finetune_options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
+              finetune_options: dict[str, Any] | None = None, copies: int = 1,
+              progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -103,7 +104,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
-    configuration. ``train_fan_in`` trains the float model under that fan-in cap
+    configuration (``copies`` copies of the network side by side, averaged by the readout:
+    :func:`brian_models.description.replicate`). ``train_fan_in`` trains the float model under that fan-in cap
     (``train --max-fan-in``); ``model_options`` are further :class:`TrainSettings` fields
     (``shared_bias``, ``syn_leak``, ``chip``...), ``quantize_options`` further
     :class:`QuantizeSettings` fields (``mismatch_aware``, ``epochs``...). With ``hardware`` and
@@ -138,7 +140,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     if hardware:
         results["simulate_hw"] = run_stage(out, "simulate_hw", lambda p: simulate_stage(
             SimulateSettings(quantized, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
-                             device=device, target=target, chip="dynapse1"), p, progress=progress))
+                             device=device, target=target, chip="dynapse1", copies=copies), p, progress=progress))
         network = "simulate_hw"
         if finetune_options is not None:
             results["finetune"] = run_stage(out, "finetune", lambda p: finetune_stage(

@@ -44,7 +44,10 @@ MODELS = ("rnn", "lstm", "esn", "lsnn")
 NEURONS = ("lif", "adex", "dpi")
 CHIPS = ("dynapse1",)
 BRIAN_DEVICES = ("runtime", "cpp_standalone")
-BACKENDS = ("brian2", "torch")
+#: Simulators: Brian2 (the reference), the torch chip model in float64 step for step as Brian2
+#: (``torch``), and the same model compiled by ``torch.compile`` in float32 (``torch-fast``:
+#: faithful, not bit-equal; ``experiments/bench_rockpool.py`` measures how close and how fast).
+BACKENDS = ("brian2", "torch", "torch-fast")
 TARGETS = ("numpy", "cython")
 
 
@@ -258,7 +261,7 @@ class SimulateSettings:
     mismatch: float = option(0.0, "device mismatch CV (e.g. 0.2)", type=float, metavar="CV")
     noise: float = option(0.0, "membrane noise current std in A", type=float, metavar="S")
     backend: str = option("brian2", "simulator: Brian2 (the reference) or the torch chip model (CUDA when "
-                          "present; spiking networks only)", choices=BACKENDS)
+                          "present; spiking networks only; torch-fast: compiled, float32)", choices=BACKENDS)
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
@@ -271,7 +274,7 @@ class SimulateSettings:
                                       "else current", choices=("current", "rate"))
     chip: str | None = option(None, "DPI: snap parameters to what this chip's bias codes can hold "
                               "(before map; default: the chip a run was trained for)", choices=CHIPS)
-    copies: int = option(1, "RNN/ESN: K copies of the network on their own neurons, averaged by the "
+    copies: int = option(1, "K copies of the network on their own neurons, averaged by the "
                          "readout (averages device mismatch; K times the neurons)", type=positive_int,
                          metavar="K")
     readout_samples: int = 1000
@@ -337,7 +340,8 @@ class EmulateSettings:
     run_dir: str = option(help="a map or calibrate run directory", positional=True)
     mismatch: float = option(0.0, "device mismatch CV of the emulated chip (e.g. 0.2); --seed picks the chip",
                              type=float, metavar="CV")
-    backend: str = option("brian2", "simulator: Brian2 (the reference) or the torch chip model", choices=BACKENDS)
+    backend: str = option("brian2", "simulator: Brian2 (the reference) or the torch chip model (torch-fast: "
+                          "compiled, float32)", choices=BACKENDS)
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
@@ -371,6 +375,8 @@ class CalibrateSettings:
                                        "(0: the mapped readout's window; default: chosen by cross-validation "
                                        "between 0 and all steps)", type=int, metavar="K")
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
+    backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
+                          "model, float32)", choices=BACKENDS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip", type=float, metavar="S")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
@@ -89,8 +90,10 @@ def _simulator(backend: str) -> Any:
     model (``lengths``: each sample's own end, or ``None``)."""
     if backend == "brian2":
         return simulate
-    return lambda net, X, sim, progress, lengths=None: simulate_torch(net, X, sim, progress=progress,
-                                                                      lengths=lengths)
+    fast = backend == "torch-fast"
+    return lambda net, X, sim, progress=False, lengths=None: simulate_torch(
+        net, X, sim, progress=progress, lengths=lengths, compiled=fast,
+        dtype=torch.float32 if fast else torch.float64)
 
 
 def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
@@ -250,7 +253,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     is refitted on the spiking reservoir's counts for up to ``readout_samples`` training
     sequences (:func:`transfer.convert.refit_readout`). ``chip`` (``"dynapse1"``) snaps the
     converted network's parameters to the values the chip's bias codes decode to
-    (:func:`hardware.mapper.snap_to_chip`). ``copies > 1`` (RNN, ESN) runs that many copies of
+    (:func:`hardware.mapper.snap_to_chip`). ``copies > 1`` runs that many copies of
     the network on their own neurons, averaged by the readout
     (:func:`brian_models.description.replicate`).
     """
@@ -277,7 +280,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
                    DescribeSettings(neuron=s.neuron, max_rate=s.max_rate, input_coding=coding, gating=s.gating))
     if not isinstance(net, SpikingNetwork):
         for flag, used in (("--copies", s.copies > 1), ("--chip", s.chip is not None),
-                           ("--backend torch", s.backend == "torch")):
+                           ("--backend torch", s.backend != "brian2")):
             if used:
                 raise RunDirError(f"{flag} needs a spiking network of neuron populations; a {kind} simulated "
                                   f"with --neuron {s.neuron} is not one (an LSNN is: --neuron dpi --input-coding rate)")
@@ -484,7 +487,8 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
         steps = 0
     out = new_run_dir(out)
     board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
-                                                       "noise": c.noise, "build_dir": str(out / "brian")})
+                                                       "noise": c.noise, "build_dir": str(out / "brian")},
+                          simulator=None if c.backend == "brian2" else _simulator(c.backend))
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
                                            regularisation=c.regularisation, steps=steps,
@@ -497,6 +501,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     metrics.update({
         "stage": "calibrate", "revision": git_revision(), "accuracy": None,
         "calibrated_for": {"mismatch": c.mismatch, "seed": c.seed, "noise": c.noise}, "method": "readout",
+        "backend": c.backend,
         "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
         "map_source": str(run_dir.resolve()),
     })

@@ -13,7 +13,7 @@ cross-validation on the played sequences themselves, so no test data and no extr
 go into the choice.
 
 :class:`Board` is the only way this module touches a chip: ``play(X)`` returns spike counts.
-:class:`EmulatedBoard` is a board emulated in Brian2 at a given mismatch and seed (the
+:class:`EmulatedBoard` is a board emulated (in Brian2 unless told) at a given mismatch and seed (the
 chip's factors stay inside the emulation); with samna and a real board attached, an
 object with the same ``play`` would probe the board.
 """
@@ -21,7 +21,7 @@ object with the same ``play`` would probe the board.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -52,20 +52,26 @@ class EmulatedBoard:
         Which chip.
     settings : dict
         Further :class:`brian_models.network.SimulationSettings` fields (device, batch size).
+    simulator : callable, optional
+        ``simulator(net, X, settings)`` returning a
+        :class:`~brian_models.simulate.SimulationResult` (default Brian2's
+        :func:`~brian_models.simulate.simulate`), e.g. the torch chip model.
     """
 
     config: HardwareConfig
     mismatch: float = 0.0
     seed: int = 0
     settings: dict[str, Any] | None = None
+    simulator: Callable[..., Any] | None = None
 
     def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
         from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 only when playing)
-        from hardware.emulate import emulate  # noqa: PLC0415
+        from brian_models.simulate import simulate  # noqa: PLC0415
+        from hardware.emulate import network_from_config  # noqa: PLC0415
 
         sim = SimulationSettings(mismatch=self.mismatch, mismatch_seed=self.seed, seed=self.seed,
                                  **(self.settings or {}))
-        return emulate(self.config, X, sim).counts
+        return (self.simulator or simulate)(network_from_config(self.config), X, sim).counts
 
 
 @dataclass(frozen=True)

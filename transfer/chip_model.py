@@ -261,9 +261,49 @@ def build_network(net: SpikingNetwork, dt: float | None = None, *, chip: ChipDra
     return TorchNetwork(tuple(pops), tuple(projs), currents, net.encoder, dt, window_steps, dtype, device)
 
 
+def _population_step(model: str, s: dict[str, Tensor], consts: dict[str, Tensor], decay: dict[str, Tensor],
+                     bias: Tensor | None, I_inp: Tensor | None, free: Tensor, k: Tensor, n_ref: Tensor,
+                     draw: Tensor | None, ou: tuple[float, float] | None, dt: float, smooth: bool, grad: bool,
+                     detach: bool, beta: float, gamma: float) -> tuple[dict[str, Tensor], Tensor, Tensor, Tensor]:
+    """One step of one population: Brian2's ``groups``, ``thresholds`` and ``resets`` slots.
+
+    The reset acts on the membrane and the adaptation only, which no synaptic event of the
+    ``synapses`` slot touches, so taking it before the events changes no value. Returns the
+    new state, the spikes (with their surrogate gradient when ``grad``), the threshold
+    condition and the first step at which each neuron integrates again.
+    """
+    dyn = DYNAMICS[model]
+    not_ref = free <= k if not smooth else torch.ones_like(free, dtype=torch.bool)
+    I_ext = bias
+    if ou is not None:
+        I_ext = s["I_noise"] if I_ext is None else I_ext + s["I_noise"]
+    new = dyn.update(s, consts, I_ext, I_inp, not_ref, dt, detach)
+    for var, d in decay.items():
+        new[var] = s[var] - d * s[var]
+    if ou is not None and draw is not None:
+        new["I_noise"] = s["I_noise"] - ou[0] * s["I_noise"] + ou[1] * draw
+    cond = (new[dyn.variable] > consts[dyn.threshold]) & not_ref  # thresholds slot
+    x = dyn.distance(new, consts) if grad else None
+    z = spike(cond, x, beta, smooth, new[dyn.variable].dtype, gamma)
+    free = torch.where(cond, k + n_ref, free)
+    return dyn.reset(new, consts, z, detach), z, cond, free
+
+
+_COMPILED: list[Any] = []
+
+
+def _compiled_step() -> Any:
+    """:func:`_population_step` compiled by ``torch.compile`` (its elementwise operations fused
+    into one loop per population; compiled once per process and network shape)."""
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(_population_step, dynamic=False))
+    return _COMPILED[0]
+
+
 def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: float = 10.0,
                 gamma: float = 1.0, detach: bool = True, noise: tuple[float, float] | None = None,
-                generator: torch.Generator | None = None, record: bool = False) -> RunOutput:
+                generator: torch.Generator | None = None, record: bool = False,
+                compiled: bool = False) -> RunOutput:
     """Simulate one batch ``X [B, T, F]`` (float64, in [0, 1]); spike counts per element.
 
     The surrogate gradient is built only when autograd is on (wrap pure simulation in
@@ -286,6 +326,8 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         Source of noise and Poisson input.
     record : bool
         Also return the spike rasters (bool ``[B, K, n]``).
+    compiled : bool
+        Run each population's step compiled by ``torch.compile`` (simulation only: autograd off).
     """
     if X.dim() != 3 or X.shape[2] != tn.encoder.n_channels:
         raise ValueError(f"input must have shape (B, T, {tn.encoder.n_channels}), got {tuple(X.shape)}")
@@ -293,6 +335,8 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     dt, S, dtype, dev = tn.dt, tn.window_steps, tn.dtype, tn.device
     grad = torch.is_grad_enabled() or smooth
     detach = detach and grad
+    if compiled and grad:
+        raise ValueError("compiled runs simulate only: wrap them in torch.no_grad(), without smooth")
     rate_input = tn.encoder.kind == "rate"
     rates = X.to(device=dev, dtype=torch.float64) * tn.encoder.max_rate
     Xd = X.to(device=dev, dtype=dtype)
@@ -308,7 +352,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         free[p.name] = torch.full((B, p.size), _NEVER, dtype=torch.int32, device=dev)
     # event by event on the CPU without autograd (Brian2's summation order; nonzero() would
     # synchronise a GPU at every step, where the dense product is the faster choice)
-    by_event = not grad and dev.type == "cpu"
+    by_event = not grad and dev.type == "cpu" and not compiled
     weights_t = {proj.name: proj.weight.T.contiguous() for proj in tn.projections} if by_event else {}
     depth = {}
     for proj in tn.projections:
@@ -319,6 +363,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
     raster: dict[str, list[Tensor]] = {p.name: [] for p in tn.populations}
     I_inp: dict[str, Tensor | None] = {p.name: None for p in tn.populations}
     ou = None if noise is None else (dt / noise[1], noise[0] * math.sqrt(2 * dt / noise[1]))
+    step = _compiled_step() if compiled else _population_step
     for k in range(T * S):
         m, r = divmod(k, S)
         if r == 0:  # start slot
@@ -328,24 +373,12 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         if rate_input and tn.encoder.regular:  # groups slot
             phase = dt * rate_m + phase
         spikes: dict[str, Tensor] = {}
+        k_t = torch.tensor(k, dtype=torch.int32, device=dev)
         for p in tn.populations:
-            s = state[p.name]
-            dyn = DYNAMICS[p.model]
-            not_ref = free[p.name] <= k if not smooth else torch.ones_like(free[p.name], dtype=torch.bool)
-            I_ext = p.bias
-            if ou is not None:
-                I_ext = s["I_noise"] if I_ext is None else I_ext + s["I_noise"]
-            new = dyn.update(s, p.consts, I_ext, I_inp[p.name], not_ref, dt, detach)
-            for var, d in p.decay.items():
-                new[var] = s[var] - d * s[var]
-            if ou is not None:
-                new["I_noise"] = (s["I_noise"] - ou[0] * s["I_noise"]
-                                  + ou[1] * torch.randn(B, p.size, generator=generator, device=dev, dtype=dtype))
-            cond = (new[dyn.variable] > p.consts[dyn.threshold]) & not_ref  # thresholds slot
-            x = dyn.distance(new, p.consts) if grad else None
-            spikes[p.name] = spike(cond, x, beta, smooth, dtype, gamma)
-            free[p.name] = torch.where(cond, k + p.n_ref, free[p.name])
-            state[p.name] = new
+            draw = None if ou is None else torch.randn(B, p.size, generator=generator, device=dev, dtype=dtype)
+            state[p.name], spikes[p.name], cond, free[p.name] = step(
+                p.model, state[p.name], p.consts, p.decay, p.bias, I_inp[p.name], free[p.name], k_t, p.n_ref,
+                draw, ou, dt, smooth, grad, detach, beta, gamma)
             if record:
                 raster[p.name].append(cond)
         if rate_input:
@@ -376,7 +409,6 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         if rate_input and tn.encoder.regular:  # resets slot
             phase = phase - spikes[INPUT].to(torch.float64)
         for p in tn.populations:
-            state[p.name] = DYNAMICS[p.model].reset(state[p.name], p.consts, spikes[p.name], detach)
             acc[p.name] = acc[p.name] + spikes[p.name]
             if r == S - 1:
                 counts[p.name].append(acc[p.name])
@@ -398,7 +430,8 @@ def _check_input(net: SpikingNetwork, X: np.ndarray) -> np.ndarray:
 
 def simulate_torch(net: SpikingNetwork, X: np.ndarray, settings: SimulationSettings = SimulationSettings(), *,
                    device: torch.device | str | None = None, dtype: torch.dtype = torch.float64,
-                   progress: bool = False, lengths: np.ndarray | None = None) -> SimulationResult:
+                   progress: bool = False, lengths: np.ndarray | None = None,
+                   compiled: bool = False) -> SimulationResult:
     """Simulate ``net`` on ``X [N, T, F]`` in torch, as :func:`brian_models.simulate.simulate` does in Brian2.
 
     ``lengths [N]`` reads each sample at its own end (:func:`brian_models.simulate.cut_at_lengths`).
@@ -408,6 +441,7 @@ def simulate_torch(net: SpikingNetwork, X: np.ndarray, settings: SimulationSetti
     phases; with ``noise > 0`` or Poisson input also the seed of torch's generator, per batch
     from ``(seed, batch index)``), ``noise`` and ``noise_tau``; Brian2's ``device``,
     ``target`` and ``build_dir`` do not apply. ``wall_seconds`` is the simulation time.
+    ``compiled`` fuses each population's step with ``torch.compile`` (:func:`run_network`).
     """
     if not isinstance(net, SpikingNetwork):
         raise TypeError(f"simulate_torch runs a SpikingNetwork, not a {type(net).__name__}")
@@ -428,7 +462,7 @@ def simulate_torch(net: SpikingNetwork, X: np.ndarray, settings: SimulationSetti
             gen = torch.Generator(device=tn.device)
             gen.manual_seed(int(np.random.SeedSequence([settings.seed, index]).generate_state(1)[0]))
             xb = torch.as_tensor(X[start:start + B], dtype=torch.float64, device=tn.device)
-            out = run_network(tn, xb, noise=noise, generator=gen)
+            out = run_network(tn, xb, noise=noise, generator=gen, compiled=compiled)
             for name, c in out.counts.items():
                 counts[name].append(c.round().to(torch.int32).cpu().numpy())
     wall = time.perf_counter() - t0

@@ -12,7 +12,7 @@ from brian2 import prefs
 from brian2.devices.device import get_device
 
 from brian_models.calibrate import measure_fi_curve
-from brian_models.description import FORMAT, Population, SpikingNetwork
+from brian_models.description import FORMAT, Population, SpikingNetwork, replicate
 from brian_models.mismatch import draw_chip
 from brian_models.network import SimulationSettings
 from brian_models.parameters import DPIParams, LIFParams, neuron_params
@@ -98,3 +98,20 @@ def test_readout_of_two_populations_reads_them_side_by_side(tmp_path):
     assert again.readout.populations == ("hidden", "out") and again.readout == two.readout
     with pytest.raises(ValueError, match="has 9 neurons"):
         replace(net, readout=replace(net.readout, population=("hidden", "out")))
+
+
+def test_replicated_readout_of_two_populations_in_slices_scores_identical_copies_as_the_original():
+    """``replicate`` repeats each population's columns, slice by slice, for that population's
+    copies: copies that fire as the original give the original's scores."""
+    net = SpikingNetwork.load(DATA / "network_v1.json")
+    hidden, out = net.populations
+    rng = np.random.default_rng(0)
+    ro = replace(net.readout, population=("hidden", "out"), slices=2, window=2 * net.step_duration,
+                 weights=rng.normal(size=(2, 2 * (hidden.size + out.size))))
+    two = replace(net, readout=ro)
+    k = 3
+    rep = replicate(two, k)
+    counts = {"hidden": rng.integers(0, 5, (4, 3, hidden.size)), "out": rng.integers(0, 5, (4, 3, out.size))}
+    copied = {name: np.tile(c, (1, 1, k)) for name, c in counts.items()}  # unit j of copy c at c * size + j
+    np.testing.assert_allclose(rep.readout.scores(rep.readout.gather(copied), net.step_duration),
+                               ro.scores(ro.gather(counts), net.step_duration), rtol=1e-12)

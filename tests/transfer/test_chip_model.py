@@ -100,6 +100,20 @@ def test_float32_and_coarser_dt_stay_close(chip_net):
     assert abs(coarse.sum() - ref.sum()) <= 0.1 * ref.sum()
 
 
+def test_compiled_float32_run_stays_with_brian2(chip_net):
+    """``compiled=True`` (torch.compile, dense synaptic products, float32: the torch-fast
+    backend) against Brian2 in float64, every synapse type and mismatch: few spikes move."""
+    net = chip_net("dpi", "rate", 0.0, n=12, F=3, seed=4)
+    X = np.random.default_rng(2).random((6, 4, 3))
+    settings = SimulationSettings(batch_size=4, mismatch=0.1, mismatch_seed=1, seed=5)
+    ref = simulate(net, X, settings, progress=False).counts["hidden"]
+    fast = simulate_torch(net, X, settings, device="cpu", dtype=torch.float32, compiled=True).counts["hidden"]
+    assert ref.sum() > 100
+    assert np.abs(fast - ref).sum() <= 0.01 * ref.sum()
+    with pytest.raises(ValueError, match="simulate only"):
+        run_network(build_network(net, device="cpu"), torch.zeros(1, 4, 3, dtype=torch.float64), compiled=True)
+
+
 @pytest.mark.parametrize("what", ["noise", "poisson"])
 def test_noise_and_poisson_input_match_brian2_in_statistics(what):
     """OU noise and Poisson input come from torch's generator: only their statistics match.
