@@ -3,6 +3,7 @@
     python -m experiments.bench_rockpool [--neurons 128] [--samples 128] [--batch 64] [--steps 28]
                                          [--no-standalone] [--no-record] [--threads 2]
                                          [--torch-dts 0.1 0.2 0.5] [--torch-batches 16 64 256] [--no-torch]
+                                         [--torch-modes eager compiled]
                                          [--train-dts 0.5 0.2 0.1] [--train-batches 2] [--no-train]
 
 Rockpool with jax (``pip install -c constraints.txt -e '.[rockpool]'``) is an optional extra: without
@@ -22,13 +23,16 @@ Measured: wall seconds to simulate the samples in (a) Brian2 runtime/numpy batch
 (b) Brian2 cpp_standalone batched (compile time apart), (c) DynapSim under ``jax.jit``
 (first call, i.e. trace + compile, apart), (d) the torch chip model
 (:func:`transfer.chip_model.simulate_torch`) on the CPU (CUDA when present) in float64 and
-float32 at each ``--torch-dts`` and ``--torch-batches``; the real-time factor (simulated
+float32 at each ``--torch-dts`` and ``--torch-batches``, step by step and compiled by
+``torch.compile`` (the ``torch-fast`` backend: its first batch, which traces and compiles, is
+timed apart as ``compile_s``); the real-time factor (simulated
 seconds per wall second) and the mean firing rate per neuron in each, as a check that the
 networks are active and comparable. ``agree`` is the fraction of samples whose prediction
 equals that of Brian2 runtime at dt 0.1 ms in float64, with a readout (ridge regression,
 :func:`transfer.models.ridge_readout`) fitted on that run's spike counts averaged over the
 sequence to the samples' labels (:func:`fit_readout`), so that predictions follow what the
-network encodes; a setting is faithful when it agrees on at least 99 %. ``equal_counts`` is the fraction of
+network encodes; a setting is faithful when it agrees on at least 99 % (``checks`` names the
+fastest faithful one, and ``x_dynapsim`` is each row's speed over DynapSim's). ``equal_counts`` is the fraction of
 (sample, window, neuron) spike counts equal to that run's. Training through the model
 (:class:`transfer.chip_network.ChipNetwork`, float32, batch 64, cross-entropy, Adam): seconds
 per 1000 sequences of 28 x 28 (measured over ``--train-batches`` batches and scaled) and the
@@ -250,14 +254,22 @@ def _torch_rows(net, X: np.ndarray, reference: dict[str, np.ndarray], base, args
 
     rows = []
     n, T, N = X.shape[0], X.shape[1], args.neurons
+    modes = [(False, torch.float64), (False, torch.float32)] * ("eager" in args.torch_modes) \
+        + [(True, torch.float32), (True, torch.float64)] * ("compiled" in args.torch_modes)
     for dt_ms in args.torch_dts:
-        for dtype in (torch.float64, torch.float32):
+        for compiled, dtype in modes:
             for batch in args.torch_batches:
                 settings = replace(base, dt=dt_ms * 1e-3, batch_size=min(batch, n))
-                res = simulate_torch(net, X, settings, dtype=dtype)
+                compile_s = None
+                if compiled:  # torch.compile traces on the first batch of a shape: timed apart
+                    t0 = time.perf_counter()
+                    simulate_torch(net, X[:min(batch, n), :1], settings, dtype=dtype, compiled=True)
+                    compile_s = time.perf_counter() - t0
+                res = simulate_torch(net, X, settings, dtype=dtype, compiled=compiled)
                 c = res.counts["hidden"]
-                rows.append(_row(f"torch chip model ({default_device().type})", min(batch, n), n, T, N,
-                                 res.wall_seconds, None, c, dt=dt_ms * 1e-3, dtype=str(dtype).split(".")[-1],
+                name = "torch chip model" + (" compiled" if compiled else "") + f" ({default_device().type})"
+                rows.append(_row(name, min(batch, n), n, T, N, res.wall_seconds, compile_s, c, dt=dt_ms * 1e-3,
+                                 dtype=str(dtype).split(".")[-1],
                                  agree=float(np.mean(res.predictions == reference["predictions"])),
                                  equal_counts=float(np.mean(c == reference["counts"]))))
     return rows
@@ -325,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip the torch chip model")
     parser.add_argument("--torch-dts", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="dt in ms")
     parser.add_argument("--torch-batches", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--torch-modes", nargs="+", default=["eager", "compiled"], choices=["eager", "compiled"],
+                        help="the chip model step by step in eager torch, and compiled by torch.compile")
     parser.add_argument("--no-train", action="store_true", help="skip timing training through the model")
     parser.add_argument("--train-dts", type=float, nargs="+", default=[0.5, 0.2, 0.1], help="dt in ms")
     parser.add_argument("--train-batches", type=int, default=2, help="batches of 64 timed per dt")
@@ -397,6 +411,16 @@ def main(argv: list[str] | None = None) -> int:
     _, _, _, mapping = dynapsim_kwargs(net)
     columns = ["simulator", "dt_ms", "dtype", "batch", "samples", "seconds", "compile_s", "x_real_time",
                "samples_per_s", "rate_hz", "active_fraction", "agree", "equal_counts"]
+    peer = next((r["samples_per_s"] for r in rows if r["simulator"].startswith("rockpool")), None)
+    if peer:
+        columns.append("x_dynapsim")
+        for r in rows:
+            r["x_dynapsim"] = r["samples_per_s"] / peer
+    faithful = [r for r in rows if r["agree"] is not None and r["agree"] >= 0.99]
+    if faithful:
+        best = max(faithful, key=lambda r: r["samples_per_s"])
+        checks["fastest_faithful"] = (f"{best['simulator']} dt {best['dt_ms']:g} ms {best['dtype']} batch "
+                                      f"{best['batch']}: {best['samples_per_s']:.1f} samples/s")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     threads = (f"{os.cpu_count()} cores, load {load:.1f}, torch threads {torch.get_num_threads()}, "
                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
