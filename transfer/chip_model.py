@@ -55,6 +55,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
+import torch.nn.functional as F_nn
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -352,7 +353,9 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         free[p.name] = torch.full((B, p.size), _NEVER, dtype=torch.int32, device=dev)
     # event by event on the CPU without autograd (Brian2's summation order; nonzero() would
     # synchronise a GPU at every step, where the dense product is the faster choice)
-    by_event = not grad and dev.type == "cpu" and not compiled
+    # compiled (float32, faithful rather than bit-equal): each sample's events summed first, one
+    # bag of presynaptic rows per sample (embedding_bag), then added
+    by_event = not grad and dev.type == "cpu"
     weights_t = {proj.name: proj.weight.T.contiguous() for proj in tn.projections} if by_event else {}
     depth = {}
     for proj in tn.projections:
@@ -390,6 +393,7 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
         for src in history:
             history[src].append(spikes[src])
         events: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
+        bags: dict[tuple[str, int], tuple[Tensor, Tensor]] = {}
         for proj in tn.projections:  # synapses slot
             if proj.delay_steps == 0:
                 src = spikes[proj.pre]
@@ -398,10 +402,17 @@ def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: floa
             else:
                 continue
             s = state[proj.post]
+            key = (proj.pre, proj.delay_steps)
             if not by_event:
                 s[proj.variable] = s[proj.variable] + src @ proj.weight.T
+            elif compiled:
+                if key not in bags:
+                    b, j = src.nonzero(as_tuple=True)  # row-major: grouped by sample
+                    per_sample = torch.bincount(b, minlength=B)
+                    bags[key] = j, per_sample.cumsum(0) - per_sample
+                j, starts = bags[key]
+                s[proj.variable] = s[proj.variable] + F_nn.embedding_bag(j, weights_t[proj.name], starts, mode="sum")
             else:  # in ascending presynaptic index, as numpy.add.at adds them in Brian2
-                key = (proj.pre, proj.delay_steps)
                 if key not in events:
                     events[key] = src.nonzero(as_tuple=True)
                 b, j = events[key]
