@@ -1,13 +1,16 @@
 """The torch chip model against Brian2 on a mapped network: the same predictions?
 
     python -m experiments.backend_agreement runs/chip/digits_rnn [--chips 0 1 2] [--cv 0.2]
+                                            [--backend torch|torch-fast] [--device cpp_standalone]
 
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`). Its Brian2 emulations (the
 nominal chip ``emulate`` and ``emulate_cv<cv>_chip<seed>``, the names ``chip_path`` uses) are
 repeated with ``emulate --backend torch`` (float64, dt 0.1 ms, the step Brian2 takes) into
-``RUN/torch_<name>``; the record ``docs/data/extra_backend_agreement_<run name>.json`` gives per
-chip the fraction of test samples with the same prediction, both accuracies, both spike counts
-per inference and both wall times. Missing Brian2 emulations are run first.
+``RUN/torch_<name>``, or with ``--backend torch-fast`` (compiled, float32) into
+``RUN/torchfast_<name>``; the record ``docs/data/extra_backend_agreement_<run name>[_fast].json``
+gives per chip the fraction of test samples with the same prediction, both accuracies, both
+spike counts per inference and both wall times. Missing Brian2 emulations are run first (on
+``--device``).
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from experiments.chip_path import chip_run_parser, parse_chip_run
-from experiments.main_job import run_stage, format_table
+from experiments.main_job import BACKEND_PREFIX, format_table, run_stage
 from experiments.records import command_line, save_record
 from experiments.settings import EmulateSettings
 from transfer.files import read_json
 
 __all__ = ["main"]
 
-COLUMNS = ["chip", "cv", "n_test", "same_prediction", "brian2", "torch", "brian2_spikes", "torch_spikes",
-           "brian2_s", "torch_s"]
+COLUMNS = ["chip", "cv", "backend", "n_test", "same_prediction", "brian2", "torch", "brian2_spikes",
+           "torch_spikes", "brian2_s", "torch_s"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,32 +37,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = chip_run_parser(__doc__.split("\n")[0])
     parser.add_argument("--chips", type=int, nargs="*", default=[0, 1, 2], help="mismatch seeds")
     parser.add_argument("--cv", type=float, default=0.2)
+    parser.add_argument("--backend", default="torch", choices=["torch", "torch-fast"])
+    parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"],
+                        help="Brian2 device of the reference emulations it runs")
     args, run = parse_chip_run(parser, argv)
+    prefix = BACKEND_PREFIX[args.backend]
     chips = [("nominal", 0.0, 0, "emulate")] + [(str(c), args.cv, c, f"emulate_cv{args.cv:g}_chip{c}")
                                                 for c in args.chips]
     rows = []
     for label, cv, seed, name in chips:
         m = {}
-        for backend, stage in (("brian2", name), ("torch", f"torch_{name}")):
+        for backend, stage in (("brian2", name), (args.backend, prefix + name)):
             m[backend] = run_stage(run, stage, lambda p, b=backend, c=cv, s=seed: emulate_stage(
-                EmulateSettings(str(run / "map"), mismatch=c, seed=s, backend=b), p, progress=not args.quiet))
-        pred = {b: np.load(run / (name if b == "brian2" else f"torch_{name}") / "predictions.npz")["emulated"]
+                EmulateSettings(str(run / "map"), mismatch=c, seed=s, backend=b, device=args.device),
+                p, progress=not args.quiet))
+        pred = {b: np.load(run / (name if b == "brian2" else prefix + name) / "predictions.npz")["emulated"]
                 for b in m}
-        rows.append({"chip": label, "cv": cv, "n_test": int(len(pred["brian2"])),
-                     "same_prediction": float(np.mean(pred["brian2"] == pred["torch"])),
-                     "brian2": m["brian2"]["accuracy"], "torch": m["torch"]["accuracy"],
+        other = args.backend
+        rows.append({"chip": label, "cv": cv, "backend": other, "n_test": int(len(pred["brian2"])),
+                     "same_prediction": float(np.mean(pred["brian2"] == pred[other])),
+                     "brian2": m["brian2"]["accuracy"], "torch": m[other]["accuracy"],
                      "brian2_spikes": m["brian2"]["spikes_per_inference"],
-                     "torch_spikes": m["torch"]["spikes_per_inference"],
-                     "brian2_s": m["brian2"]["wall_seconds"], "torch_s": m["torch"]["wall_seconds"]})
+                     "torch_spikes": m[other]["spikes_per_inference"],
+                     "brian2_s": m["brian2"]["wall_seconds"], "torch_s": m[other]["wall_seconds"]})
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        path = save_record(f"extra_backend_agreement_{run.name}", {
+        suffix = "_fast" if args.backend == "torch-fast" else ""
+        what = ("compiled by torch.compile, float32" if args.backend == "torch-fast" else "float64")
+        path = save_record(f"extra_backend_agreement_{run.name}{suffix}", {
             "title": f"Torch chip model against Brian2: {source['model'].upper()} on {source['dataset']} "
                      f"emulated from hardware.json",
             "rows": rows,
             "note": "The same hardware.json emulated by Brian2 (runtime, numpy) and by the torch chip model "
-                    "(transfer.chip_model, float64, dt 0.1 ms, CPU), on the nominal chip and on mismatched "
+                    f"(transfer.chip_model, {what}, dt 0.1 ms, CPU), on the nominal chip and on mismatched "
                     "chips (the same frozen draw in both, brian_models.mismatch.draw_chip); noise off. "
                     "same_prediction: fraction of test samples with the same predicted class. Wall seconds were "
                     "taken at different times on a shared 2-core machine: the speed comparison is "

@@ -58,7 +58,7 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs
         else 1e6 * st["emulate"]["energy_joules_per_inference"],
         "cores": st["map"]["cores_used"], "hidden": st["train"].get("n_hidden"),
-        "copies": st["simulate_hw"].get("copies", 1),
+        "copies": st["simulate_hw"].get("copies", 1), "max_rate": st["simulate_hw"].get("max_rate"),
         "mismatch_aware": st["quantize"].get("mismatch_aware_cv"),
         # what the chip's energy goes into (Moradi et al. 2018's event energies, no mismatch)
         "energy_split_uJ": {k: 1e6 * st["emulate"]["energy"][k]
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="LSNN: fraction of adaptive neurons (0: the control without adaptation)")
     parser.add_argument("--copies", type=int, default=1,
                         help="copies of the network on their own neurons, averaged by the readout")
+    parser.add_argument("--max-rate", type=float, default=None,
+                        help="firing rate (Hz) of the top activation (simulate --max-rate; default 1000)")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -141,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                                           "train_samples": args.finetune_samples, "mismatch": args.cv,
                                           "spike_penalty": args.spike_penalty, "precision": args.finetune_precision}
                         if args.finetune_epochs else None,
-                        copies=args.copies, device=args.device, progress=not args.quiet)
+                        simulate_options={"copies": args.copies,
+                                          **({"max_rate": args.max_rate} if args.max_rate else {})},
+                        device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     row["noise"] = args.noise
     print(format_table([row], COLUMNS))

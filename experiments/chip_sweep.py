@@ -2,6 +2,7 @@
 before and after calibrating its readout to each chip.
 
     python -m experiments.chip_sweep runs/chip/recall_lsnn --cvs 0.1 0.2 0.3 --chips 0 1 2 --noise 1e-11
+                                     [--backend brian2|torch|torch-fast]
 
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`) holding ``map``; every
 chip's runs go beside it (``emulate_cv<cv>_chip<seed>``, ``calibrate_...``,
@@ -29,7 +30,7 @@ def sweep_rows(runs: dict[float, list[dict[str, dict]]]) -> list[dict]:
     """One row per CV from the :func:`experiments.main_job.run_on_chip` results of its chips."""
     rows = []
     for cv, chips in sorted(runs.items()):
-        plain = [next(m for k, m in r.items() if k.startswith("emulate") and not k.endswith("calibrated"))
+        plain = [next(m for k, m in r.items() if "emulate_" in k and not k.endswith("calibrated"))
                  for r in chips]
         cal = [next(m for k, m in r.items() if k.endswith("_calibrated")) for r in chips]
 
@@ -54,20 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A")
     parser.add_argument("--calibrate-samples", type=int, default=1000)
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
+    parser.add_argument("--backend", default="brian2", choices=["brian2", "torch", "torch-fast"],
+                        help="simulator of the emulated chips (torch-fast: compiled, float32)")
     args, run = parse_chip_run(parser, argv)
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
-                             device=args.device, progress=not args.quiet) for chip in args.chips]
+                             device=args.device, backend=args.backend, progress=not args.quiet)
+                 for chip in args.chips]
             for cv in args.cvs}
     rows = sweep_rows(runs)
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = f"extra_chip_sweep_{run.name}"
+        name = f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
                      f"(emulated from hardware.json)",
             "rows": rows,
-            "note": f"One mapped network ({run.name}); each CV emulated on chips (mismatch seeds) {args.chips} "
+            "note": f"One mapped network ({run.name}); each CV emulated ({args.backend}) on chips (mismatch seeds) {args.chips} "
                     f"with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
                     + f", before and after calibrating the host readout to each chip on "
                     f"{args.calibrate_samples} training sequences; {source['n_test']} test sequences."},

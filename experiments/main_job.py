@@ -18,7 +18,7 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["run_chain", "run_main", "run_on_chip", "run_stage", "format_table"]
+__all__ = ["BACKEND_PREFIX", "run_chain", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
 def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -34,29 +34,34 @@ def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dic
     return metrics
 
 
+#: Prefix of the chip runs of each simulator (Brian2's carry none).
+BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
+
+
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
-                progress: bool = True) -> dict[str, dict[str, Any]]:
+                backend: str = "brian2", progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
-    noise ``noise``), calibrate the readout to that chip and emulate again.
+    noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again.
 
     The runs go to ``out/emulate_cv<cv>_chip<chip>``, ``out/calibrate_...`` and
-    ``out/emulate_..._calibrated``; finished ones are reused, but only when they ran with the
-    same noise (else a ``ValueError`` names the directory). Returns their metrics by name.
+    ``out/emulate_..._calibrated`` (on the torch backends ``out/torch_emulate_...`` or
+    ``out/torchfast_emulate_...``); finished ones are reused, but only when they ran with the
+    same noise and backend (else a ``ValueError`` names the directory). Returns their metrics by name.
     """
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
-    tag = f"cv{cv:g}_chip{chip}"
+    tag = BACKEND_PREFIX[backend] + f"{{}}_cv{cv:g}_chip{chip}"
     stages: dict[str, Callable[[Path], dict[str, Any]]] = {
-        f"emulate_{tag}": lambda p: emulate_stage(EmulateSettings(
+        tag.format("emulate"): lambda p: emulate_stage(EmulateSettings(
             str(out / "map"), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
-            limit_test=limit_test), p, progress=progress),
-        f"calibrate_{tag}": lambda p: calibrate_stage(CalibrateSettings(
-            str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device),
-            p, progress=progress),
-        f"emulate_{tag}_calibrated": lambda p: emulate_stage(EmulateSettings(
-            str(out / f"calibrate_{tag}"), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
-            limit_test=limit_test), p, progress=progress),
+            limit_test=limit_test, backend=backend), p, progress=progress),
+        tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
+            str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
+            backend=backend), p, progress=progress),
+        tag.format("emulate") + "_calibrated": lambda p: emulate_stage(EmulateSettings(
+            str(out / tag.format("calibrate")), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
+            limit_test=limit_test, backend=backend), p, progress=progress),
     }
     results: dict[str, dict[str, Any]] = {}
     for name, run in stages.items():
@@ -64,6 +69,9 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
         ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
         if ran_with != noise:
             raise ValueError(f"{out / name} ran with membrane noise {ran_with:g} A, not {noise:g} A: "
+                             f"move it away or choose another run directory")
+        if m.get("backend", "brian2") != backend:
+            raise ValueError(f"{out / name} ran on backend {m.get('backend', 'brian2')}, not {backend}: "
                              f"move it away or choose another run directory")
     return results
 
@@ -92,7 +100,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               device: str = "runtime", target: str = "numpy", gatings: tuple[str, ...] = ("exact",),
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
-              finetune_options: dict[str, Any] | None = None, copies: int = 1,
+              finetune_options: dict[str, Any] | None = None, simulate_options: dict[str, Any] | None = None,
               progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
@@ -104,8 +112,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     ``simulate_limit_test`` simulates only the first N test samples (the float and ternary
     figures always use the whole test split). ``hardware=True`` simulates with DPI neurons
     and spike input (``simulate_hw``), maps that network onto DYNAP-SE and emulates the
-    configuration (``copies`` copies of the network side by side, averaged by the readout:
-    :func:`brian_models.description.replicate`). ``train_fan_in`` trains the float model under that fan-in cap
+    configuration; ``simulate_options`` are further :class:`SimulateSettings` fields of that
+    simulation (``copies``, ``max_rate``...). ``train_fan_in`` trains the float model under that fan-in cap
     (``train --max-fan-in``); ``model_options`` are further :class:`TrainSettings` fields
     (``shared_bias``, ``syn_leak``, ``chip``...), ``quantize_options`` further
     :class:`QuantizeSettings` fields (``mismatch_aware``, ``epochs``...). With ``hardware`` and
@@ -140,7 +148,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     if hardware:
         results["simulate_hw"] = run_stage(out, "simulate_hw", lambda p: simulate_stage(
             SimulateSettings(quantized, neuron="dpi", input_coding="rate", limit_test=simulate_limit_test,
-                             device=device, target=target, chip="dynapse1", copies=copies), p, progress=progress))
+                             device=device, target=target, chip="dynapse1", **(simulate_options or {})), p,
+            progress=progress))
         network = "simulate_hw"
         if finetune_options is not None:
             results["finetune"] = run_stage(out, "finetune", lambda p: finetune_stage(

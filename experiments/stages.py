@@ -309,7 +309,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
         "mismatch_seed": seed, "noise": s.noise, "backend": s.backend, "device": s.device, "target": s.target,
         "transfer_function": net.metadata.get("transfer_function") if isinstance(net, SpikingNetwork) else None,
         "input_coding": coding, "gating": s.gating if kind == "lstm" else None, "snapped_to_chip": s.chip,
-        "copies": s.copies, "source": str(s.run_dir),
+        "copies": s.copies, "max_rate": s.max_rate, "source": str(s.run_dir),
     }
     if kind == "lstm":
         fields["macs_per_inference"] = lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1])
