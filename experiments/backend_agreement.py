@@ -2,6 +2,7 @@
 
     python -m experiments.backend_agreement runs/chip/digits_rnn [--chips 0 1 2] [--cv 0.2]
                                             [--backend torch|torch-fast] [--device cpp_standalone]
+                                            [--limit-test N] [--batch-size B]
 
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`). Its Brian2 emulations (the
 nominal chip ``emulate`` and ``emulate_cv<cv>_chip<seed>``, the names ``chip_path`` uses) are
@@ -15,6 +16,7 @@ spike counts per inference and both wall times. Missing Brian2 emulations are ru
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="torch", choices=["torch", "torch-fast"])
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"],
                         help="Brian2 device of the reference emulations it runs")
+    parser.add_argument("--limit-test", type=int, default=None,
+                        help="emulate N test samples (default: as many as the map run; runs named *_n<N>)")
+    parser.add_argument("--batch-size", type=int, default=128, help="samples simulated together")
     args, run = parse_chip_run(parser, argv)
     prefix = BACKEND_PREFIX[args.backend]
-    chips = [("nominal", 0.0, 0, "emulate")] + [(str(c), args.cv, c, f"emulate_cv{args.cv:g}_chip{c}")
-                                                for c in args.chips]
+    n = f"_n{args.limit_test}" if args.limit_test else ""
+    chips = [("nominal", 0.0, 0, "emulate" + n)] + [(str(c), args.cv, c, f"emulate_cv{args.cv:g}_chip{c}{n}")
+                                                    for c in args.chips]
     rows = []
     for label, cv, seed, name in chips:
         m = {}
         for backend, stage in (("brian2", name), (args.backend, prefix + name)):
             m[backend] = run_stage(run, stage, lambda p, b=backend, c=cv, s=seed: emulate_stage(
-                EmulateSettings(str(run / "map"), mismatch=c, seed=s, backend=b, device=args.device),
+                EmulateSettings(str(run / "map"), mismatch=c, seed=s, backend=b, device=args.device,
+                                limit_test=args.limit_test, batch_size=args.batch_size),
                 p, progress=not args.quiet))
         pred = {b: np.load(run / (name if b == "brian2" else prefix + name) / "predictions.npz")["emulated"]
                 for b in m}
@@ -65,16 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         source = read_json(run / "map" / "metrics.json")
         suffix = "_fast" if args.backend == "torch-fast" else ""
         what = ("compiled by torch.compile, float32" if args.backend == "torch-fast" else "float64")
-        path = save_record(f"extra_backend_agreement_{run.name}{suffix}", {
+        path = save_record(f"extra_backend_agreement_{run.name}{suffix}{n}", {
             "title": f"Torch chip model against Brian2: {source['model'].upper()} on {source['dataset']} "
                      f"emulated from hardware.json",
             "rows": rows,
             "note": "The same hardware.json emulated by Brian2 (runtime, numpy) and by the torch chip model "
                     f"(transfer.chip_model, {what}, dt 0.1 ms, CPU), on the nominal chip and on mismatched "
                     "chips (the same frozen draw in both, brian_models.mismatch.draw_chip); noise off. "
-                    "same_prediction: fraction of test samples with the same predicted class. Wall seconds were "
-                    "taken at different times on a shared 2-core machine: the speed comparison is "
-                    "extra_chip_model_peer."},
+                    f"same_prediction: fraction of test samples with the same predicted class; batch "
+                    f"{args.batch_size}; Brian2 device {args.device}. Wall seconds (torch-fast's first run includes "
+                    "compiling) were taken on a shared 2-core machine, load "
+                    f"{os.getloadavg()[0]:.1f} at the end: the controlled speed comparison is the peer benchmark."},
             command_line(argv, "experiments.backend_agreement"),
             **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
         print(f"wrote {path}")
