@@ -129,6 +129,8 @@ def _chip(recs: list[dict[str, Any]]) -> str:
     for rec in recs:
         for r in rec["figures"]["rows"]:
             rows.append({"run": rec["name"][len("chip_"):], "model": r["model"], "hidden": r.get("hidden"),
+                         "copies": r.get("copies") or 1,
+                         "max Hz": "-" if r["model"] == "lsnn" else round(r.get("max_rate") or 1000),
                          "test": r["n_test"], "float %": _pct(r["float"]), "ternary %": _pct(r["ternary"]),
                          "DPI %": _pct(r["spiking_dpi"]), "chip CV 0 %": _pct(r["emulated_cv0"]),
                          "CV": r["cv"], "noise A": r.get("noise", 0.0) or 0, "chips": len(r["chips"]),
@@ -143,7 +145,9 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "on several chips (mismatch seeds) at the CV given, mean ± standard deviation over the "
              "chips, before and after calibrating the readout to each chip (`rnn2dynapse calibrate`; "
              "a reservoir's `emulate` already refits its host readout on each chip, so calibration "
-             "changes nothing for the ESN). 'cal. reads': what the calibrated readout reads, chosen by "
+             "changes nothing for the ESN). 'copies': copies of the network on their own neurons, "
+             "averaged by the readout (`simulate --copies`); 'max Hz': the firing rate that stands for "
+             "the top activation of a converted network (`simulate --max-rate`; '-': the LSNN, not converted). 'cal. reads': what the calibrated readout reads, chosen by "
              "cross-validation on the calibration sequences: the mapped readout's window, or the last K "
              "sequence steps one by one (never on the memory tasks, where that would read the cue); "
              "'window (older run)': calibrated before that choice existed, always the window, L2 strength 0.01.",
