@@ -265,7 +265,8 @@ class SimulateSettings:
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
-    max_rate: float = option(1000.0, "firing rate (Hz) for the top activation", type=float)
+    max_rate: float | None = option(None, "firing rate (Hz) for the top activation (default 1000; 300 for a "
+                                    "run trained for the chip)", type=float)
     limit_test: int | None = option(None, "simulate N test samples", type=positive_int, metavar="N")
     gating: str = option("exact", "LSTM only: exact multiply-and-hold cell, or shunting (GABA_A) gating",
                          choices=("exact", "shunting"))
@@ -288,7 +289,7 @@ class SimulateSettings:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
-        _positive(self, "max_rate", allow_none=False)
+        _positive(self, "max_rate")
         _positive(self, "time_scale")
         _check(self, "copies", self.copies >= 1, "must be a positive integer")
         if self.chip is not None and self.neuron not in (None, "dpi"):

@@ -22,7 +22,7 @@ from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
 from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_READOUT,
-                                  LSNN_SUBSTEPS, MEMORY_TASKS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
+                                  LSNN_SUBSTEPS, CHIP_MAX_RATE, MAX_RATE, MEMORY_TASKS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics, write_simulate_run
 from experiments.nir_stages import import_reference, simulate_import_stage
@@ -271,7 +271,8 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
     trained_for = ckpt.settings.get("chip")
     neuron = s.neuron or ("dpi" if trained_for else "lif")
     chip = s.chip or (trained_for if neuron == "dpi" else None)
-    s = replace(s, neuron=neuron, chip=chip)
+    s = replace(s, neuron=neuron, chip=chip,
+                max_rate=s.max_rate or (CHIP_MAX_RATE if trained_for else MAX_RATE))
     data = run_data(ckpt, s.limit_test)
     coding = s.input_coding or ("rate" if trained_for else
                                 (default_input_coding(ckpt.model) if kind in ("rnn", "esn") else None))
