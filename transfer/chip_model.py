@@ -297,6 +297,9 @@ def _compiled_step() -> Any:
     """:func:`_population_step` compiled by ``torch.compile`` (its elementwise operations fused
     into one loop per population; compiled once per process and network shape)."""
     if not _COMPILED:
+        # one trace per population, dtype and batch shape: more than dynamo's default of 8 in a
+        # process that runs several networks or settings (past the limit it silently runs eager)
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
         _COMPILED.append(torch.compile(_population_step, dynamic=False))
     return _COMPILED[0]
 
