@@ -47,6 +47,7 @@ stream, so those runs agree only in statistics.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import deque
@@ -290,18 +291,14 @@ def _population_step(model: str, s: dict[str, Tensor], consts: dict[str, Tensor]
     return dyn.reset(new, consts, z, detach), z, cond, free
 
 
-_COMPILED: list[Any] = []
-
-
+@functools.cache
 def _compiled_step() -> Any:
     """:func:`_population_step` compiled by ``torch.compile`` (its elementwise operations fused
     into one loop per population; compiled once per process and network shape)."""
-    if not _COMPILED:
-        # one trace per population, dtype and batch shape: more than dynamo's default of 8 in a
-        # process that runs several networks or settings (past the limit it silently runs eager)
-        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
-        _COMPILED.append(torch.compile(_population_step, dynamic=False))
-    return _COMPILED[0]
+    # one trace per population, dtype and batch shape: more than dynamo's default of 8 in a
+    # process that runs several networks or settings (past the limit it silently runs eager)
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
+    return torch.compile(_population_step, dynamic=False)
 
 
 def run_network(tn: TorchNetwork, X: Tensor, *, smooth: bool = False, beta: float = 10.0,
