@@ -6,7 +6,8 @@ Trains the model for the chip (``train --chip dynapse1``: the delay-free RNN, or
 with one shared bias), quantizes it, simulates it on DPI neurons with its parameters snapped
 to the bias codes, maps it onto DYNAP-SE1 and emulates the configuration: without mismatch,
 then on each of ``--chips`` (mismatch seeds) at ``--cv``, before and after calibrating the
-readout to each chip (:mod:`hardware.calibrate`). Everything runs through
+readout to each chip (:mod:`hardware.calibrate`). With ``--fleet K`` the uncalibrated chips
+read a readout fitted on K other simulated chips (``calibrate --fleet``). Everything runs through
 :func:`experiments.main_job.run_chain` into ``runs/chip/<dataset>_<model>[_tag]/`` (finished
 stages are reused), and the figures go to the record ``docs/data/chip_<dataset>_<model>[_tag].json``.
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.main_job import format_table, run_chain
+from experiments.main_job import FLEET_SEED, format_table, run_chain
 from experiments.records import command_line, save_record
 
 __all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "parse_chip_run"]
@@ -47,7 +48,10 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
     row = {
         "dataset": summary["dataset"], "model": summary["model"], "n_test": st["emulate"]["n_test"],
         "metric": summary["metric"], "float": st["train"]["accuracy"], "ternary": st["quantize"]["accuracy"],
-        "spiking_dpi": st["simulate_hw"]["accuracy"], "emulated_cv0": st["emulate"]["accuracy"], "cv": cv,
+        "spiking_dpi": st["simulate_hw"]["accuracy"], "mapped_cv0": st["emulate"]["accuracy"],
+        # the readout the uncalibrated chips use: the mapped one, or one fitted on a fleet of other chips
+        "fleet": st["fleet"]["calibrated_for"]["fleet"] if "fleet" in st else 0,
+        "emulated_cv0": st.get("fleet_emulate", st["emulate"])["accuracy"], "cv": cv,
         "chips": [r["mismatch_seed"] for r in plain],
         "emulated": emu_mean, "emulated_sd": emu_sd, "calibrated": cal_mean, "calibrated_sd": cal_sd,
         "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
@@ -121,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="copies of the network on their own neurons, averaged by the readout")
     parser.add_argument("--max-rate", type=float, default=None,
                         help="firing rate (Hz) of the top activation (simulate --max-rate; default 1000)")
+    parser.add_argument("--fleet", type=int, default=0, metavar="K",
+                        help="fit the uncalibrated chips' readout on K other simulated chips (calibrate --fleet)")
+    parser.add_argument("--fleet-samples", type=int, default=None, metavar="N",
+                        help="plays of training sequences on the fleet (default 4 x --calibrate-samples)")
+    parser.add_argument("--fleet-backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"],
+                        help="simulator of the fleet (default the compiled torch chip model)")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -145,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         if args.finetune_epochs else None,
                         simulate_options={"copies": args.copies,
                                           **({"max_rate": args.max_rate} if args.max_rate else {})},
+                        fleet=args.fleet, fleet_samples=args.fleet_samples, fleet_backend=args.fleet_backend,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     row["noise"] = args.noise
@@ -158,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"and parameters snapped to the bias codes, mapped and emulated from hardware.json; "
                     f"chips = mismatch seeds at CV {args.cv:g} with {noise}; 'calibrated' refits the "
                     f"host readout on each chip's own output spikes for {args.calibrate_samples} "
-                    f"training sequences. {row['n_test']} test sequences."},
+                    f"training sequences. {row['n_test']} test sequences."
+                    + (f" The uncalibrated chips read a fleet readout: fitted on {args.fleet} other simulated "
+                       f"chips (seeds {FLEET_SEED}-{FLEET_SEED + args.fleet - 1}) at the same CV, "
+                       f"{summary['stages']['fleet']['calibration']['samples']} plays of training sequences; "
+                       f"chip CV 0 reads it too (the mapped readout: {100 * row['mapped_cv0']:.2f} %)."
+                       if args.fleet else "")},
             command_line(argv, "experiments.chip_path"), **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
         print(f"wrote {path}")
     return 0

@@ -7,7 +7,9 @@ before and after calibrating its readout to each chip.
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`) holding ``map``; every
 chip's runs go beside it (``emulate_cv<cv>_chip<seed>``, ``calibrate_...``,
 ``emulate_..._calibrated``, the names ``chip_path`` uses, so its chips are reused and a killed
-sweep resumes). The record ``docs/data/extra_chip_sweep_<run name>.json`` holds one row per CV.
+sweep resumes). Where the run has a fleet readout (``chip_path --fleet``) the uncalibrated
+chips read it at every CV (``--mapped-readout``: the mapped one). The record
+``docs/data/extra_chip_sweep_<run name>.json`` holds one row per CV.
 """
 
 from __future__ import annotations
@@ -57,22 +59,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
     parser.add_argument("--backend", default="brian2", choices=["brian2", "torch", "torch-fast"],
                         help="simulator of the emulated chips (torch-fast: compiled, float32)")
+    parser.add_argument("--mapped-readout", action="store_true",
+                        help="the uncalibrated chips read the mapped readout even where the run has a fleet readout")
     args, run = parse_chip_run(parser, argv)
+    readout = "fleet" if (run / "fleet" / "metrics.json").exists() and not args.mapped_readout else "map"
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
-                             device=args.device, backend=args.backend, progress=not args.quiet)
+                             device=args.device, backend=args.backend, readout=readout, progress=not args.quiet)
                  for chip in args.chips]
             for cv in args.cvs}
     rows = sweep_rows(runs)
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
+        name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
+                + ("_mapped" if args.mapped_readout and readout == "map" and (run / "fleet").exists() else ""))
+        fleet = read_json(run / "fleet" / "metrics.json")["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
                      f"(emulated from hardware.json)",
             "rows": rows,
             "note": f"One mapped network ({run.name}); each CV emulated ({args.backend}) on chips (mismatch seeds) {args.chips} "
                     f"with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
+                    + (f", read by the fleet readout (fitted on {fleet['fleet']} other chips at CV "
+                       f"{fleet['mismatch']:g})" if fleet else ", read by the mapped readout")
                     + f", before and after calibrating the host readout to each chip on "
                     f"{args.calibrate_samples} training sequences; {source['n_test']} test sequences."},
             command_line(argv, "experiments.chip_sweep"),

@@ -40,11 +40,13 @@ BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
 
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
-                backend: str = "brian2", progress: bool = True) -> dict[str, dict[str, Any]]:
+                backend: str = "brian2", readout: str = "map", progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
     noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again.
 
-    The runs go to ``out/emulate_cv<cv>_chip<chip>``, ``out/calibrate_...`` and
+    ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
+    (:func:`run_fleet`) instead of the mapped one. The runs go to
+    ``out/emulate_cv<cv>_chip<chip>`` (``out/fleet_emulate_...``), ``out/calibrate_...`` and
     ``out/emulate_..._calibrated`` (on the torch backends ``out/torch_emulate_...`` or
     ``out/torchfast_emulate_...``); finished ones are reused, but only when they ran with the
     same noise and backend (else a ``ValueError`` names the directory). Returns their metrics by name.
@@ -52,9 +54,10 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
     tag = BACKEND_PREFIX[backend] + f"{{}}_cv{cv:g}_chip{chip}"
+    plain = ("fleet_" if readout == "fleet" else "") + tag.format("emulate")
     stages: dict[str, Callable[[Path], dict[str, Any]]] = {
-        tag.format("emulate"): lambda p: emulate_stage(EmulateSettings(
-            str(out / "map"), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
+        plain: lambda p: emulate_stage(EmulateSettings(
+            str(out / readout), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend), p, progress=progress),
         tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
             str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
@@ -73,6 +76,31 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
         if m.get("backend", "brian2") != backend:
             raise ValueError(f"{out / name} ran on backend {m.get('backend', 'brian2')}, not {backend}: "
                              f"move it away or choose another run directory")
+    return results
+
+
+#: The first mismatch seed of the fleet a fleet readout is fitted on (the chips it is evaluated
+#: on, seeds 0, 1, 2..., lie outside it).
+FLEET_SEED = 1000
+
+
+def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 0.0, device: str = "runtime",
+              target: str = "numpy", backend: str = "torch-fast", progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Fit a readout for any chip on ``fleet`` simulated chips (mismatch ``cv``, seeds from
+    :data:`FLEET_SEED`, ``samples`` plays of the training sequences, simulator ``backend``) into
+    ``out/fleet``, and emulate it without mismatch in Brian2 (``out/fleet_emulate``)."""
+    from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
+
+    results = {"fleet": run_stage(out, "fleet", lambda p: calibrate_stage(CalibrateSettings(
+        str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
+        backend=backend), p, progress=progress))}
+    ran = results["fleet"]["calibrated_for"]
+    if (ran.get("fleet"), ran.get("mismatch"), ran.get("noise"), results["fleet"]["calibration"]["samples"]) != \
+            (fleet, cv, noise, samples):
+        raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')}, "
+                         f"noise {ran.get('noise')} A, not {fleet} at CV {cv:g}, noise {noise:g} A: move it away")
+    results["fleet_emulate"] = run_stage(out, "fleet_emulate", lambda p: emulate_stage(
+        EmulateSettings(str(out / "fleet"), device=device, target=target), p, progress=progress))
     return results
 
 
@@ -101,6 +129,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
               finetune_options: dict[str, Any] | None = None, simulate_options: dict[str, Any] | None = None,
+              fleet: int = 0, fleet_samples: int | None = None, fleet_backend: str = "torch-fast",
               progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
@@ -122,7 +151,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     network is also emulated on each of those chips at mismatch ``chip_cv`` (membrane noise
     ``chip_noise`` A), calibrated to each
     (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
-    lists those emulations. Returns ``{"stages": {name: metrics}, "rows": table
+    lists those emulations. ``fleet=K`` fits the uncalibrated chips' readout on K other
+    simulated chips first (:func:`run_fleet`, ``fleet_samples`` plays, default four per
+    calibration sequence, on ``fleet_backend``). Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
     """
     from .stages import emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage, train_stage
@@ -158,9 +189,13 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         results["map"] = run_stage(out, "map", lambda p: map_stage(MapSettings(str(out / network)), p))
         results["emulate"] = run_stage(out, "emulate", lambda p: emulate_stage(
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
+        if fleet:
+            results.update(run_fleet(out, chip_cv, fleet, fleet_samples or 4 * calibrate_samples, noise=chip_noise,
+                                     device=device, target=target, backend=fleet_backend, progress=progress))
         for chip in chip_seeds:
             results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,
-                                       device=device, target=target, progress=progress))
+                                       device=device, target=target, readout="fleet" if fleet else "map",
+                                       progress=progress))
 
     name = model.upper()
     rows = [
@@ -173,7 +208,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     labels = {key: f"spiking {n.upper()}" + ("" if g == "exact" else f" {g}") + " (Brian2)"
               for n, g, key in sims}
     labels.update({"simulate_hw": "spiking DPI, spike input", "finetune": "trained on random chips (torch)",
-                   "emulate": "DYNAP-SE emulated"})
+                   "emulate": "DYNAP-SE emulated", "fleet_emulate": "DYNAP-SE emulated, fleet readout"})
     for key, label in labels.items():
         if key in results:
             m = results[key]
@@ -183,12 +218,13 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
                          if "energy_joules_per_inference" in m else None,
                          "wall_s": m["wall_seconds"]})
     chip_runs = [{k: m.get(k) for k in CHIP_RUN_KEYS} for key, m in results.items()
-                 if key.startswith("emulate_cv")]
+                 if key.startswith(("emulate_cv", "fleet_emulate_cv"))]
     for calibrated in (False, True):
         runs = [r for r in chip_runs if r["calibrated"] is calibrated]
         if runs:
             acc = np.array([r["accuracy"] for r in runs])
-            label = f"chip CV {chip_cv:g}, {len(runs)} chips" + (", calibrated" if calibrated else "")
+            label = (f"chip CV {chip_cv:g}, {len(runs)} chips"
+                     + (", calibrated" if calibrated else ", fleet readout" if fleet else ""))
             rows.append({"model": name, "stage": label, "accuracy": float(acc.mean()),
                          "spread": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                          "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])),
@@ -203,7 +239,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
 TABLE_COLUMNS = ["model", "stage", "accuracy", "spread", "agreement", "spikes", "latency_ms", "energy_uJ",
                  "wall_s"]
 #: What ``summary.json`` keeps of every emulation on a chip with mismatch.
-CHIP_RUN_KEYS = ("readout_slices", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
+CHIP_RUN_KEYS = ("readout_slices", "fleet", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
                  "spikes_per_inference", "energy_joules_per_inference")
 
 

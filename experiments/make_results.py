@@ -132,7 +132,8 @@ def _chip(recs: list[dict[str, Any]]) -> str:
                          "copies": r.get("copies") or 1,
                          "max Hz": "-" if r["model"] == "lsnn" else round(r.get("max_rate") or 1000),
                          "test": r["n_test"], "float %": _pct(r["float"]), "ternary %": _pct(r["ternary"]),
-                         "DPI %": _pct(r["spiking_dpi"]), "chip CV 0 %": _pct(r["emulated_cv0"]),
+                         "DPI %": _pct(r["spiking_dpi"]), "readout": f"fleet {r['fleet']}" if r.get("fleet") else "mapped",
+                         "chip CV 0 %": _pct(r["emulated_cv0"]),
                          "CV": r["cv"], "noise A": r.get("noise", 0.0) or 0, "chips": len(r["chips"]),
                          "chip %": _pm(r["emulated"], r["emulated_sd"]),
                          "calibrated %": _pm(r["calibrated"], r["calibrated_sd"]),
@@ -150,7 +151,10 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "the top activation of a converted network (`simulate --max-rate`; '-': the LSNN, not converted). 'cal. reads': what the calibrated readout reads, chosen by "
              "cross-validation on the calibration sequences: the mapped readout's window, or the last K "
              "sequence steps one by one (never on the memory tasks, where that would read the cue); "
-             "'window (older run)': calibrated before that choice existed, always the window, L2 strength 0.01.",
+             "'window (older run)': calibrated before that choice existed, always the window, L2 strength 0.01. "
+             "'readout': what chip CV 0 and the uncalibrated chips read: the mapped readout, or a fleet "
+             "readout (`calibrate --fleet K`) fitted on K other simulated chips at the same CV, none of "
+             "them a chip it is evaluated on: trained for any chip, calibrated to none.",
              "", "```", format_table(rows, list(rows[0])), "```", ""]
     split = [{"run": rec["name"][len("chip_"):], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
               "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3)}

@@ -367,8 +367,12 @@ class CalibrateSettings:
     mismatch: float = option(0.0, "device mismatch CV of the emulated chip to calibrate to (with a real "
                              "board: the board itself)", type=float, metavar="CV")
     seed: int = option(0, "which emulated chip: the seed of its frozen mismatch draw", type=int)
-    samples: int = option(500, "training sequences played through the chip (the measurement budget)",
+    samples: int = option(500, "training sequences played through the chip (the measurement budget; on a "
+                          "fleet, plays beyond the training split repeat it on other chips)",
                           type=positive_int, metavar="N")
+    fleet: int = option(0, "fit the readout on a fleet of K simulated chips (mismatch seeds --seed to "
+                        "--seed+K-1, each playing its share) instead of one: a readout for any chip, "
+                        "evaluated on chips outside the fleet", type=int, metavar="K")
     regularisation: float | None = option(None, "L2 strength (1/C) of the readout's logistic regression "
                                           "(default: chosen by cross-validation on the played sequences)",
                                           type=float)
@@ -387,6 +391,8 @@ class CalibrateSettings:
         _noise(self)
         _positive(self, "regularisation")
         _check(self, "readout_steps", self.readout_steps is None or self.readout_steps >= 0, "must be >= 0")
+        _check(self, "fleet", self.fleet >= 0, "must be >= 0")
+        _check(self, "fleet", self.fleet == 0 or self.mismatch > 0, "needs --mismatch > 0 (chips that differ)")
 
 
 @dataclass(frozen=True)

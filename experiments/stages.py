@@ -30,7 +30,7 @@ from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revis
                               run_data, stage_of)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
-from hardware.calibrate import EmulatedBoard, calibrate_readout
+from hardware.calibrate import EmulatedBoard, Fleet, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
@@ -425,6 +425,10 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     run_dir = Path(e.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "emulate needs a map or calibrate run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
+    target = source.get("calibrated_for") or {}
+    if e.mismatch > 0 and e.seed in target.get("seeds", ()):
+        raise ValueError(f"chip {e.seed} is one of the fleet {run_dir} fitted its readout on: emulate a chip "
+                         f"outside seeds {target['seeds'][0]}-{target['seeds'][-1]}")
     ref = _reference(source, run_dir, e.limit_test or source.get("n_test"))
     data = ref.data
     simulated = _simulated_predictions(source)
@@ -447,7 +451,9 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     fields: dict[str, Any] = {
         "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "noise": e.noise, "backend": e.backend,
         "device": e.device,
-        "calibrated": source["stage"] == "calibrate", "calibrated_for": source.get("calibrated_for"),
+        # calibrated to this chip; a fleet readout (fitted on other chips) is not
+        "calibrated": source["stage"] == "calibrate" and not target.get("fleet"),
+        "calibrated_for": source.get("calibrated_for"), "fleet": target.get("fleet", 0),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
         "readout_slices": config.readout.slices,
         "readout_window_steps": config.readout.window_steps(config.step_duration),
@@ -471,15 +477,18 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
 
     The chip is the board emulated at ``mismatch``/``seed`` (with samna and a board, the board);
     it is measured only by playing ``samples`` training sequences and counting its output
-    spikes. Writes the adapted ``hardware.json``, which ``emulate`` and ``upload`` take like a
-    map run's.
+    spikes. With ``fleet=K`` the readout is fitted on K emulated chips (seeds ``seed`` to
+    ``seed+K-1``, :class:`hardware.calibrate.Fleet`) instead: a readout for any chip, which
+    ``emulate`` refuses to evaluate on a chip of that fleet. Writes the adapted
+    ``hardware.json``, which ``emulate`` and ``upload`` take like a map run's.
     """
     c = settings
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
     data = _reference(source, run_dir, None).data
-    n = min(c.samples, len(data.y_train))
+    n_train = len(data.y_train)
+    rows = np.arange(c.samples if c.fleet else min(c.samples, n_train)) % n_train
     steps = c.readout_steps
     if source.get("dataset") in MEMORY_TASKS:
         if steps:
@@ -487,22 +496,26 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                              f"while it is shown; calibrate it with --readout-steps 0")
         steps = 0
     out = new_run_dir(out)
-    board = EmulatedBoard(config, c.mismatch, c.seed, {"device": c.device, "batch_size": c.batch_size,
-                                                       "noise": c.noise, "build_dir": str(out / "brian")},
-                          simulator=None if c.backend == "brian2" else _simulator(c.backend))
+    seeds = list(range(c.seed, c.seed + max(c.fleet, 1)))
+    boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
+                                                    "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
+                            simulator=None if c.backend == "brian2" else _simulator(c.backend)) for s in seeds]
     t0 = time.perf_counter()
-    calibrated, report = calibrate_readout(config, board, data.X_train[:n], data.y_train[:n],
+    calibrated, report = calibrate_readout(config, Fleet(boards, c.seed) if c.fleet else boards[0],
+                                           data.X_train[rows], data.y_train[rows],
                                            regularisation=c.regularisation, steps=steps,
                                            balanced=data.metric == "balanced_accuracy",
-                                           lengths=None if data.len_train is None else data.len_train[:n])
+                                           lengths=None if data.len_train is None else data.len_train[rows],
+                                           groups=rows if c.fleet else None)
     calibrated.save(out / "hardware.json")
     metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",
                                                 "chips_used", "cores_used", "max_fan_in", "max_fan_out",
                                                 "source", "ann_source")}
+    target = {"fleet": c.fleet, "seeds": seeds} if c.fleet else {"seed": c.seed}
     metrics.update({
         "stage": "calibrate", "revision": git_revision(), "accuracy": None,
-        "calibrated_for": {"mismatch": c.mismatch, "seed": c.seed, "noise": c.noise}, "method": "readout",
-        "backend": c.backend,
+        "calibrated_for": {"mismatch": c.mismatch, **target, "noise": c.noise},
+        "method": "fleet readout" if c.fleet else "readout", "backend": c.backend,
         "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
         "map_source": str(run_dir.resolve()),
     })

@@ -12,6 +12,11 @@ readout may read the mapped window, or the last ``K`` sequence steps one by one
 cross-validation on the played sequences themselves, so no test data and no extra chip time
 go into the choice.
 
+A readout fitted on one chip serves that chip. A readout for *any* chip is fitted the same
+way on a :class:`Fleet`: many simulated chips, each playing its share of the sequences, so
+the fit sees the spread of responses that mismatch makes and none of the chips it will be
+evaluated on (a mismatch-aware readout, trained as the chip computes).
+
 :class:`Board` is the only way this module touches a chip: ``play(X)`` returns spike counts.
 :class:`EmulatedBoard` is a board emulated (in Brian2 unless told) at a given mismatch and seed (the
 chip's factors stay inside the emulation); with samna and a real board attached, an
@@ -28,7 +33,7 @@ import numpy as np
 from brian_models.description import Readout
 from hardware.config import HardwareConfig
 
-__all__ = ["Board", "EmulatedBoard", "CalibrationReport", "calibrate_readout"]
+__all__ = ["Board", "EmulatedBoard", "Fleet", "CalibrationReport", "calibrate_readout"]
 
 
 class Board(Protocol):
@@ -72,6 +77,43 @@ class EmulatedBoard:
         sim = SimulationSettings(mismatch=self.mismatch, mismatch_seed=self.seed, seed=self.seed,
                                  **(self.settings or {}))
         return (self.simulator or simulate)(network_from_config(self.config), X, sim).counts
+
+
+@dataclass
+class Fleet:
+    """Several boards played as one: each sequence goes to one board, drawn by ``seed``.
+
+    Parameters
+    ----------
+    boards : list of Board
+    seed : int
+        Seed of the assignment of sequences to boards (balanced: the boards' shares differ
+        by at most one sequence).
+    """
+
+    boards: list[Board]
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.boards:
+            raise ValueError("a fleet needs at least one board")
+
+    def assignment(self, n: int) -> np.ndarray:
+        """The board index of each of ``n`` sequences."""
+        return np.random.default_rng(self.seed).permutation(n) % len(self.boards)
+
+    def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        which = self.assignment(len(X))
+        out: dict[str, np.ndarray] = {}
+        for k, board in enumerate(self.boards):
+            rows = np.flatnonzero(which == k)
+            if len(rows) == 0:
+                continue
+            for name, c in board.play(X[rows]).items():
+                if name not in out:
+                    out[name] = np.zeros((len(X),) + c.shape[1:], dtype=c.dtype)
+                out[name][rows] = c
+        return out
 
 
 @dataclass(frozen=True)
@@ -159,14 +201,19 @@ def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
 
 
 def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
-               balanced: bool, folds: int) -> np.ndarray:
-    """Mean held-out score of each L2 strength over stratified folds (shuffled with seed 0)."""
+               balanced: bool, folds: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """Mean held-out score of each L2 strength over stratified folds (shuffled with seed 0);
+    rows of one group (one sequence played more than once) stay in one fold."""
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
-    from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # noqa: PLC0415
 
     k = max(2, min(folds, int(np.bincount(y).max())))
+    if groups is None:
+        splits = StratifiedKFold(k, shuffle=True, random_state=0).split(features, y)
+    else:
+        splits = StratifiedGroupKFold(k, shuffle=True, random_state=0).split(features, y, groups)
     scores = []
-    for train, held in StratifiedKFold(k, shuffle=True, random_state=0).split(features, y):
+    for train, held in splits:
         row = []
         for W, b in _fit_path(features[train], y[train], n_classes, regularisations, balanced):
             pred = (features[held] @ W.T + b).argmax(1)
@@ -177,7 +224,8 @@ def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisati
 
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
                       regularisation: float | None = None, steps: int | None = None, balanced: bool = True,
-                      lengths: np.ndarray | None = None, folds: int = 3) -> tuple[HardwareConfig, CalibrationReport]:
+                      lengths: np.ndarray | None = None, folds: int = 3,
+                      groups: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -202,6 +250,9 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         counts up to its end (the played padding carries no input and is not read).
     folds : int
         Folds of the cross-validation.
+    groups : ndarray or None
+        ``[N]`` group of each sequence, kept within one fold (the same training sequence
+        played on several chips of a :class:`Fleet`).
 
     Returns
     -------
@@ -233,7 +284,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     chosen_steps, chosen_reg = step_choices[0], reg_choices[0]
     if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
         for k in step_choices:
-            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds)):
+            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups)):
                 if cv is None or score > cv:
                     cv, chosen_steps, chosen_reg = float(score), k, reg
     W, b = _fit_readout(features[chosen_steps], y, n_classes, chosen_reg, balanced)

@@ -42,6 +42,35 @@ def test_chip_path_record_matches_its_stages(tmp_path):
         sweep(sweep_args[:7] + ["--calibrate-samples", "80", "--no-record", "--quiet"])
 
 
+def test_chip_path_with_a_fleet_readout(tmp_path):
+    """--fleet: the uncalibrated chips and chip CV 0 read the readout fitted on other chips."""
+    args = ["--dataset", "digits", "--hidden", "8", "--epochs", "2", "--chips", "0", "1", "--limit-train", "150",
+            "--limit-test", "12", "--calibrate-samples", "60", "--fleet", "3", "--fleet-samples", "180",
+            "--fleet-backend", "torch", "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
+            "--quiet"]
+    assert main(args) == 0
+    row = json.loads((tmp_path / "data" / "chip_digits_rnn.json").read_text())["figures"]["rows"][0]
+    stages = json.loads((tmp_path / "runs" / "digits_rnn" / "summary.json").read_text())["stages"]
+    assert row["fleet"] == 3 and stages["fleet"]["calibrated_for"]["seeds"] == [1000, 1001, 1002]
+    assert row["emulated_cv0"] == stages["fleet_emulate"]["accuracy"]
+    assert row["mapped_cv0"] == stages["emulate"]["accuracy"]
+    plain = [stages[f"fleet_emulate_cv0.2_chip{c}"] for c in (0, 1)]
+    assert row["emulated"] == np.mean([m["accuracy"] for m in plain])
+    assert all(m["fleet"] == 3 and m["calibrated"] is False for m in plain)
+    assert "emulate_cv0.2_chip0" not in stages  # the mapped readout is not what the chips read
+    # a second call reuses the fleet; another fleet size in the same directory is refused
+    assert main(args) == 0
+    with pytest.raises(ValueError, match="fitted its readout on 3 chips"):
+        main(args[:16] + ["2"] + args[17:])
+
+    from experiments.chip_sweep import main as sweep
+
+    assert sweep([str(tmp_path / "runs" / "digits_rnn"), "--cvs", "0.2", "--chips", "0", "1",
+                  "--calibrate-samples", "60", "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
+    rows = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn.json").read_text())["figures"]["rows"]
+    assert rows[0]["emulated"] == row["emulated"] and rows[0]["calibrated"] == row["calibrated"]
+
+
 def test_results_render_the_chip_records(tmp_path):
     from experiments.make_results import render
     from experiments.records import save_record

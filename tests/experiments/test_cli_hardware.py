@@ -103,6 +103,25 @@ def test_calibrate_then_emulate_the_calibrated_chip(chain, tmp_path):
     assert _metrics(chain / "emu")["calibrated"] is False
 
 
+def test_fleet_readout_is_fitted_on_other_chips_and_refuses_its_own(chain, tmp_path):
+    """calibrate --fleet: one readout fitted on K chips (plays beyond the 200 training sequences
+    wrap round), evaluated only on chips outside the fleet, and not counted as calibrated."""
+    fleet, emu = tmp_path / "fleet", tmp_path / "emu"
+    assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "10", "--fleet", "3",
+                 "--samples", "240", "--backend", "torch", "--out", str(fleet), "--quiet"]) == 0
+    m = _metrics(fleet)
+    assert m["method"] == "fleet readout" and m["calibration"]["samples"] == 240
+    assert m["calibrated_for"] == {"mismatch": 0.2, "fleet": 3, "seeds": [10, 11, 12], "noise": 0.0}
+    assert main(["emulate", str(fleet), "--mismatch", "0.2", "--seed", "11", "--limit-test", "5",
+                 "--out", str(emu), "--quiet"]) == EXIT_BAD_INPUT
+    assert main(["emulate", str(fleet), "--mismatch", "0.2", "--seed", "3", "--limit-test", "10",
+                 "--out", str(emu), "--quiet"]) == 0
+    e = _metrics(emu)
+    assert e["calibrated"] is False and e["fleet"] == 3
+    assert main(["calibrate", str(chain / "map"), "--fleet", "3", "--out", str(tmp_path / "x"),
+                 "--quiet"]) == EXIT_BAD_INPUT  # a fleet of identical chips
+
+
 def test_torch_backend_repeats_brian2_on_simulate_and_emulate(chain, tmp_path):
     """The torch chip model against Brian2 from the same run: the same predictions and spikes."""
     for stage, src in (("simulate", chain / "quant"), ("emulate", chain / "map")):

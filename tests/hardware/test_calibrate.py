@@ -128,3 +128,36 @@ def board_settings(board: EmulatedBoard):
     from brian_models.network import SimulationSettings
 
     return SimulationSettings(mismatch=board.mismatch, mismatch_seed=board.seed, seed=board.seed, batch_size=64)
+
+
+def test_fleet_plays_each_sequence_on_its_own_chip(network_factory):
+    """A fleet's counts of each sequence equal that sequence played alone on its assigned chip."""
+    from hardware.calibrate import Fleet
+
+    config = map_network(network_factory(n_in=6, n_hidden=12, n_out=4, input_weight=3))
+    boards = [EmulatedBoard(config, mismatch=0.3, seed=s, settings={"batch_size": 64}) for s in (7, 8, 9)]
+    fleet = Fleet(boards, seed=4)
+    X, _ = _labelled(10, np.random.default_rng(3))
+    which = fleet.assignment(len(X))
+    assert sorted(np.bincount(which, minlength=3)) == [3, 3, 4]
+    counts = fleet.play(X)["out"]
+    for i in range(len(X)):
+        np.testing.assert_array_equal(counts[i], boards[which[i]].play(X[i:i + 1])["out"][0])
+    assert len({counts[which == k].sum() for k in range(3)}) > 1  # the chips differ
+    with pytest.raises(ValueError, match="at least one board"):
+        Fleet([])
+
+
+def test_grouped_cross_validation_keeps_replays_of_a_sequence_in_one_fold():
+    """Replays of the same sequence (on other chips) must not score each other: features that only
+    identify the sequence, with labels drawn at random, score near chance when grouped."""
+    from hardware.calibrate import _cv_scores
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(60, 40))
+    y = rng.integers(0, 2, 60)
+    rows = np.repeat(np.arange(60), 4)
+    features = base[rows] + 0.01 * rng.normal(size=(240, 40))
+    leaky = _cv_scores(features, y[rows], 2, (1e-2,), False, 3)[0]
+    grouped = _cv_scores(features, y[rows], 2, (1e-2,), False, 3, groups=rows)[0]
+    assert leaky > 0.95 and grouped < 0.7
