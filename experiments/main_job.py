@@ -45,23 +45,23 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again.
 
     ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
-    (:func:`run_fleet`) instead of the mapped one. The runs go to
-    ``out/emulate_cv<cv>_chip<chip>`` (``out/fleet_emulate_...``), ``out/calibrate_...`` and
-    ``out/emulate_..._calibrated`` (on the torch backends ``out/torch_emulate_...`` or
-    ``out/torchfast_emulate_...``); finished ones are reused, but only when they ran with the
+    (:func:`run_fleet`) instead of the mapped one, and calibrates with the fleet's plays as a
+    prior (``calibrate --prior``). The runs go to ``out/emulate_cv<cv>_chip<chip>``,
+    ``out/calibrate_...`` and ``out/emulate_..._calibrated``, each name prefixed ``fleet_``
+    with a fleet and ``torch_`` or ``torchfast_`` on the torch backends; finished ones are reused, but only when they ran with the
     same noise and backend (else a ``ValueError`` names the directory). Returns their metrics by name.
     """
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
-    tag = BACKEND_PREFIX[backend] + f"{{}}_cv{cv:g}_chip{chip}"
-    plain = ("fleet_" if readout == "fleet" else "") + tag.format("emulate")
+    tag = ("fleet_" if readout == "fleet" else "") + BACKEND_PREFIX[backend] + f"{{}}_cv{cv:g}_chip{chip}"
+    prior = str(out / "fleet") if readout == "fleet" else None
     stages: dict[str, Callable[[Path], dict[str, Any]]] = {
-        plain: lambda p: emulate_stage(EmulateSettings(
+        tag.format("emulate"): lambda p: emulate_stage(EmulateSettings(
             str(out / readout), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend), p, progress=progress),
         tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
             str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
-            backend=backend), p, progress=progress),
+            backend=backend, prior=prior), p, progress=progress),
         tag.format("emulate") + "_calibrated": lambda p: emulate_stage(EmulateSettings(
             str(out / tag.format("calibrate")), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend), p, progress=progress),

@@ -373,6 +373,8 @@ class CalibrateSettings:
     fleet: int = option(0, "fit the readout on a fleet of K simulated chips (mismatch seeds --seed to "
                         "--seed+K-1, each playing its share) instead of one: a readout for any chip, "
                         "evaluated on chips outside the fleet", type=int, metavar="K")
+    prior: str | None = option(None, "a fleet run (calibrate --fleet) of the same map run: its plays join "
+                               "this chip's own in the fit, as a prior", metavar="DIR")
     regularisation: float | None = option(None, "L2 strength (1/C) of the readout's logistic regression "
                                           "(default: chosen by cross-validation on the played sequences)",
                                           type=float)
@@ -393,6 +395,7 @@ class CalibrateSettings:
         _check(self, "readout_steps", self.readout_steps is None or self.readout_steps >= 0, "must be >= 0")
         _check(self, "fleet", self.fleet >= 0, "must be >= 0")
         _check(self, "fleet", self.fleet == 0 or self.mismatch > 0, "needs --mismatch > 0 (chips that differ)")
+        _check(self, "prior", not (self.prior and self.fleet), "is for calibrating one chip, not a fleet")
 
 
 @dataclass(frozen=True)

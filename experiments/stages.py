@@ -30,7 +30,7 @@ from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revis
                               run_data, stage_of)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
-from hardware.calibrate import EmulatedBoard, Fleet, calibrate_readout
+from hardware.calibrate import EmulatedBoard, Fleet, Plays, Recorder, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
 from hardware.energy import cpu_energy, rnn_macs
@@ -472,6 +472,18 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     return metrics
 
 
+def _prior_plays(prior: str | None, map_dir: Path) -> Plays | None:
+    """The plays of the fleet run ``prior``, which must have calibrated ``map_dir``'s network."""
+    if prior is None:
+        return None
+    m = finished_run(Path(prior), "calibrate", "--prior needs a fleet run (calibrate --fleet)")
+    if not (m.get("calibrated_for") or {}).get("fleet") or not (Path(prior) / "plays.npz").is_file():
+        raise RunDirError(f"{prior} is not a fleet run (calibrate --fleet): it holds no plays of other chips")
+    if m.get("map_source") != str(map_dir.resolve()):
+        raise RunDirError(f"{prior} calibrated {m.get('map_source')}, not {map_dir.resolve()}")
+    return Plays.load(Path(prior) / "plays.npz")
+
+
 def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Calibrate a mapped network to one chip (:func:`hardware.calibrate.calibrate_readout`).
 
@@ -479,7 +491,8 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     it is measured only by playing ``samples`` training sequences and counting its output
     spikes. With ``fleet=K`` the readout is fitted on K emulated chips (seeds ``seed`` to
     ``seed+K-1``, :class:`hardware.calibrate.Fleet`) instead: a readout for any chip, which
-    ``emulate`` refuses to evaluate on a chip of that fleet. Writes the adapted
+    ``emulate`` refuses to evaluate on a chip of that fleet; its plays are kept
+    (``plays.npz``), and ``prior`` (such a run) pools them into a calibration to one chip. Writes the adapted
     ``hardware.json``, which ``emulate`` and ``upload`` take like a map run's.
     """
     c = settings
@@ -500,18 +513,22 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
                             simulator=None if c.backend == "brian2" else _simulator(c.backend)) for s in seeds]
+    lengths = None if data.len_train is None else data.len_train[rows]
+    board = Recorder(Fleet(boards, c.seed) if c.fleet else boards[0])
     t0 = time.perf_counter()
-    calibrated, report = calibrate_readout(config, Fleet(boards, c.seed) if c.fleet else boards[0],
-                                           data.X_train[rows], data.y_train[rows],
+    calibrated, report = calibrate_readout(config, board, data.X_train[rows], data.y_train[rows],
                                            regularisation=c.regularisation, steps=steps,
-                                           balanced=data.metric == "balanced_accuracy",
-                                           lengths=None if data.len_train is None else data.len_train[rows],
-                                           groups=rows if c.fleet else None)
+                                           balanced=data.metric == "balanced_accuracy", lengths=lengths,
+                                           groups=rows if c.fleet else None, prior=_prior_plays(c.prior, run_dir))
     calibrated.save(out / "hardware.json")
+    if c.fleet:  # the fleet's plays, the prior of later calibrations to one chip
+        Plays(config.readout.gather(board.counts), data.y_train[rows], lengths).save(out / "plays.npz")
     metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",
                                                 "chips_used", "cores_used", "max_fan_in", "max_fan_out",
                                                 "source", "ann_source")}
     target = {"fleet": c.fleet, "seeds": seeds} if c.fleet else {"seed": c.seed}
+    if c.prior:
+        target["prior"] = str(Path(c.prior).resolve())
     metrics.update({
         "stage": "calibrate", "revision": git_revision(), "accuracy": None,
         "calibrated_for": {"mismatch": c.mismatch, **target, "noise": c.noise},

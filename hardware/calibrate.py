@@ -33,7 +33,7 @@ import numpy as np
 from brian_models.description import Readout
 from hardware.config import HardwareConfig
 
-__all__ = ["Board", "EmulatedBoard", "Fleet", "CalibrationReport", "calibrate_readout"]
+__all__ = ["Board", "EmulatedBoard", "Fleet", "Recorder", "Plays", "CalibrationReport", "calibrate_readout"]
 
 
 class Board(Protocol):
@@ -116,6 +116,18 @@ class Fleet:
         return out
 
 
+@dataclass
+class Recorder:
+    """A board that keeps the counts it last returned (``counts``), e.g. to save a fleet's plays."""
+
+    board: Board
+    counts: dict[str, np.ndarray] | None = None
+
+    def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        self.counts = self.board.play(X)
+        return self.counts
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     """What a calibration measured and changed.
@@ -157,10 +169,11 @@ REGULARISATIONS = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3)
 
 
 def _fit_path(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
-              balanced: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+              balanced: bool = True, weights: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Multinomial logistic regressions ``scores = W f + b`` on ``features``, one per L2 strength
     (``1/C`` on standardised features), each class weighted by its inverse frequency when
-    ``balanced``. The fits run from the strongest penalty down, each starting from the last."""
+    ``balanced`` and each row by ``weights``. The fits run from the strongest penalty down,
+    each starting from the last."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 (fitting only)
 
     scale = features.std(0) + 1e-9
@@ -170,7 +183,7 @@ def _fit_path(features: np.ndarray, y: np.ndarray, n_classes: int, regularisatio
     fits: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     for reg in sorted(regularisations, reverse=True):
         clf.set_params(C=1.0 / reg)
-        clf.fit(z, y)
+        clf.fit(z, y, sample_weight=weights)
         W = np.zeros((n_classes, features.shape[1]))
         b = np.full(n_classes, -1e3)  # a class never seen in calibration is never predicted
         if len(clf.classes_) == 2:  # binary: sklearn keeps one row for the second class
@@ -186,9 +199,37 @@ def _fit_path(features: np.ndarray, y: np.ndarray, n_classes: int, regularisatio
 
 
 def _fit_readout(features: np.ndarray, y: np.ndarray, n_classes: int, regularisation: float,
-                 balanced: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 balanced: bool = True, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One fit of :func:`_fit_path`."""
-    return _fit_path(features, y, n_classes, (regularisation,), balanced)[0]
+    return _fit_path(features, y, n_classes, (regularisation,), balanced, weights)[0]
+
+
+@dataclass(frozen=True)
+class Plays:
+    """Sequences played on other chips (a fleet), pooled into a calibration's fit as a prior.
+
+    Attributes
+    ----------
+    counts : ndarray
+        ``[M, T, n]`` spike counts of the readout's populations (:meth:`Readout.gather`).
+    y : ndarray
+        ``[M]`` labels.
+    lengths : ndarray or None
+        ``[M]`` lengths of variable-length sequences.
+    """
+
+    counts: np.ndarray
+    y: np.ndarray
+    lengths: np.ndarray | None = None
+
+    def save(self, path: Any) -> None:
+        np.savez_compressed(path, counts=self.counts, y=self.y,
+                            **({} if self.lengths is None else {"lengths": self.lengths}))
+
+    @classmethod
+    def load(cls, path: Any) -> "Plays":
+        with np.load(path, allow_pickle=False) as f:
+            return cls(f["counts"], f["y"], f["lengths"] if "lengths" in f else None)
 
 
 def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
@@ -201,9 +242,11 @@ def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
 
 
 def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
-               balanced: bool, folds: int, groups: np.ndarray | None = None) -> np.ndarray:
+               balanced: bool, folds: int, groups: np.ndarray | None = None,
+               prior: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
     """Mean held-out score of each L2 strength over stratified folds (shuffled with seed 0);
-    rows of one group (one sequence played more than once) stay in one fold."""
+    rows of one group (one sequence played more than once) stay in one fold. ``prior``
+    (features, labels, weight of each own row) joins every training fold and is never held out."""
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # noqa: PLC0415
 
@@ -215,17 +258,29 @@ def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisati
     scores = []
     for train, held in splits:
         row = []
-        for W, b in _fit_path(features[train], y[train], n_classes, regularisations, balanced):
+        f, t, w = _pooled(features[train], y[train], prior)
+        for W, b in _fit_path(f, t, n_classes, regularisations, balanced, w):
             pred = (features[held] @ W.T + b).argmax(1)
             row.append(balanced_accuracy_score(y[held], pred) if balanced else np.mean(pred == y[held]))
         scores.append(row)
     return np.mean(scores, axis=0)
 
 
+def _pooled(features: np.ndarray, y: np.ndarray, prior: tuple[np.ndarray, np.ndarray, float] | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Own rows (each of weight ``prior[2]``) followed by the prior's rows (weight 1)."""
+    if prior is None:
+        return features, y, None
+    fp, yp, weight = prior
+    return (np.vstack([features, fp]), np.concatenate([y, yp]),
+            np.concatenate([np.full(len(y), weight), np.ones(len(yp))]))
+
+
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
                       regularisation: float | None = None, steps: int | None = None, balanced: bool = True,
                       lengths: np.ndarray | None = None, folds: int = 3,
-                      groups: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
+                      groups: np.ndarray | None = None,
+                      prior: Plays | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -253,6 +308,10 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     groups : ndarray or None
         ``[N]`` group of each sequence, kept within one fold (the same training sequence
         played on several chips of a :class:`Fleet`).
+    prior : Plays or None
+        Sequences played on other chips (a fleet's), pooled into every fit: the chip's own
+        rows, weighted so that they count as much as the prior's in all, correct what the
+        fleet's spread leaves open (cross-validation holds out own rows only).
 
     Returns
     -------
@@ -280,14 +339,19 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     reg_choices = REGULARISATIONS if regularisation is None else (regularisation,)
     features = {k: _step_readout(ro, k, config.step_duration).features(gathered, config.step_duration, lengths)
                 for k in step_choices}
+    pooled = {k: None if prior is None else
+              (_step_readout(ro, k, config.step_duration).features(prior.counts, config.step_duration, prior.lengths),
+               prior.y, len(prior.y) / len(y)) for k in step_choices}
     cv = None
     chosen_steps, chosen_reg = step_choices[0], reg_choices[0]
     if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
         for k in step_choices:
-            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups)):
+            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups,
+                                                                    pooled[k])):
                 if cv is None or score > cv:
                     cv, chosen_steps, chosen_reg = float(score), k, reg
-    W, b = _fit_readout(features[chosen_steps], y, n_classes, chosen_reg, balanced)
+    f, t, w = _pooled(features[chosen_steps], y, pooled[chosen_steps])
+    W, b = _fit_readout(f, t, n_classes, chosen_reg, balanced, w)
     after = float(np.mean((features[chosen_steps] @ W.T + b).argmax(1) == y))
     new = replace(_step_readout(ro, chosen_steps, config.step_duration), weights=W, bias=b)
     report = CalibrationReport(samples=len(X), chip_seconds=float(len(X) * X.shape[1] * config.step_duration),

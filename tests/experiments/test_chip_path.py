@@ -58,6 +58,9 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     assert row["emulated"] == np.mean([m["accuracy"] for m in plain])
     assert all(m["fleet"] == 3 and m["calibrated"] is False for m in plain)
     assert "emulate_cv0.2_chip0" not in stages  # the mapped readout is not what the chips read
+    # calibration to each chip pools the fleet's plays
+    assert stages["fleet_calibrate_cv0.2_chip1"]["calibrated_for"]["prior"].endswith("fleet")
+    assert stages["fleet_emulate_cv0.2_chip1_calibrated"]["calibrated"] is True
     # a second call reuses the fleet; another fleet size in the same directory is refused
     assert main(args) == 0
     with pytest.raises(ValueError, match="fitted its readout on 3 chips"):

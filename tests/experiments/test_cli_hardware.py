@@ -120,6 +120,13 @@ def test_fleet_readout_is_fitted_on_other_chips_and_refuses_its_own(chain, tmp_p
     assert e["calibrated"] is False and e["fleet"] == 3
     assert main(["calibrate", str(chain / "map"), "--fleet", "3", "--out", str(tmp_path / "x"),
                  "--quiet"]) == EXIT_BAD_INPUT  # a fleet of identical chips
+    # the fleet's plays as the prior of a calibration to one chip
+    assert np.load(fleet / "plays.npz")["counts"].shape[0] == 240
+    assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
+                 "--prior", str(fleet), "--out", str(tmp_path / "cal"), "--quiet"]) == 0
+    assert _metrics(tmp_path / "cal")["calibrated_for"]["prior"] == str(fleet.resolve())
+    assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
+                 "--prior", str(tmp_path / "cal"), "--out", str(tmp_path / "y"), "--quiet"]) == EXIT_BAD_INPUT
 
 
 def test_torch_backend_repeats_brian2_on_simulate_and_emulate(chain, tmp_path):

@@ -161,3 +161,22 @@ def test_grouped_cross_validation_keeps_replays_of_a_sequence_in_one_fold():
     leaky = _cv_scores(features, y[rows], 2, (1e-2,), False, 3)[0]
     grouped = _cv_scores(features, y[rows], 2, (1e-2,), False, 3, groups=rows)[0]
     assert leaky > 0.95 and grouped < 0.7
+
+
+
+def test_a_prior_that_repeats_the_own_plays_halves_the_l2_strength(network_factory):
+    """Pooling a prior that repeats the chip's own plays (own rows weighted to count as much as
+    the prior's in all) doubles every row's weight: the same fit as the own rows alone at half
+    the L2 strength."""
+    from hardware.calibrate import Plays, Recorder
+
+    config = map_network(network_factory(n_in=6, n_hidden=12, n_out=4, input_weight=3))
+    board = Recorder(EmulatedBoard(config, mismatch=0.2, seed=2, settings={"batch_size": 64}))
+    X, y = _labelled(40, np.random.default_rng(5))
+    own, _ = calibrate_readout(config, board, X, y, regularisation=0.5, steps=0)
+    prior = Plays(config.readout.gather(board.counts), y)
+    pooled, _ = calibrate_readout(config, board, X, y, regularisation=1.0, steps=0, prior=prior)
+    np.testing.assert_allclose(pooled.readout.weights, own.readout.weights, rtol=2e-3, atol=1e-6)
+    np.testing.assert_allclose(pooled.readout.bias[:2], own.readout.bias[:2], rtol=2e-3, atol=1e-4)
+    without, _ = calibrate_readout(config, board, X, y, regularisation=1.0, steps=0)
+    assert not np.allclose(without.readout.weights, own.readout.weights, rtol=2e-3)
