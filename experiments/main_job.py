@@ -264,12 +264,13 @@ def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict
       one-step recurrent delay that DYNAP-SE does not have, so it stops at simulation;
     - an echo-state network with one shared bias through Brian2, DYNAP-SE mapping and
       emulation (He et al. 2019 ran a ternary reservoir on DYNAP-SE);
-    - the BPTT RNN trained for the chip (``train --chip dynapse1``): mapped, emulated without
-      mismatch and on chips :data:`MAIN_CHIPS` at CV :data:`MAIN_CV` with membrane noise
-      :data:`MAIN_NOISE`, calibrated to each chip and emulated again;
+    - the BPTT RNN trained for the chip (``train --chip dynapse1``, mismatch-aware QAT at
+      :data:`MAIN_CV`): mapped, its readout fitted on a fleet of ``settings.fleet`` simulated
+      chips, emulated without mismatch and on chips :data:`MAIN_CHIPS` at CV :data:`MAIN_CV` with
+      membrane noise :data:`MAIN_NOISE`, calibrated to each chip and emulated again;
     - the memory leg, on :data:`MEMORY_DATASET` whatever the dataset: the adaptive spiking
       network (LSNN) trained for the chip, its adaptation the DPI neurons' AHP current, through
-      the same chip path.
+      the same chip path, with its own fleet readout.
 
     One table at the end, ``summary.json`` (with ``chip_runs``: every emulation on a chip).
     """
@@ -285,13 +286,14 @@ def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict
                             model_options={"shared_bias": True}, **common),
         "rnn_chip": run_chain(dataset, out / "rnn_chip", model="rnn", neurons=(), hardware=True,
                               model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
-                              chip_noise=MAIN_NOISE, **common),
+                              chip_noise=MAIN_NOISE, quantize_options={"mismatch_aware": MAIN_CV},
+                              fleet=settings.fleet, **common),
         "lsnn_memory": run_chain(MEMORY_DATASET, out / "lsnn_memory", model="lsnn", neurons=(), hardware=True,
                                  model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
                                  chip_noise=MAIN_NOISE, seed=seed, limit_train=settings.limit_train,
                                  epochs=settings.epochs or MEMORY_EPOCHS,
                                  limit_test=settings.limit_test or MEMORY_TEST,
-                                 calibrate_samples=MEMORY_CALIBRATE, progress=progress,
+                                 calibrate_samples=MEMORY_CALIBRATE, fleet=settings.fleet, progress=progress,
                                  quantize_options={"epochs": MEMORY_QAT_EPOCHS}),
     }
     for r in legs["lsnn_memory"]["rows"]:

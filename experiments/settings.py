@@ -16,7 +16,7 @@ import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable
 
-from experiments.defaults import CHIP_TRAINING
+from experiments.defaults import CHIP_TRAINING, FLEET_CHIPS
 
 __all__ = [
     "SettingsError",
@@ -424,9 +424,12 @@ class RunSettings:
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
+    fleet: int = option(FLEET_CHIPS, "simulated chips the chip legs' readout is fitted on before each chip is "
+                        "calibrated (0: the mapped readout)", type=int, metavar="K")
 
     def __post_init__(self) -> None:
         _common(self)
+        _check(self, "fleet", self.fleet >= 0, "must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ class CalibrationReport:
 
 
 #: The L2 strengths (``1/C`` on standardised features) cross-validation chooses from.
-REGULARISATIONS = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3)
+REGULARISATIONS = (1e-2, 1e-1, 1.0, 10.0, 1e2, 1e3, 1e4)
 
 
 def _fit_path(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],

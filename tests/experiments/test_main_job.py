@@ -9,7 +9,7 @@ from experiments.cli import main
 
 def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     args = ["run", "--dataset", "digits", "--hidden", "16", "--epochs", "2", "--limit-train", "150",
-            "--limit-test", "30", "--out", str(tmp_path / "run"), "--quiet"]
+            "--limit-test", "30", "--fleet", "3", "--out", str(tmp_path / "run"), "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
@@ -26,6 +26,9 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     # calibration; summary.json keeps each emulation's metrics.
     chip = summary["legs"]["rnn_chip"]["stages"]
     assert chip["train"]["chip"] == "dynapse1" and chip["simulate_hw"]["snapped_to_chip"] == "dynapse1"
+    assert chip["quantize"]["mismatch_aware_cv"] == 0.2
+    # both chip legs read a readout fitted on 3 other chips, and calibrate with their plays
+    assert all(r["fleet"] == 3 for r in summary["chip_runs"] if not r["calibrated"])
     # The memory leg: the LSNN on recall through the same chip path, its own rows.
     for model, dataset in (("rnn", "digits"), ("lsnn", "recall")):
         runs = [r for r in summary["chip_runs"] if r["model"] == model]
