@@ -514,12 +514,15 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
                             simulator=None if c.backend == "brian2" else _simulator(c.backend)) for s in seeds]
     lengths = None if data.len_train is None else data.len_train[rows]
-    board = Recorder(Fleet(boards, c.seed) if c.fleet else boards[0])
+    fleet = Fleet(boards, c.seed) if c.fleet else None
+    board = Recorder(fleet or boards[0])
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[rows], data.y_train[rows],
                                            regularisation=c.regularisation, steps=steps,
                                            balanced=data.metric == "balanced_accuracy", lengths=lengths,
-                                           groups=rows if c.fleet else None, prior=_prior_plays(c.prior, run_dir))
+                                           groups=rows if fleet else None,
+                                           chips=fleet.assignment(len(rows)) if fleet else None,
+                                           prior=_prior_plays(c.prior, run_dir))
     calibrated.save(out / "hardware.json")
     if c.fleet:  # the fleet's plays, the prior of later calibrations to one chip
         Plays(config.readout.gather(board.counts), data.y_train[rows], lengths).save(out / "plays.npz")

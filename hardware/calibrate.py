@@ -241,21 +241,43 @@ def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
                    slices=steps)
 
 
-def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
-               balanced: bool, folds: int, groups: np.ndarray | None = None,
-               prior: tuple[np.ndarray, np.ndarray, float] | None = None) -> np.ndarray:
-    """Mean held-out score of each L2 strength over stratified folds (shuffled with seed 0);
-    rows of one group (one sequence played more than once) stay in one fold. ``prior``
-    (features, labels, weight of each own row) joins every training fold and is never held out."""
-    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # noqa: PLC0415
+def _cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
+              chips: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, held-out) row indices of stratified folds (shuffled with seed 0). Rows of one
+    group (one sequence played more than once) stay in one fold. With ``chips`` (the chip each
+    row was played on) each fold also holds out a share of the chips: it trains on the other
+    chips' plays of the other sequences and scores the held-out chips' plays of the held-out
+    sequences, as a readout for any chip is used (on chips and sequences it never saw)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold  # noqa: PLC0415 (fitting only)
 
     k = max(2, min(folds, int(np.bincount(y).max())))
     if groups is None:
-        splits = StratifiedKFold(k, shuffle=True, random_state=0).split(features, y)
+        splits = list(StratifiedKFold(k, shuffle=True, random_state=0).split(y, y))
     else:
-        splits = StratifiedGroupKFold(k, shuffle=True, random_state=0).split(features, y, groups)
+        splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=0).split(y, y, groups))
+    if chips is None:
+        return splits
+    ids = np.unique(chips)
+    fold_of = dict(zip(np.random.default_rng(0).permutation(ids), np.arange(len(ids)) % k))
+    chip_fold = np.array([fold_of[c] for c in chips])
+    out = []
+    for i, (_, held) in enumerate(splits):
+        held_seq = np.zeros(len(y), dtype=bool)
+        held_seq[held] = True
+        out.append((np.flatnonzero(~held_seq & (chip_fold != i)), np.flatnonzero(held_seq & (chip_fold == i))))
+    return out
+
+
+def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
+               balanced: bool, folds: int, groups: np.ndarray | None = None,
+               prior: tuple[np.ndarray, np.ndarray, float] | None = None,
+               chips: np.ndarray | None = None) -> np.ndarray:
+    """Mean held-out score of each L2 strength over the folds of :func:`_cv_folds`. ``prior``
+    (features, labels, weight of each own row) joins every training fold and is never held out."""
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
+
     scores = []
+    splits = _cv_folds(y, folds, groups, chips)
     for train, held in splits:
         row = []
         f, t, w = _pooled(features[train], y[train], prior)
@@ -279,7 +301,7 @@ def _pooled(features: np.ndarray, y: np.ndarray, prior: tuple[np.ndarray, np.nda
 def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np.ndarray, *,
                       regularisation: float | None = None, steps: int | None = None, balanced: bool = True,
                       lengths: np.ndarray | None = None, folds: int = 3,
-                      groups: np.ndarray | None = None,
+                      groups: np.ndarray | None = None, chips: np.ndarray | None = None,
                       prior: Plays | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
@@ -308,6 +330,9 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     groups : ndarray or None
         ``[N]`` group of each sequence, kept within one fold (the same training sequence
         played on several chips of a :class:`Fleet`).
+    chips : ndarray or None
+        ``[N]`` chip each sequence was played on (:meth:`Fleet.assignment`): cross-validation
+        then also holds out chips, and scores plays of unseen sequences on unseen chips.
     prior : Plays or None
         Sequences played on other chips (a fleet's), pooled into every fit: the chip's own
         rows, weighted so that they count as much as the prior's in all, correct what the
@@ -347,7 +372,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
         for k in step_choices:
             for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups,
-                                                                    pooled[k])):
+                                                                    pooled[k], chips)):
                 if cv is None or score > cv:
                     cv, chosen_steps, chosen_reg = float(score), k, reg
     f, t, w = _pooled(features[chosen_steps], y, pooled[chosen_steps])

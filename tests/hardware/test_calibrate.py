@@ -180,3 +180,18 @@ def test_a_prior_that_repeats_the_own_plays_halves_the_l2_strength(network_facto
     np.testing.assert_allclose(pooled.readout.bias[:2], own.readout.bias[:2], rtol=2e-3, atol=1e-4)
     without, _ = calibrate_readout(config, board, X, y, regularisation=1.0, steps=0)
     assert not np.allclose(without.readout.weights, own.readout.weights, rtol=2e-3)
+
+
+def test_fleet_folds_hold_out_unseen_sequences_on_unseen_chips():
+    from hardware.calibrate import Fleet, _cv_folds
+
+    y = np.repeat(np.arange(3), 40)[np.random.default_rng(1).permutation(120)]
+    rows = np.arange(360) % 120  # each sequence played three times
+    chips = Fleet([None] * 6, seed=2).assignment(360)
+    folds = _cv_folds(y[rows], 3, groups=rows, chips=chips)
+    assert len(folds) == 3
+    for train, held in folds:
+        assert len(held) > 0 and len(train) > len(held)
+        assert not set(rows[train]) & set(rows[held]) and not set(chips[train]) & set(chips[held])
+    held_chips = [set(chips[held]) for _, held in folds]
+    assert set().union(*held_chips) == set(range(6))  # every chip is held out once
