@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calibrate-samples", type=int, default=1000)
+    parser.add_argument("--no-calibrate", action="store_true", help="emulate the chips without calibrating them")
     parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
                         help="quantize with rate-level mismatch-aware fine-tuning at this CV")
     parser.add_argument("--quant-epochs", type=int, default=None, help="quantize epochs")
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                         simulate_options={"copies": args.copies,
                                           **({"max_rate": args.max_rate} if args.max_rate else {})},
                         fleet=args.fleet, fleet_samples=args.fleet_samples, fleet_backend=args.fleet_backend,
+                        calibrate=not args.no_calibrate,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)
     row["noise"] = args.noise
@@ -167,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             "rows": [row],
             "note": f"Trained for the chip (train --chip dynapse1), ternary, DPI neurons with spike input "
                     f"and parameters snapped to the bias codes, mapped and emulated from hardware.json; "
-                    f"chips = mismatch seeds at CV {args.cv:g} with {noise}; 'calibrated' refits the "
-                    f"host readout on each chip's own output spikes for {args.calibrate_samples} "
-                    f"training sequences. {row['n_test']} test sequences."
+                    f"chips = mismatch seeds at CV {args.cv:g} with {noise}; "
+                    + ("not calibrated" if args.no_calibrate else
+                       f"'calibrated' refits the host readout on each chip's own output spikes for "
+                       f"{args.calibrate_samples} training sequences") + f". {row['n_test']} test sequences."
                     + (f" The uncalibrated chips read a fleet readout: fitted on {args.fleet} other simulated "
                        f"chips (seeds {FLEET_SEED}-{FLEET_SEED + args.fleet - 1}) at the same CV, "
                        f"{summary['stages']['fleet']['calibration']['samples']} plays of training sequences; "

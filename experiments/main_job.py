@@ -40,9 +40,11 @@ BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
 
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
-                backend: str = "brian2", readout: str = "map", progress: bool = True) -> dict[str, dict[str, Any]]:
+                backend: str = "brian2", readout: str = "map", calibrate: bool = True,
+                progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
-    noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again.
+    noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again
+    (unless ``calibrate`` is false).
 
     ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
     (:func:`run_fleet`) instead of the mapped one, and calibrates with the fleet's plays as a
@@ -67,7 +69,7 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
             limit_test=limit_test, backend=backend), p, progress=progress),
     }
     results: dict[str, dict[str, Any]] = {}
-    for name, run in stages.items():
+    for name, run in list(stages.items())[:None if calibrate else 1]:
         m = results[name] = run_stage(out, name, run)
         ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
         if ran_with != noise:
@@ -130,7 +132,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
               finetune_options: dict[str, Any] | None = None, simulate_options: dict[str, Any] | None = None,
               fleet: int = 0, fleet_samples: int | None = None, fleet_backend: str = "torch-fast",
-              progress: bool = True) -> dict[str, Any]:
+              calibrate: bool = True, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -195,7 +197,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
         for chip in chip_seeds:
             results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,
                                        device=device, target=target, readout="fleet" if fleet else "map",
-                                       progress=progress))
+                                       calibrate=calibrate, progress=progress))
 
     name = model.upper()
     rows = [

@@ -61,8 +61,11 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     # calibration to each chip pools the fleet's plays
     assert stages["fleet_calibrate_cv0.2_chip1"]["calibrated_for"]["prior"].endswith("fleet")
     assert stages["fleet_emulate_cv0.2_chip1_calibrated"]["calibrated"] is True
-    # a second call reuses the fleet; another fleet size in the same directory is refused
-    assert main(args) == 0
+    # a second call reuses the fleet (here without calibrating the chips); another fleet size in
+    # the same directory is refused
+    assert main(args + ["--no-calibrate"]) == 0
+    again = json.loads((tmp_path / "data" / "chip_digits_rnn.json").read_text())["figures"]["rows"][0]
+    assert again["emulated"] == row["emulated"] and again["calibrated"] is None
     with pytest.raises(ValueError, match="fitted its readout on 3 chips"):
         main(args[:16] + ["2"] + args[17:])
 
