@@ -57,6 +57,8 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
         # steps the calibrated readout reads one by one (1: the mapped readout's window, one mean)
         "calibrated_readout_slices": [r.get("readout_slices", 1) for r in cal],
+        # each chip's calibration pooled the fleet's plays (calibrate --prior)
+        "calibrated_prior": [bool((r.get("calibrated_for") or {}).get("prior")) for r in cal],
         "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])) if runs
         else st["emulate"]["spikes_per_inference"],
         "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs])) if runs

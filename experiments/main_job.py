@@ -241,7 +241,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
 TABLE_COLUMNS = ["model", "stage", "accuracy", "spread", "agreement", "spikes", "latency_ms", "energy_uJ",
                  "wall_s"]
 #: What ``summary.json`` keeps of every emulation on a chip with mismatch.
-CHIP_RUN_KEYS = ("readout_slices", "fleet", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
+CHIP_RUN_KEYS = ("readout_slices", "fleet", "calibrated_for", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
                  "spikes_per_inference", "energy_joules_per_inference")
 
 

@@ -123,6 +123,13 @@ def _reads(slices: list[int] | None) -> str:
     return "/".join(kinds)
 
 
+def _prior(flags: list[bool] | None) -> str:
+    """Whether each chip's calibration pooled a fleet's plays ('?': a record older than the flag)."""
+    if flags is None:
+        return "?"
+    return "-" if not flags else "fleet" if all(flags) else "no" if not any(flags) else "some"
+
+
 def _chip(recs: list[dict[str, Any]]) -> str:
     """All chip-path records in one table: the figure that counts."""
     rows = []
@@ -138,6 +145,7 @@ def _chip(recs: list[dict[str, Any]]) -> str:
                          "chip %": _pm(r["emulated"], r["emulated_sd"]),
                          "calibrated %": _pm(r["calibrated"], r["calibrated_sd"]),
                          "cal. reads": _reads(r.get("calibrated_readout_slices")),
+                         "cal. prior": _prior(r.get("calibrated_prior")),
                          "spikes/inf": round(r["spikes"]), "uJ/inf": round(r["energy_uJ"], 1)})
     lines = ["## The chip path: accuracy emulated from hardware.json", "",
              "Each model trained for the chip (`train --chip dynapse1`), ternary, converted to DPI "
@@ -154,7 +162,9 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "'window (older run)': calibrated before that choice existed, always the window, L2 strength 0.01. "
              "'readout': what chip CV 0 and the uncalibrated chips read: the mapped readout, or a fleet "
              "readout (`calibrate --fleet K`) fitted on K other simulated chips at the same CV, none of "
-             "them a chip it is evaluated on: trained for any chip, calibrated to none.",
+             "them a chip it is evaluated on: trained for any chip, calibrated to none. 'cal. prior': "
+             "'fleet' where each chip's calibration pooled the fleet's plays (`calibrate --prior`), 'no' "
+             "where it did not, '?' in records written before that was recorded.",
              "", "```", format_table(rows, list(rows[0])), "```", ""]
     split = [{"run": rec["name"][len("chip_"):], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
               "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3)}
