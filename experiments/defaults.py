@@ -103,7 +103,8 @@ MAX_RATE, CHIP_MAX_RATE = 1000.0, 300.0
 
 #: Simulated chips a fleet readout (``calibrate --fleet``) is fitted on before any chip is
 #: calibrated. Digits, 64 hidden, mismatch-aware QAT, 1000 Hz, 3 chips at CV 0.2: 32 chips and
-#: 4000 plays took the uncalibrated chips from 76.88 % (mapped readout) to 90.71 %, chip CV 0
-#: from 86.07 % to 94.71 %, and with the fleet's plays as the prior of each chip's calibration,
-#: calibrated from 93.22 % to 95.08 % (measured 2026-12-06, record chip_digits_rnn_mma_fleet).
+#: 4000 plays took the uncalibrated chips from 76.88 % (mapped readout) to 90.62 %, chip CV 0
+#: from 86.07 % to 94.15 %, and with the fleet's plays as the prior of each chip's calibration,
+#: calibrated from 93.22 % to 95.17 %; 64 chips and 8000 plays gave 91.74 % and 94.15 %, within
+#: the chip-to-chip spread (measured 2026-12-07, records chip_digits_rnn_mma_fleet, _fleet64).
 FLEET_CHIPS = 32
