@@ -122,7 +122,7 @@ def use_scratch(out: Path, created: bool) -> None:
     empty. Call before Brian2 is imported."""
     scratch = out / SCRATCH
     scratch.mkdir(exist_ok=True)
-    tempfile.tempdir = str(scratch)
+    tempfile.tempdir = str(scratch.resolve())  # absolute: torch.compile runs its compiler elsewhere
     # On a full disk Brian2's debug log cannot be written: that must not print tracebacks
     # (logging's own) or warnings around the one line that says what failed.
     logging.raiseExceptions = False

@@ -426,3 +426,21 @@ def test_ctrl_c_in_simulate_is_one_line_and_the_same_command_finishes(chain, tmp
     assert not (out / "metrics.json").exists() and not (out / "tmp").exists() and not (out / LOCK_NAME).exists()
     assert run(capsys, *argv)[0] == 0
     assert read_json(out / "metrics.json")["n_test"] == 100
+
+
+def test_scratch_directory_is_absolute_for_compilers_that_change_directory(tmp_path, monkeypatch):
+    """A relative --out must not leave a relative temporary directory: torch.compile runs its
+    C++ compiler from another working directory (make run's fleet failed that way)."""
+    import atexit
+    import logging
+    import tempfile
+
+    from experiments.outdir import SCRATCH, use_scratch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", tempfile.tempdir)
+    monkeypatch.setattr(logging, "raiseExceptions", logging.raiseExceptions)
+    monkeypatch.setattr(atexit, "register", lambda *args, **kwargs: None)
+    (tmp_path / "out").mkdir()
+    use_scratch(Path("out"), created=False)
+    assert Path(tempfile.gettempdir()) == tmp_path / "out" / SCRATCH
