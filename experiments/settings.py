@@ -424,7 +424,7 @@ class RunSettings:
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
-    fleet: int = option(FLEET_CHIPS, "simulated chips the chip legs' readout is fitted on before each chip is "
+    fleet: int = option(FLEET_CHIPS, "simulated chips the chip RNN's readout is fitted on before each chip is "
                         "calibrated (0: the mapped readout)", type=int, metavar="K")
 
     def __post_init__(self) -> None:

@@ -27,8 +27,10 @@ def test_run_prints_one_table_and_resumes(tmp_path, capsys):
     chip = summary["legs"]["rnn_chip"]["stages"]
     assert chip["train"]["chip"] == "dynapse1" and chip["simulate_hw"]["snapped_to_chip"] == "dynapse1"
     assert chip["quantize"]["mismatch_aware_cv"] == 0.2
-    # both chip legs read a readout fitted on 3 other chips, and calibrate with their plays
-    assert all(r["fleet"] == 3 for r in summary["chip_runs"] if not r["calibrated"])
+    # the RNN leg reads a readout fitted on 3 other chips, and calibrates with their plays
+    rnn_runs = [r for r in summary["chip_runs"] if r["model"] == "rnn"]
+    assert all(r["fleet"] == 3 for r in rnn_runs if not r["calibrated"])
+    assert all(r["calibrated_for"]["prior"] for r in rnn_runs if r["calibrated"])
     # The memory leg: the LSNN on recall through the same chip path, its own rows.
     for model, dataset in (("rnn", "digits"), ("lsnn", "recall")):
         runs = [r for r in summary["chip_runs"] if r["model"] == model]
