@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapped-readout", action="store_true",
                         help="the uncalibrated chips read the mapped readout even where the run has a fleet readout")
     args, run = parse_chip_run(parser, argv)
-    readout = "fleet" if (run / "fleet" / "metrics.json").exists() and not args.mapped_readout else "map"
+    has_fleet = (run / "fleet" / "metrics.json").exists()
+    readout = "fleet" if has_fleet and not args.mapped_readout else "map"
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, backend=args.backend, readout=readout, progress=not args.quiet)
                  for chip in args.chips]
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
         name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
-                + ("_mapped" if args.mapped_readout and readout == "map" and (run / "fleet").exists() else ""))
+                + ("_mapped" if has_fleet and args.mapped_readout else ""))
         fleet = read_json(run / "fleet" / "metrics.json")["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "

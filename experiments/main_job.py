@@ -70,15 +70,21 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     }
     results: dict[str, dict[str, Any]] = {}
     for name, run in list(stages.items())[:None if calibrate else 1]:
-        m = results[name] = run_stage(out, name, run)
-        ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
-        if ran_with != noise:
-            raise ValueError(f"{out / name} ran with membrane noise {ran_with:g} A, not {noise:g} A: "
-                             f"move it away or choose another run directory")
-        if m.get("backend", "brian2") != backend:
-            raise ValueError(f"{out / name} ran on backend {m.get('backend', 'brian2')}, not {backend}: "
-                             f"move it away or choose another run directory")
+        results[name] = _ran_as_asked(out / name, run_stage(out, name, run), noise, backend)
     return results
+
+
+def _ran_as_asked(path: Path, m: dict[str, Any], noise: float, backend: str) -> dict[str, Any]:
+    """``m``, the metrics of the (maybe reused) run in ``path``; a ``ValueError`` names it when it
+    ran with other membrane noise or on another backend."""
+    ran_with = m.get("noise", (m.get("calibrated_for") or {}).get("noise")) or 0.0
+    if ran_with != noise:
+        raise ValueError(f"{path} ran with membrane noise {ran_with:g} A, not {noise:g} A: "
+                         f"move it away or choose another run directory")
+    if m.get("backend", "brian2") != backend:
+        raise ValueError(f"{path} ran on backend {m.get('backend', 'brian2')}, not {backend}: "
+                         f"move it away or choose another run directory")
+    return m
 
 
 #: The first mismatch seed of the fleet a fleet readout is fitted on (the chips it is evaluated
@@ -93,14 +99,15 @@ def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 
     ``out/fleet``, and emulate it without mismatch in Brian2 (``out/fleet_emulate``)."""
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
-    results = {"fleet": run_stage(out, "fleet", lambda p: calibrate_stage(CalibrateSettings(
+    m = _ran_as_asked(out / "fleet", run_stage(out, "fleet", lambda p: calibrate_stage(CalibrateSettings(
         str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
-        backend=backend), p, progress=progress))}
-    ran = results["fleet"]["calibrated_for"]
-    if (ran.get("fleet"), ran.get("mismatch"), ran.get("noise"), results["fleet"]["calibration"]["samples"]) != \
-            (fleet, cv, noise, samples):
-        raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')}, "
-                         f"noise {ran.get('noise')} A, not {fleet} at CV {cv:g}, noise {noise:g} A: move it away")
+        backend=backend), p, progress=progress)), noise, backend)
+    ran = m["calibrated_for"]
+    if (ran.get("fleet"), ran.get("mismatch"), m["calibration"]["samples"]) != (fleet, cv, samples):
+        raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')} "
+                         f"with {m['calibration']['samples']} plays, not {fleet} at CV {cv:g} with {samples}: "
+                         f"move it away")
+    results = {"fleet": m}
     results["fleet_emulate"] = run_stage(out, "fleet_emulate", lambda p: emulate_stage(
         EmulateSettings(str(out / "fleet"), device=device, target=target), p, progress=progress))
     return results
