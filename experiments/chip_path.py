@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=1,
                         help="copies of the network on their own neurons, averaged by the readout")
     parser.add_argument("--max-rate", type=float, default=None,
-                        help="firing rate (Hz) of the top activation (simulate --max-rate; default 1000)")
+                        help="firing rate (Hz) of the top activation (simulate --max-rate; default 300 for a network trained for the chip)")
     parser.add_argument("--fleet", type=int, default=0, metavar="K",
                         help="fit the uncalibrated chips' readout on K other simulated chips (calibrate --fleet)")
     parser.add_argument("--fleet-samples", type=int, default=None, metavar="N",

@@ -8,6 +8,7 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -18,19 +19,19 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["BACKEND_PREFIX", "run_chain", "run_main", "run_on_chip", "run_stage", "format_table"]
+__all__ = ["BACKEND_PREFIX", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
 def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
     """Run ``fn`` into ``out/name`` unless that directory already holds a finished run."""
     path = out / name
     if (path / "metrics.json").exists():
-        print(f"[{name}] reusing finished run in {path}")
+        print(f"[{out.name}/{name}] reusing finished run in {path}")
         return read_json(path / "metrics.json")
-    print(f"[{name}] running ...", flush=True)
+    print(f"[{out.name}/{name}] running ...", flush=True)
     t0 = time.perf_counter()
     metrics = fn(path)
-    print(f"[{name}] done in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"[{out.name}/{name}] done in {time.perf_counter() - t0:.1f} s", flush=True)
     return metrics
 
 
@@ -266,6 +267,45 @@ MAIN_NOISE = 1e-11
 MEMORY_DATASET, MEMORY_EPOCHS, MEMORY_QAT_EPOCHS, MEMORY_TEST, MEMORY_CALIBRATE = "recall", 10, 5, 300, 300
 
 
+def _worker_init(tempdir: str) -> None:
+    """A leg's process: Ctrl-C is the parent's to handle (it stops the workers), the parent's
+    scratch directory, and one thread for torch and BLAS (the legs share the cores)."""
+    import tempfile  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tempfile.tempdir = tempdir
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+def _chain(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return run_chain(**kwargs)
+
+
+def run_legs(chains: dict[str, dict[str, Any]], jobs: int, *, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Run :func:`run_chain` once per entry of ``chains`` (its keyword arguments), ``jobs`` at
+    once in processes of their own (the longest, the chip legs, first; progress bars only with
+    ``jobs=1``, where they run one after another in this process). Returns the summaries by name,
+    in the order of ``chains``; the first failure stops the rest and is raised."""
+    if jobs <= 1:
+        return {name: run_chain(**kw, progress=progress) for name, kw in chains.items()}
+    import multiprocessing  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    order = sorted(chains, key=lambda name: not chains[name].get("hardware") or not chains[name].get("chip_seeds"))
+    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(chains)), _worker_init, (tempfile.gettempdir(),))
+    try:
+        pending = {name: pool.apply_async(_chain, ({**chains[name], "progress": False},)) for name in order}
+        results = {name: pending[name].get() for name in order}
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+    return {name: results[name] for name in chains}
+
+
 def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict[str, Any]:
     """The main job, three legs on one dataset and a memory leg:
 
@@ -282,30 +322,29 @@ def run_main(settings: RunSettings, out: Path, *, progress: bool = True) -> dict
       the same chip path (its mapped readout: with one copy a fleet readout did not help it,
       measured: chips 48.2 % against 45.9 %, calibrated 64.1 % against 65.6 %, and cost 148 s).
 
-    One table at the end, ``summary.json`` (with ``chip_runs``: every emulation on a chip).
+    The legs run ``settings.jobs`` at once, each in a process of its own (:func:`run_legs`). One
+    table at the end, ``summary.json`` (with ``chip_runs``: every emulation on a chip).
     """
     out = Path(out)
     t0 = time.perf_counter()
     dataset, model, seed = settings.dataset, settings.model, settings.seed
     common = dict(hidden=settings.hidden, epochs=settings.epochs, seed=seed, limit_train=settings.limit_train,
-                  limit_test=settings.limit_test, progress=progress)
+                  limit_test=settings.limit_test)
     neurons = ("lif", "dpi") if model in ("rnn", "esn") else ()
-    legs = {
-        model: run_chain(dataset, out / model, model=model, neurons=neurons, **common),
-        "esn_hw": run_chain(dataset, out / "esn_hw", model="esn", neurons=(), hardware=True,
-                            model_options={"shared_bias": True}, **common),
-        "rnn_chip": run_chain(dataset, out / "rnn_chip", model="rnn", neurons=(), hardware=True,
-                              model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
-                              chip_noise=MAIN_NOISE, quantize_options={"mismatch_aware": MAIN_CV},
-                              fleet=settings.fleet, **common),
-        "lsnn_memory": run_chain(MEMORY_DATASET, out / "lsnn_memory", model="lsnn", neurons=(), hardware=True,
-                                 model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
-                                 chip_noise=MAIN_NOISE, seed=seed, limit_train=settings.limit_train,
-                                 epochs=settings.epochs or MEMORY_EPOCHS,
-                                 limit_test=settings.limit_test or MEMORY_TEST,
-                                 calibrate_samples=MEMORY_CALIBRATE, progress=progress,
-                                 quantize_options={"epochs": MEMORY_QAT_EPOCHS}),
+    chip = dict(hardware=True, model_options={"chip": "dynapse1"}, chip_seeds=MAIN_CHIPS, chip_cv=MAIN_CV,
+                chip_noise=MAIN_NOISE, neurons=())
+    chains = {
+        model: dict(dataset=dataset, out=out / model, model=model, neurons=neurons, **common),
+        "esn_hw": dict(dataset=dataset, out=out / "esn_hw", model="esn", neurons=(), hardware=True,
+                       model_options={"shared_bias": True}, **common),
+        "rnn_chip": dict(dataset=dataset, out=out / "rnn_chip", model="rnn", quantize_options={"mismatch_aware": MAIN_CV},
+                         fleet=settings.fleet, **chip, **common),
+        "lsnn_memory": dict(dataset=MEMORY_DATASET, out=out / "lsnn_memory", model="lsnn", **chip, seed=seed,
+                            limit_train=settings.limit_train, epochs=settings.epochs or MEMORY_EPOCHS,
+                            limit_test=settings.limit_test or MEMORY_TEST, calibrate_samples=MEMORY_CALIBRATE,
+                            quantize_options={"epochs": MEMORY_QAT_EPOCHS}),
     }
+    legs = run_legs(chains, settings.jobs, progress=progress)
     for r in legs["lsnn_memory"]["rows"]:
         r["model"] = f"LSNN {MEMORY_DATASET}"
     rows = [r for leg in legs.values() for r in leg["rows"]]

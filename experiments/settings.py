@@ -380,7 +380,7 @@ class CalibrateSettings:
                                           type=float)
     readout_steps: int | None = option(None, "the refitted readout reads the last K sequence steps one by one "
                                        "(0: the mapped readout's window; default: chosen by cross-validation "
-                                       "between 0 and all steps)", type=int, metavar="K")
+                                       "between 0 and all steps, or with --prior the fleet's choice)", type=int, metavar="K")
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
     backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
                           "model, float32)", choices=BACKENDS)
@@ -426,6 +426,8 @@ class RunSettings:
     seed: int = option(0, "random seed", type=int)
     fleet: int = option(FLEET_CHIPS, "simulated chips the chip RNN's readout is fitted on before each chip is "
                         "calibrated (0: the mapped readout)", type=int, metavar="K")
+    jobs: int = option(2, "legs run at once, each in a process of its own, without progress bars (1: one "
+                       "after another, with them)", type=positive_int, metavar="N")
 
     def __post_init__(self) -> None:
         _common(self)

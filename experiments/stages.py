@@ -472,16 +472,17 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     return metrics
 
 
-def _prior_plays(prior: str | None, map_dir: Path) -> Plays | None:
-    """The plays of the fleet run ``prior``, which must have calibrated ``map_dir``'s network."""
+def _prior_plays(prior: str | None, map_dir: Path) -> tuple[Plays | None, int | None]:
+    """The plays of the fleet run ``prior``, which must have calibrated ``map_dir``'s network, and
+    the readout steps its cross-validation chose (None without a prior)."""
     if prior is None:
-        return None
+        return None, None
     m = finished_run(Path(prior), "calibrate", "--prior needs a fleet run (calibrate --fleet)")
     if not (m.get("calibrated_for") or {}).get("fleet") or not (Path(prior) / "plays.npz").is_file():
         raise RunDirError(f"{prior} is not a fleet run (calibrate --fleet): it holds no plays of other chips")
     if m.get("map_source") != str(map_dir.resolve()):
         raise RunDirError(f"{prior} calibrated {m.get('map_source')}, not {map_dir.resolve()}")
-    return Plays.load(Path(prior) / "plays.npz")
+    return Plays.load(Path(prior) / "plays.npz"), int(m["calibration"]["readout_steps"])
 
 
 def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -508,11 +509,15 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
             raise ValueError(f"{source['dataset']} measures memory: a readout of every step reads the cue "
                              f"while it is shown; calibrate it with --readout-steps 0")
         steps = 0
+    prior, prior_steps = _prior_plays(c.prior, run_dir)
+    if steps is None:  # with a prior, the readout the fleet's plays chose (they outnumber the chip's own)
+        steps = prior_steps
     out = new_run_dir(out)
     seeds = list(range(c.seed, c.seed + max(c.fleet, 1)))
     boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
-                            simulator=None if c.backend == "brian2" else _simulator(c.backend)) for s in seeds]
+                            simulator=None if c.backend == "brian2" else _simulator(c.backend),
+                            progress=progress and not c.fleet) for s in seeds]
     lengths = None if data.len_train is None else data.len_train[rows]
     fleet = Fleet(boards, c.seed) if c.fleet else None
     board = Recorder(fleet or boards[0])
@@ -522,7 +527,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                            balanced=data.metric == "balanced_accuracy", lengths=lengths,
                                            groups=rows if fleet else None,
                                            chips=fleet.assignment(len(rows)) if fleet else None,
-                                           prior=_prior_plays(c.prior, run_dir))
+                                           prior=prior)
     calibrated.save(out / "hardware.json")
     if c.fleet:  # the fleet's plays, the prior of later calibrations to one chip
         Plays(config.readout.gather(board.counts), data.y_train[rows], lengths).save(out / "plays.npz")

@@ -58,9 +58,11 @@ class EmulatedBoard:
     settings : dict
         Further :class:`brian_models.network.SimulationSettings` fields (device, batch size).
     simulator : callable, optional
-        ``simulator(net, X, settings)`` returning a
+        ``simulator(net, X, settings, progress)`` returning a
         :class:`~brian_models.simulate.SimulationResult` (default Brian2's
         :func:`~brian_models.simulate.simulate`), e.g. the torch chip model.
+    progress : bool
+        Show a progress bar while playing.
     """
 
     config: HardwareConfig
@@ -68,6 +70,7 @@ class EmulatedBoard:
     seed: int = 0
     settings: dict[str, Any] | None = None
     simulator: Callable[..., Any] | None = None
+    progress: bool = False
 
     def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
         from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 only when playing)
@@ -76,7 +79,7 @@ class EmulatedBoard:
 
         sim = SimulationSettings(mismatch=self.mismatch, mismatch_seed=self.seed, seed=self.seed,
                                  **(self.settings or {}))
-        return (self.simulator or simulate)(network_from_config(self.config), X, sim).counts
+        return (self.simulator or simulate)(network_from_config(self.config), X, sim, self.progress).counts
 
 
 @dataclass

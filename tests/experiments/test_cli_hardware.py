@@ -124,7 +124,9 @@ def test_fleet_readout_is_fitted_on_other_chips_and_refuses_its_own(chain, tmp_p
     assert np.load(fleet / "plays.npz")["counts"].shape[0] == 240
     assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
                  "--prior", str(fleet), "--out", str(tmp_path / "cal"), "--quiet"]) == 0
-    assert _metrics(tmp_path / "cal")["calibrated_for"]["prior"] == str(fleet.resolve())
+    c = _metrics(tmp_path / "cal")
+    assert c["calibrated_for"]["prior"] == str(fleet.resolve())
+    assert c["calibration"]["readout_steps"] == m["calibration"]["readout_steps"]  # the fleet's choice
     assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
                  "--prior", str(tmp_path / "cal"), "--out", str(tmp_path / "y"), "--quiet"]) == EXIT_BAD_INPUT
 
