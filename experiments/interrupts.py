@@ -48,6 +48,9 @@ def redelivered_interrupts() -> Iterator[None]:
 
 def interrupted_line(command: str, out: Path | None) -> str:
     """The line that says what an interrupted command kept in ``out`` and how to go on."""
+    if command == "run" and out is not None and any(out.rglob("metrics.json")):
+        return (f"rnn2dynapse run: interrupted; the finished stages are kept in {out}: rerun the same "
+                "command to go on from them")
     kept = sorted(out.glob("resume*.pt")) if out is not None and out.is_dir() else []
     if kept:
         return (f"rnn2dynapse {command}: interrupted; kept {', '.join(str(p) for p in kept)} "

@@ -9,6 +9,7 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -268,16 +269,22 @@ MEMORY_DATASET, MEMORY_EPOCHS, MEMORY_QAT_EPOCHS, MEMORY_TEST, MEMORY_CALIBRATE 
 
 
 def _worker_init(tempdir: str) -> None:
-    """A leg's process: Ctrl-C is the parent's to handle (it stops the workers), the parent's
-    scratch directory, and one thread for torch and BLAS (the legs share the cores)."""
+    """A leg's process: Ctrl-C is the parent's to handle (it stops the workers; SIGTERM then
+    exits through Python, which releases what the process registered, e.g. tqdm's semaphore), the
+    parent's scratch directory, and one thread for torch and BLAS (the legs share the cores)."""
     import tempfile  # noqa: PLC0415
     import torch  # noqa: PLC0415
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_STOPPED))
     tempfile.tempdir = tempdir
     torch.set_num_threads(1)
     threadpool_limits(1)
+
+
+#: Exit status of a leg's process stopped by the main job.
+EXIT_STOPPED = 143
 
 
 def _chain(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -444,3 +444,38 @@ def test_scratch_directory_is_absolute_for_compilers_that_change_directory(tmp_p
     (tmp_path / "out").mkdir()
     use_scratch(Path("out"), created=False)
     assert Path(tempfile.gettempdir()) == tmp_path / "out" / SCRATCH
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_ctrl_c_in_run_stops_its_leg_processes(tmp_path):
+    """The main job runs its legs in processes of their own: Ctrl-C stops them all, says so in
+    one line, and nothing goes on writing after the command has returned."""
+    out = tmp_path / "run"
+    proc = _cli("run", "--dataset", "digits", "--hidden", "8", "--epochs", "2", "--limit-train", "100",
+                "--limit-test", "20", "--fleet", "0", "--out", str(out), "--quiet")
+    _wait_for(out / "rnn_chip" / "train" / "metrics.json", proc, timeout=300)
+    workers = _children(proc.pid)
+    assert len([p for p in workers if "spawn" in Path(f"/proc/{p}/cmdline").read_text()]) == 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED, (proc.returncode, err)
+    assert f"run: interrupted; the finished stages are kept in {out}" in one_line(err)
+    time.sleep(1)
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()
+                and (Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
+    written = sorted(str(p) for p in out.rglob("*"))
+    time.sleep(2)
+    assert sorted(str(p) for p in out.rglob("*")) == written
