@@ -33,7 +33,7 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
 from hardware.calibrate import EmulatedBoard, Fleet, Plays, Recorder, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
-from hardware.energy import cpu_energy, rnn_macs
+from hardware.energy import cpu_energy, mcu_energy, rnn_macs
 from hardware.mapper import map_network, snap_to_chip
 from hardware.rules import check_config, load_config
 from transfer.checkpoint import Checkpoint
@@ -459,6 +459,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
         "readout_window_steps": config.readout.window_steps(config.step_duration),
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
+        "mcu_energy_joules_per_inference": mcu_energy(macs),
         "source": str(run_dir.resolve()),
     }
     if simulated is not None and simulated[0].shape == data.y_test.shape and np.array_equal(simulated[0], data.y_test):
