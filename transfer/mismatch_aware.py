@@ -83,6 +83,9 @@ class MismatchAware:
         exc, inh = (factors((rows, 1), self.cv, self.rng, device) for _ in range(2))
         w_rec = weights["w_rec"]
         weights["w_rec"] = w_rec * torch.where(w_rec.detach() > 0, exc, inh)
-        bias = model.effective_bias() if hasattr(model, "effective_bias") else model.b
-        weights["b"] = bias * gain
+        if hasattr(model, "effective_bias"):
+            weights["b"] = model.effective_bias() * gain
+        elif hasattr(model, "b"):
+            weights["b"] = model.b * gain
+        # (an LSNN has no bias: its neurons are driven by current injection only)
         return weights

@@ -34,6 +34,18 @@ def test_only_training_passes_are_perturbed():
     assert torch.all(ma(model)["w_rec"][tern(model)["w_rec"] == 0] == 0)
 
 
+def test_an_lsnn_without_bias_is_perturbed_and_still_runs():
+    # The LSNN has no bias (current injection only): its weights are perturbed, no bias appears,
+    # and its forward pass takes the perturbed weights.
+    model = build_model(ModelConfig("lsnn", 4, 8, 2, substeps=2), seed=0)
+    tern = Ternarizer()
+    model.train()
+    w = MismatchAware(tern, 0.2, seed=1)(model)
+    assert "b" not in w and not torch.equal(w["w_in"], tern(model)["w_in"])
+    assert torch.all(w["w_rec"][tern(model)["w_rec"] == 0] == 0)
+    assert model(torch.rand(3, 5, 4), weights=w).shape == (3, 2)
+
+
 def test_each_neuron_scales_its_excitatory_and_inhibitory_synapses_by_its_own_factors():
     # Per-neuron synaptic time-constant mismatch: every excitatory recurrent synapse of a
     # neuron shares one factor and every inhibitory one another, so the difference of their
