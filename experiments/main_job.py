@@ -269,7 +269,7 @@ MEMORY_DATASET, MEMORY_EPOCHS, MEMORY_QAT_EPOCHS, MEMORY_TEST, MEMORY_CALIBRATE 
 
 
 def _worker_init(tempdir: str) -> None:
-    """A leg's process: Ctrl-C is the parent's to handle (it stops the workers; SIGTERM then
+    """Set up a leg's process: Ctrl-C is the parent's to handle (it stops the workers; SIGTERM then
     exits through Python, which releases what the process registered, e.g. tqdm's semaphore), the
     parent's scratch directory, and one thread for torch and BLAS (the legs share the cores)."""
     import tempfile  # noqa: PLC0415
@@ -277,7 +277,7 @@ def _worker_init(tempdir: str) -> None:
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_STOPPED))
+    signal.signal(signal.SIGTERM, _stopped)
     tempfile.tempdir = tempdir
     torch.set_num_threads(1)
     threadpool_limits(1)
@@ -287,29 +287,72 @@ def _worker_init(tempdir: str) -> None:
 EXIT_STOPPED = 143
 
 
-def _chain(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return run_chain(**kwargs)
+def _stopped(*_: Any) -> None:
+    """A leg's process stopped by the main job: quietly (Brian2 would note the objects the
+    interrupted stage leaves behind), through Python's own exit."""
+    from experiments.interrupts import quiet_brian  # noqa: PLC0415
+
+    quiet_brian()
+    sys.exit(EXIT_STOPPED)
+
+
+def _leg(conn: Any, tempdir: str, kwargs: dict[str, Any]) -> None:
+    """A leg's process: run :func:`run_chain` and send back ``("ok", summary)`` or
+    ``("error", exception)``."""
+    _worker_init(tempdir)
+    try:
+        conn.send(("ok", run_chain(**kwargs)))
+    except Exception as exc:  # noqa: BLE001 (handed to the parent, which raises it)
+        try:
+            conn.send(("error", exc))
+        except Exception:  # noqa: BLE001 (an exception that does not pickle)
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 def run_legs(chains: dict[str, dict[str, Any]], jobs: int, *, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Run :func:`run_chain` once per entry of ``chains`` (its keyword arguments), ``jobs`` at
     once in processes of their own (the longest, the chip legs, first; progress bars only with
     ``jobs=1``, where they run one after another in this process). Returns the summaries by name,
-    in the order of ``chains``; the first failure stops the rest and is raised."""
+    in the order of ``chains``; the first failure (or Ctrl-C) stops the other legs' processes
+    and is raised."""
     if jobs <= 1:
         return {name: run_chain(**kw, progress=progress) for name, kw in chains.items()}
     import multiprocessing  # noqa: PLC0415
     import tempfile  # noqa: PLC0415
 
-    order = sorted(chains, key=lambda name: not chains[name].get("hardware") or not chains[name].get("chip_seeds"))
-    pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(chains)), _worker_init, (tempfile.gettempdir(),))
+    ctx = multiprocessing.get_context("spawn")
+    waiting = sorted(chains, key=lambda name: not chains[name].get("hardware") or not chains[name].get("chip_seeds"))
+    running: dict[str, tuple[Any, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
     try:
-        pending = {name: pool.apply_async(_chain, ({**chains[name], "progress": False},)) for name in order}
-        results = {name: pending[name].get() for name in order}
-        pool.close()
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                name = waiting.pop(0)
+                parent, child = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_leg, args=(child, tempfile.gettempdir(),
+                                                      {**chains[name], "progress": False}))
+                proc.start()
+                child.close()
+                running[name] = (proc, parent)
+            for name, (proc, conn) in list(running.items()):
+                if conn.poll():
+                    status, value = conn.recv()
+                    proc.join()
+                    del running[name]
+                    if status == "error":
+                        raise value
+                    results[name] = value
+                elif not proc.is_alive() and not conn.poll():
+                    raise RuntimeError(f"the main job's {name} leg stopped with exit code {proc.exitcode}")
+            time.sleep(0.2)  # polled: an interrupt that a finaliser swallowed is delivered again
     finally:
-        pool.terminate()
-        pool.join()
+        for proc, _ in running.values():
+            proc.terminate()
+        for proc, _ in running.values():
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
     return {name: results[name] for name in chains}
 
 

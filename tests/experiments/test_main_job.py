@@ -65,3 +65,17 @@ def test_lstm_chain_simulates_each_gating_into_its_own_stage_and_table_columns(t
     assert row["spiking_lif"] == stages["simulate_lif"]["accuracy"]
     assert row["spiking_lif_shunting"] == stages["simulate_lif_shunting"]["accuracy"]
     assert row["n_simulated_lif_shunting"] == 12
+
+
+def test_a_failing_leg_is_raised_and_stops_the_others(tmp_path):
+    """Legs in processes of their own: the first failure comes back as its own exception."""
+    import pytest
+
+    from experiments.main_job import run_legs
+
+    chains = {"bad": dict(dataset=str(tmp_path / "missing.npz"), out=tmp_path / "bad"),
+              "slow": dict(dataset="digits", out=tmp_path / "slow", hidden=8, epochs=500, limit_train=150,
+                           limit_test=20, neurons=())}
+    with pytest.raises(Exception, match="missing.npz"):
+        run_legs(chains, jobs=2)
+    assert not (tmp_path / "slow" / "summary.json").exists()

@@ -27,7 +27,7 @@ def test_width_record_holds_the_measured_float_and_ternary_accuracies(tmp_path, 
     stamp = weights.stat().st_mtime_ns
     capsys.readouterr()
     assert main(argv) == 0
-    assert "[train] reusing finished run" in capsys.readouterr().out
+    assert "/train] reusing finished run" in capsys.readouterr().out
     assert weights.stat().st_mtime_ns == stamp
 
 
