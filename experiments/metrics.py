@@ -14,7 +14,7 @@ from experiments.runs import git_revision
 from transfer.datasets import Dataset, score, second_scores
 from transfer.files import strict, write_json
 
-__all__ = ["stage_metrics", "write_simulate_run"]
+__all__ = ["stage_metrics", "write_spiking_run"]
 
 
 def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: float, *,
@@ -62,14 +62,20 @@ def stage_metrics(stage: str, data: Dataset, model: str, seed: int, accuracy: fl
     return strict(out)
 
 
-def write_simulate_run(out: Path, data: Dataset, model: str, seed: int, result: SimulationResult,
-                       ann: np.ndarray, settings: Any, fields: dict[str, Any]) -> dict[str, Any]:
-    """Write a simulate run's ``predictions.npz``, ``simulation.json`` (``settings.to_dict()``)
-    and, last, ``metrics.json``; return the metrics."""
-    metrics = stage_metrics("simulate", data, model, seed, score(data.y_test, result.predictions, data.metric),
+#: What a spiking stage calls its predictions in ``predictions.npz`` and the file of its settings.
+_SPIKING_FILES = {"simulate": ("spiking", "simulation.json"), "emulate": ("emulated", "emulation.json")}
+
+
+def write_spiking_run(out: Path, stage: str, data: Dataset, model: str, seed: int, result: SimulationResult,
+                      ann: np.ndarray, settings: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Write a simulate or emulate run's ``predictions.npz``, its settings
+    (``settings.to_dict()``: ``simulation.json``, ``emulation.json``) and, last,
+    ``metrics.json``; return the metrics."""
+    key, settings_file = _SPIKING_FILES[stage]
+    metrics = stage_metrics(stage, data, model, seed, score(data.y_test, result.predictions, data.metric),
                             result=result, ann=ann, **fields)
-    np.savez_compressed(out / "predictions.npz", spiking=result.predictions, ann=ann, y=data.y_test,
+    np.savez_compressed(out / "predictions.npz", **{key: result.predictions}, ann=ann, y=data.y_test,
                         scores=result.scores)
-    write_json(out / "simulation.json", settings.to_dict())
+    write_json(out / settings_file, settings.to_dict())
     write_json(out / "metrics.json", metrics)
     return metrics

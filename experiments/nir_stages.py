@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from brian_models import nir_io
-from brian_models.description import INPUT, SpikingNetwork, replicate
+from brian_models.description import SpikingNetwork, replicate
 from brian_models.network import SimulationSettings
 from brian_models.simulate import simulate
-from experiments.metrics import write_simulate_run
+from experiments.metrics import write_spiking_run
 from experiments.runs import chip_spec, finished_run, git_revision, load_stage_data
 from experiments.settings import ExportSettings, ImportSettings, SimulateSettings
 from hardware.mapper import snap_to_chip
@@ -207,4 +207,4 @@ def simulate_import_stage(settings: SimulateSettings, out: str | Path, *, progre
     }
     if snapped is not None:
         fields["snap"] = snapped
-    return write_simulate_run(out, data, "nir", seed, result, ann, sim, fields)
+    return write_spiking_run(out, "simulate", data, "nir", seed, result, ann, sim, fields)

@@ -24,7 +24,7 @@ from brian_models.simulate import simulate
 from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTRA, LSNN_LR, LSNN_READOUT,
                                   LSNN_SUBSTEPS, CHIP_MAX_RATE, MAX_RATE, MEMORY_TASKS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
-from experiments.metrics import stage_metrics, write_simulate_run
+from experiments.metrics import stage_metrics, write_spiking_run
 from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data, stage_of)
@@ -316,7 +316,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
         fields["macs_per_inference"] = lstm_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1])
     if snapped is not None:
         fields["snap"] = snapped
-    return write_simulate_run(out, data, kind, seed, result, ann, sim, fields)
+    return write_spiking_run(out, "simulate", data, kind, seed, result, ann, sim, fields)
 
 
 def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -464,13 +464,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     }
     if simulated is not None and simulated[0].shape == data.y_test.shape and np.array_equal(simulated[0], data.y_test):
         fields["agreement_with_simulation"] = float(np.mean(simulated[1] == result.predictions))
-    metrics = stage_metrics("emulate", data, ref.kind, e.seed, score(data.y_test, result.predictions, data.metric),
-                            result=result, ann=ann, **fields)
-    np.savez_compressed(out / "predictions.npz", emulated=result.predictions, ann=ann, y=data.y_test,
-                        scores=result.scores)
-    write_json(out / "emulation.json", sim.to_dict())
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return write_spiking_run(out, "emulate", data, ref.kind, e.seed, result, ann, sim, fields)
 
 
 def _prior_plays(prior: str | None, map_dir: Path) -> tuple[Plays | None, int | None]:
