@@ -321,7 +321,7 @@ def run_legs(chains: dict[str, dict[str, Any]], jobs: int, *, progress: bool = T
     import tempfile  # noqa: PLC0415
 
     ctx = multiprocessing.get_context("spawn")
-    waiting = sorted(chains, key=lambda name: not chains[name].get("hardware") or not chains[name].get("chip_seeds"))
+    waiting = sorted(chains, key=lambda name: not chains[name].get("chip_seeds"))  # the chip legs first
     running: dict[str, tuple[Any, Any]] = {}
     results: dict[str, dict[str, Any]] = {}
     try:

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from experiments.main_job import format_table
-from hardware.energy import (HOROWITZ2014_FP32_MAC_PJ, HOROWITZ2014_SRAM_READ_PJ, MLPERF_TINY_M33_PJ_PER_MAC,
-                             MLPERF_TINY_M4_PJ_PER_MAC)
+from hardware.energy import MLPERF_TINY_M33_PJ_PER_MAC, MLPERF_TINY_M4_PJ_PER_MAC, cpu_energy, mcu_energy
 from experiments.records import DATA_DIR, ROOT, load_records
 
 __all__ = ["main", "render"]
@@ -132,6 +131,11 @@ def _prior(flags: list[bool] | None) -> str:
     return "-" if not flags else "fleet" if all(flags) else "no" if not any(flags) else "some"
 
 
+def _macs(cpu_lower_bound_uJ: float) -> float:
+    """The MACs behind a record's CPU lower bound (:func:`hardware.energy.cpu_energy`, linear in them)."""
+    return 1e-6 * cpu_lower_bound_uJ / cpu_energy(1).total
+
+
 def _chip(recs: list[dict[str, Any]]) -> str:
     """All chip-path records in one table: the figure that counts."""
     rows = []
@@ -170,7 +174,7 @@ def _chip(recs: list[dict[str, Any]]) -> str:
              "", "```", format_table(rows, list(rows[0])), "```", ""]
     split = [{"run": rec["name"][len("chip_"):], **{k: round(v, 2) for k, v in r["energy_split_uJ"].items()},
               "CPU lower bound": round(r["cpu_lower_bound_uJ"], 3),
-              "MCU (measured)": round(r["cpu_lower_bound_uJ"] * MLPERF_TINY_M33_PJ_PER_MAC / CPU_PJ_PER_MAC, 1)}
+              "MCU (measured)": round(1e6 * mcu_energy(_macs(r["cpu_lower_bound_uJ"])), 1)}
              for rec in recs for r in rec["figures"]["rows"] if "energy_split_uJ" in r]
     if split:
         lines += ["Where the chip's energy per inference goes (µJ, no mismatch; per-event energies of "
@@ -186,10 +190,6 @@ def _chip(recs: list[dict[str, Any]]) -> str:
         lines.append(f"- `{rec['name']}`: {rec['figures'].get('note', '')} {_provenance(rec)}")
     return "\n".join(lines) + "\n" + he
 
-
-#: Energy per MAC of the CPU lower bound (:func:`hardware.energy.cpu_energy`): the records keep
-#: that bound, and the measured microcontroller figure scales it.
-CPU_PJ_PER_MAC = HOROWITZ2014_FP32_MAC_PJ + HOROWITZ2014_SRAM_READ_PJ
 
 SECOND = "normal_vs_abnormal_balanced_accuracy"
 #: The chip record's key of each stage's accuracy.
