@@ -13,6 +13,7 @@ from __future__ import annotations
 import _thread
 import contextlib
 import logging
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -25,15 +26,16 @@ REDELIVER_AFTER = 0.05
 
 
 @contextlib.contextmanager
-def redelivered_interrupts() -> Iterator[None]:
-    """For the ``with`` block, deliver again every ``KeyboardInterrupt`` that a finaliser
-    swallowed (a second swallow is caught the same way); other unraisable exceptions go to the
-    hook that was installed before."""
+def redelivered_interrupts(signum: int = signal.SIGINT,
+                           raised: type[BaseException] = KeyboardInterrupt) -> Iterator[None]:
+    """For the ``with`` block, deliver the signal ``signum`` again whenever a finaliser swallowed
+    the exception its handler ``raised`` (``KeyboardInterrupt`` for Ctrl-C; a second swallow is
+    caught the same way); other unraisable exceptions go to the hook that was installed before."""
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
-        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
-            again = threading.Timer(REDELIVER_AFTER, _thread.interrupt_main)
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, raised):
+            again = threading.Timer(REDELIVER_AFTER, _thread.interrupt_main, (signum,))
             again.daemon = True
             again.start()
         else:

@@ -299,9 +299,13 @@ def _stopped(*_: Any) -> None:
 def _leg(conn: Any, tempdir: str, kwargs: dict[str, Any]) -> None:
     """A leg's process: run :func:`run_chain` and send back ``("ok", summary)`` or
     ``("error", exception)``."""
+    from experiments.interrupts import redelivered_interrupts  # noqa: PLC0415
+
     _worker_init(tempdir)
     try:
-        conn.send(("ok", run_chain(**kwargs)))
+        with redelivered_interrupts(signal.SIGTERM, SystemExit):  # a stop a finaliser swallowed comes again
+            summary = run_chain(**kwargs)
+        conn.send(("ok", summary))
     except Exception as exc:  # noqa: BLE001 (handed to the parent, which raises it)
         try:
             conn.send(("error", exc))

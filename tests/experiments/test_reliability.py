@@ -479,3 +479,27 @@ def test_ctrl_c_in_run_stops_its_leg_processes(tmp_path):
     written = sorted(str(p) for p in out.rglob("*"))
     time.sleep(2)
     assert sorted(str(p) for p in out.rglob("*")) == written
+
+
+def test_a_stop_that_a_finaliser_swallowed_is_delivered_again(monkeypatch):
+    """A leg's process stops on SIGTERM by raising SystemExit; raised inside a finaliser (Brian2
+    frees objects through weakref callbacks) Python would swallow it and run on."""
+    import weakref
+
+    from experiments.interrupts import redelivered_interrupts
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+    try:
+        class Freed:
+            pass
+
+        with pytest.raises(SystemExit), redelivered_interrupts(signal.SIGTERM, SystemExit):
+            obj = Freed()
+            weakref.finalize(obj, sys.exit, 3)  # the stop arrives while the finaliser runs
+            del obj  # swallowed: "Exception ignored in ..."
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 5:
+                time.sleep(0.01)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
