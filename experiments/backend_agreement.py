@@ -2,7 +2,7 @@
 
     python -m experiments.backend_agreement runs/chip/digits_rnn [--chips 0 1 2] [--cv 0.2]
                                             [--backend torch|torch-fast] [--device cpp_standalone]
-                                            [--limit-test N] [--batch-size B]
+                                            [--limit-test N] [--batch-size B] [--jobs J]
 
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`). Its Brian2 emulations (the
 nominal chip ``emulate`` and ``emulate_cv<cv>_chip<seed>``, the names ``chip_path`` uses) are
@@ -45,19 +45,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit-test", type=int, default=None,
                         help="emulate N test samples (default: as many as the map run; runs named *_n<N>)")
     parser.add_argument("--batch-size", type=int, default=128, help="samples simulated together")
+    parser.add_argument("--jobs", type=int, default=1, help="processes of the torch emulation (one core each)")
     args, run = parse_chip_run(parser, argv)
     prefix = BACKEND_PREFIX[args.backend]
     n = f"_n{args.limit_test}" if args.limit_test else ""
     chips = [("nominal", 0.0, 0, "emulate" + n)] + [(str(c), args.cv, c, f"emulate_cv{args.cv:g}_chip{c}{n}")
                                                     for c in args.chips]
     rows = []
+    revisions: dict[str, set[str]] = {"brian2": set(), args.backend: set()}
     for label, cv, seed, name in chips:
         m = {}
         for backend, stage in (("brian2", name), (args.backend, prefix + name)):
             m[backend] = run_stage(run, stage, lambda p, b=backend, c=cv, s=seed: emulate_stage(
                 EmulateSettings(str(run / "map"), mismatch=c, seed=s, backend=b, device=args.device,
-                                limit_test=args.limit_test, batch_size=args.batch_size),
+                                limit_test=args.limit_test, batch_size=args.batch_size,
+                                jobs=1 if b == "brian2" else args.jobs),
                 p, progress=not args.quiet))
+        for b in m:
+            revisions[b].add(str(m[b].get("revision")))
         pred = {b: np.load(run / (name if b == "brian2" else prefix + name) / "predictions.npz")["emulated"]
                 for b in m}
         other = args.backend
@@ -76,13 +81,16 @@ def main(argv: list[str] | None = None) -> int:
             "title": f"Torch chip model against Brian2: {source['model'].upper()} on {source['dataset']} "
                      f"emulated from hardware.json",
             "rows": rows,
-            "note": "The same hardware.json emulated by Brian2 (runtime, numpy) and by the torch chip model "
+            "note": f"The same hardware.json emulated by Brian2 ({args.device}, numpy) and by the torch chip model "
                     f"(transfer.chip_model, {what}, dt 0.1 ms, CPU), on the nominal chip and on mismatched "
                     "chips (the same frozen draw in both, brian_models.mismatch.draw_chip); noise off. "
                     f"same_prediction: fraction of test samples with the same predicted class; batch "
-                    f"{args.batch_size}; Brian2 device {args.device}. Wall seconds (torch-fast's first run includes "
+                    f"{args.batch_size}; Brian2 device {args.device}; torch in {args.jobs} process(es) of one thread "
+                    "each. Wall seconds (torch-fast's first run includes "
                     "compiling) were taken on a shared 2-core machine, load "
-                    f"{os.getloadavg()[0]:.1f} at the end: the controlled speed comparison is the peer benchmark."},
+                    f"{os.getloadavg()[0]:.1f} at the end: the controlled speed comparison is the peer benchmark. "
+                    f"Revisions that ran the emulations (finished ones are reused): Brian2 "
+                    f"{', '.join(sorted(revisions['brian2']))}; torch {', '.join(sorted(revisions[args.backend]))}."},
             command_line(argv, "experiments.backend_agreement"),
             **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
         print(f"wrote {path}")

@@ -1,9 +1,10 @@
 """Peer simulators: the same recurrent DPI network in Brian2, Rockpool's DynapSim and the torch chip model.
 
     python -m experiments.bench_rockpool [--neurons 128] [--samples 128] [--batch 64] [--steps 28]
-                                         [--no-standalone] [--no-record] [--threads 2]
+                                         [--no-standalone] [--brian-dts 0.1 0.2] [--no-record] [--threads 2]
                                          [--torch-dts 0.1 0.2 0.5] [--torch-batches 16 64 256] [--no-torch]
-                                         [--torch-modes eager compiled]
+                                         [--torch-modes eager compiled] [--torch-threads 1 2]
+                                         [--torch-jobs 1 2]
                                          [--train-dts 0.5 0.2 0.1] [--train-batches 2] [--no-train]
 
 Rockpool with jax (``pip install -c constraints.txt -e '.[rockpool]'``) is an optional extra: without
@@ -32,13 +33,17 @@ equals that of Brian2 runtime at dt 0.1 ms in float64, with a readout (ridge reg
 :func:`transfer.models.ridge_readout`) fitted on that run's spike counts averaged over the
 sequence to the samples' labels (:func:`fit_readout`), so that predictions follow what the
 network encodes; a setting is faithful when it agrees on at least 99 % (``checks`` names the
-fastest faithful one, and ``x_dynapsim`` is each row's speed over DynapSim's). ``equal_counts`` is the fraction of
+fastest faithful one, and ``x_dynapsim`` is each row's speed over DynapSim's). The integration
+scheme is forward Euler in every row: the DPI equations write their clip at ``I_0`` into the
+Euler step (:mod:`brian_models.dpi`), so another scheme would need other equations. ``equal_counts`` is the fraction of
 (sample, window, neuron) spike counts equal to that run's. Training through the model
 (:class:`transfer.chip_network.ChipNetwork`, float32, batch 64, cross-entropy, Adam): seconds
 per 1000 sequences of 28 x 28 (measured over ``--train-batches`` batches and scaled) and the
 peak resident memory of the process meanwhile (Linux ``VmHWM``, reset before the batches).
 
-Threads: ``--threads`` for torch; ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless given,
+Threads: ``--threads`` for torch (``--torch-threads`` for the chip model's rows, each in turn;
+``--torch-jobs J`` adds rows of the chip model in J processes of one thread each, whose
+seconds include starting them); ``OMP_WAIT_POLICY`` is set to ``PASSIVE`` unless given,
 because on a shared 2-core machine OpenMP's spinning threads made a 2-thread torch matrix
 product 400 times slower (measured while other jobs ran). Writes the record
 ``docs/data/extra_rockpool_peer.json``, or ``docs/data/extra_chip_model_peer.json`` when
@@ -200,9 +205,10 @@ def fit_readout(net, counts: np.ndarray, y: np.ndarray, ridge: float = 1.0):
 
 def _row(sim: str, batch: int, n: int, steps: int, neurons: int, seconds: float, compile_s: float | None,
          counts: np.ndarray, *, dt: float = DT, dtype: str = "float64", agree: float | None = None,
-         equal_counts: float | None = None) -> dict[str, Any]:
+         equal_counts: float | None = None, threads: int | None = None, procs: int = 1) -> dict[str, Any]:
     simulated = n * steps * STEP
-    return {"simulator": sim, "dt_ms": dt * 1e3, "dtype": dtype, "batch": batch, "samples": n, "seconds": seconds,
+    return {"simulator": sim, "dt_ms": dt * 1e3, "dtype": dtype, "threads": threads, "procs": procs,
+            "batch": batch, "samples": n, "seconds": seconds,
             "compile_s": compile_s, "x_real_time": simulated / seconds, "samples_per_s": n / seconds,
             "rate_hz": float(counts.sum() / (n * neurons * steps * STEP)),
             "active_fraction": float((counts.sum(axis=(0, 1)) > 0).mean()),
@@ -256,22 +262,27 @@ def _torch_rows(net, X: np.ndarray, reference: dict[str, np.ndarray], base, args
     n, T, N = X.shape[0], X.shape[1], args.neurons
     modes = [(False, torch.float64), (False, torch.float32)] * ("eager" in args.torch_modes) \
         + [(True, torch.float32), (True, torch.float64)] * ("compiled" in args.torch_modes)
+    # in one process with each thread count, then in --torch-jobs processes of one thread
+    parallel = [(t, 1) for t in args.torch_threads or [args.threads]] + [(1, j) for j in args.torch_jobs if j > 1]
     for dt_ms in args.torch_dts:
         for compiled, dtype in modes:
             for batch in args.torch_batches:
-                settings = replace(base, dt=dt_ms * 1e-3, batch_size=min(batch, n))
-                compile_s = None
-                if compiled:  # torch.compile traces on the first batch of a shape: timed apart
-                    t0 = time.perf_counter()
-                    simulate_torch(net, X[:min(batch, n), :1], settings, dtype=dtype, compiled=True)
-                    compile_s = time.perf_counter() - t0
-                res = simulate_torch(net, X, settings, dtype=dtype, compiled=compiled)
-                c = res.counts["hidden"]
-                name = "torch chip model" + (" compiled" if compiled else "") + f" ({default_device().type})"
-                rows.append(_row(name, min(batch, n), n, T, N, res.wall_seconds, compile_s, c, dt=dt_ms * 1e-3,
-                                 dtype=str(dtype).split(".")[-1],
-                                 agree=float(np.mean(res.predictions == reference["predictions"])),
-                                 equal_counts=float(np.mean(c == reference["counts"]))))
+                for threads, jobs in parallel:
+                    torch.set_num_threads(threads)
+                    settings = replace(base, dt=dt_ms * 1e-3, batch_size=min(batch, n))
+                    compile_s = None
+                    if compiled:  # torch.compile traces on the first batch of a shape: timed apart
+                        t0 = time.perf_counter()
+                        simulate_torch(net, X[:min(batch, n), :1], settings, dtype=dtype, compiled=True)
+                        compile_s = time.perf_counter() - t0
+                    res = simulate_torch(net, X, settings, dtype=dtype, compiled=compiled, jobs=jobs)
+                    c = res.counts["hidden"]
+                    name = "torch chip model" + (" compiled" if compiled else "") + f" ({default_device().type})"
+                    rows.append(_row(name, min(batch, n), n, T, N, res.wall_seconds, compile_s, c, dt=dt_ms * 1e-3,
+                                     dtype=str(dtype).split(".")[-1], threads=threads, procs=jobs,
+                                     agree=float(np.mean(res.predictions == reference["predictions"])),
+                                     equal_counts=float(np.mean(c == reference["counts"]))))
+    torch.set_num_threads(args.threads)
     return rows
 
 
@@ -335,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--w-rec", type=float, default=30e-12, help="recurrent efficacy (A)")
     parser.add_argument("--no-standalone", action="store_true", help="skip Brian2 cpp_standalone")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch chip model")
+    parser.add_argument("--brian-dts", type=float, nargs="+", default=[0.1],
+                        help="dt in ms of the Brian2 cpp_standalone rows (runtime, the reference, runs at 0.1)")
     parser.add_argument("--torch-dts", type=float, nargs="+", default=[0.1, 0.2, 0.5], help="dt in ms")
     parser.add_argument("--torch-batches", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--torch-modes", nargs="+", default=["eager", "compiled"], choices=["eager", "compiled"],
@@ -343,12 +356,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-dts", type=float, nargs="+", default=[0.5, 0.2, 0.1], help="dt in ms")
     parser.add_argument("--train-batches", type=int, default=2, help="batches of 64 timed per dt")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--torch-threads", type=int, nargs="+", default=None,
+                        help="torch threads of the chip model's rows in one process (default: --threads)")
+    parser.add_argument("--torch-jobs", type=int, nargs="+", default=[1],
+                        help="also run the chip model in J processes of one thread each (simulate_torch's jobs; "
+                             "their seconds include starting the processes)")
     parser.add_argument("--no-record", action="store_true", help="do not write the record in docs/data")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if min(args.neurons, args.samples, args.batch) < 2 or not 1 <= args.steps <= 28:
         parser.error("--neurons, --samples, --batch must be >= 2 and --steps in 1..28")
-    if min(args.torch_batches) < 1 or min(args.torch_dts + args.train_dts) <= 0 or args.train_batches < 1:
+    if min(args.torch_batches) < 1 or min(args.torch_dts + args.train_dts + args.brian_dts) <= 0 \
+            or args.train_batches < 1:
         parser.error("--torch-batches, --train-batches and the dts must be positive")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (see the docstring)
     try:
@@ -379,13 +398,14 @@ def main(argv: list[str] | None = None) -> int:
         reference = {"counts": c, "predictions": net.readout.scores(c, STEP).argmax(1)}
         rows.append(_row("brian2 runtime/numpy", B, n, T, N, secs, None, c, agree=1.0, equal_counts=1.0))
         counts["numpy"] = c
-        if not args.no_standalone:
-            secs, comp, c = _brian(net, X, replace(base, device="cpp_standalone",
-                                                   build_dir=os.path.join(build, "standalone")))
-            rows.append(_row("brian2 cpp_standalone", B, n, T, N, secs, comp, c,
+        for dt_ms in [] if args.no_standalone else args.brian_dts:
+            secs, comp, c = _brian(net, X, replace(base, device="cpp_standalone", dt=dt_ms * 1e-3,
+                                                   build_dir=os.path.join(build, f"standalone_{dt_ms:g}")))
+            rows.append(_row("brian2 cpp_standalone", B, n, T, N, secs, comp, c, dt=dt_ms * 1e-3,
                              agree=float(np.mean(net.readout.scores(c, STEP).argmax(1) == reference["predictions"])),
                              equal_counts=float(np.mean(c == reference["counts"]))))
-            counts["standalone"] = c
+            if dt_ms * 1e-3 == DT:
+                counts["standalone"] = c
     if DynapSim is not None:
         secs, comp, c = _rockpool(jax, DynapSim, net, X, B)
         rows.append(_row("rockpool DynapSim (jax.jit)", B, n, T, N, secs, comp, c, dtype="float32",
@@ -409,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     if exact:
         checks["torch_float64_dt0.1_equals_runtime"] = all(r["equal_counts"] == 1.0 for r in exact)
     _, _, _, mapping = dynapsim_kwargs(net)
-    columns = ["simulator", "dt_ms", "dtype", "batch", "samples", "seconds", "compile_s", "x_real_time",
+    columns = ["simulator", "dt_ms", "dtype", "threads", "procs", "batch", "samples", "seconds", "compile_s", "x_real_time",
                "samples_per_s", "rate_hz", "active_fraction", "agree", "equal_counts"]
     peer = next((r["samples_per_s"] for r in rows if r["simulator"].startswith("rockpool")), None)
     if peer:
@@ -420,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     if faithful:
         best = max(faithful, key=lambda r: r["samples_per_s"])
         checks["fastest_faithful"] = (f"{best['simulator']} dt {best['dt_ms']:g} ms {best['dtype']} batch "
-                                      f"{best['batch']}: {best['samples_per_s']:.1f} samples/s")
+                                      f"{best['batch']}, {best['procs']} process(es): "
+                                      f"{best['samples_per_s']:.1f} samples/s")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     threads = (f"{os.cpu_count()} cores, load {load:.1f}, torch threads {torch.get_num_threads()}, "
                f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "

@@ -2,14 +2,20 @@
 before and after calibrating its readout to each chip.
 
     python -m experiments.chip_sweep runs/chip/recall_lsnn --cvs 0.1 0.2 0.3 --chips 0 1 2 --noise 1e-11
-                                     [--backend brian2|torch|torch-fast]
+                                     [--backend torch-fast|torch|brian2] [--jobs J]
 
 ``RUN`` is a chip path run directory (:mod:`experiments.chip_path`) holding ``map``; every
 chip's runs go beside it (``emulate_cv<cv>_chip<seed>``, ``calibrate_...``,
 ``emulate_..._calibrated``, the names ``chip_path`` uses, so its chips are reused and a killed
 sweep resumes). Where the run has a fleet readout (``chip_path --fleet``) the uncalibrated
 chips read it at every CV (``--mapped-readout``: the mapped one). The record
-``docs/data/extra_chip_sweep_<run name>.json`` holds one row per CV.
+``docs/data/extra_chip_sweep_<run name>[_<backend>].json`` holds one row per CV.
+
+The chips are emulated by the compiled torch chip model in float32 (``torch-fast``), the
+fastest setting that gives Brian2's predictions (99.95 % of the 10,000 Fashion-MNIST test
+sequences, 100 % of digits on the nominal and three mismatched chips:
+``experiments/backend_agreement.py``); ``--backend brian2`` is the reference (the default
+until revision 80361d1, whose records carry no backend suffix).
 """
 
 from __future__ import annotations
@@ -57,15 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A")
     parser.add_argument("--calibrate-samples", type=int, default=1000)
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
-    parser.add_argument("--backend", default="brian2", choices=["brian2", "torch", "torch-fast"],
-                        help="simulator of the emulated chips (torch-fast: compiled, float32)")
+    parser.add_argument("--backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"],
+                        help="simulator of the emulated chips (torch-fast: compiled, float32; brian2: the reference)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes of the torch backends (one core each)")
     parser.add_argument("--mapped-readout", action="store_true",
                         help="the uncalibrated chips read the mapped readout even where the run has a fleet readout")
     args, run = parse_chip_run(parser, argv)
     has_fleet = (run / "fleet" / "metrics.json").exists()
     readout = "fleet" if has_fleet and not args.mapped_readout else "map"
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
-                             device=args.device, backend=args.backend, readout=readout, progress=not args.quiet)
+                             device=args.device, backend=args.backend, readout=readout, jobs=args.jobs,
+                             progress=not args.quiet)
                  for chip in args.chips]
             for cv in args.cvs}
     rows = sweep_rows(runs)

@@ -42,10 +42,10 @@ BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
 
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
-                backend: str = "brian2", readout: str = "map", calibrate: bool = True,
+                backend: str = "brian2", readout: str = "map", calibrate: bool = True, jobs: int = 1,
                 progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
-    noise ``noise``, simulator ``backend``), calibrate the readout to that chip and emulate again
+    noise ``noise``, simulator ``backend`` in ``jobs`` processes), calibrate the readout to that chip and emulate again
     (unless ``calibrate`` is false).
 
     ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
@@ -62,13 +62,13 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     stages: dict[str, Callable[[Path], dict[str, Any]]] = {
         tag.format("emulate"): lambda p: emulate_stage(EmulateSettings(
             str(out / readout), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
-            limit_test=limit_test, backend=backend), p, progress=progress),
+            limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
         tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
             str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
-            backend=backend, prior=prior), p, progress=progress),
+            backend=backend, prior=prior, jobs=jobs), p, progress=progress),
         tag.format("emulate") + "_calibrated": lambda p: emulate_stage(EmulateSettings(
             str(out / tag.format("calibrate")), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
-            limit_test=limit_test, backend=backend), p, progress=progress),
+            limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
     }
     results: dict[str, dict[str, Any]] = {}
     for name, run in list(stages.items())[:None if calibrate else 1]:

@@ -49,6 +49,8 @@ BRIAN_DEVICES = ("runtime", "cpp_standalone")
 #: faithful, not bit-equal; ``experiments/bench_rockpool.py`` measures how close and how fast).
 BACKENDS = ("brian2", "torch", "torch-fast")
 TARGETS = ("numpy", "cython")
+JOBS_HELP = ("processes simulating batches side by side, one CPU core each (torch backends; the counts "
+             "are the same as with 1)")
 
 
 class SettingsError(ValueError):
@@ -134,6 +136,8 @@ def _common(owner: Any) -> None:
         if f.metadata.get("type") is positive_int and v is not None:
             _check(owner, f.name, isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                    "must be a positive integer")
+    if getattr(owner, "jobs", 1) > 1 and hasattr(owner, "backend"):  # (the run command's --jobs: its legs)
+        _check(owner, "jobs", owner.backend != "brian2", "is for the torch backends (--backend torch or torch-fast)")
     if hasattr(owner, "seed"):
         v = owner.seed
         _check(owner, "seed", v is None or (isinstance(v, int) and 0 <= v < 2**32),
@@ -265,6 +269,7 @@ class SimulateSettings:
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
+    jobs: int = option(1, JOBS_HELP, type=positive_int)
     max_rate: float | None = option(None, "firing rate (Hz) for the top activation (default 1000; 300 for a "
                                     "run trained for the chip)", type=float)
     limit_test: int | None = option(None, "simulate N test samples", type=positive_int, metavar="N")
@@ -346,6 +351,7 @@ class EmulateSettings:
     device: str = option("runtime", "Brian2 device", choices=BRIAN_DEVICES)
     target: str = option("numpy", "runtime code generation", choices=TARGETS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
+    jobs: int = option(1, JOBS_HELP, type=positive_int)
     limit_test: int | None = option(None, "emulate N test samples (default: those of the simulate run)",
                                     type=positive_int, metavar="N")
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip (e.g. 1e-12)", type=float,
@@ -385,6 +391,7 @@ class CalibrateSettings:
     backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
                           "model, float32)", choices=BACKENDS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
+    jobs: int = option(1, JOBS_HELP, type=positive_int)
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip", type=float, metavar="S")
 
     def __post_init__(self) -> None:

@@ -85,15 +85,15 @@ def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | No
                       mc.ridge if mc.kind == "esn" else None)
 
 
-def _simulator(backend: str) -> Any:
+def _simulator(backend: str, jobs: int = 1) -> Any:
     """``simulate(net, X, settings, progress, lengths)`` of a backend: Brian2 or the torch chip
-    model (``lengths``: each sample's own end, or ``None``)."""
+    model in ``jobs`` processes (``lengths``: each sample's own end, or ``None``)."""
     if backend == "brian2":
         return simulate
     fast = backend == "torch-fast"
     return lambda net, X, sim, progress=False, lengths=None: simulate_torch(
         net, X, sim, progress=progress, lengths=lengths, compiled=fast,
-        dtype=torch.float32 if fast else torch.float64)
+        dtype=torch.float32 if fast else torch.float64, jobs=jobs)
 
 
 def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
@@ -285,7 +285,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
             if used:
                 raise RunDirError(f"{flag} needs a spiking network of neuron populations; a {kind} simulated "
                                   f"with --neuron {s.neuron} is not one (an LSNN is: --neuron dpi --input-coding rate)")
-    run = _simulator(s.backend)
+    run = _simulator(s.backend, s.jobs)
     out = new_run_dir(out)
     snapped = None
     if isinstance(net, SpikingNetwork):
@@ -436,7 +436,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
                              mismatch_seed=e.seed, noise=e.noise, seed=e.seed, build_dir=str(out / "brian"))
-    run = _simulator(e.backend)
+    run = _simulator(e.backend, e.jobs)
     if ref.ridge is not None:
         n = min(e.readout_samples, len(data.y_train))
         train_len = None if data.len_train is None else data.len_train[:n]
@@ -450,7 +450,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
         "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "noise": e.noise, "backend": e.backend,
-        "device": e.device,
+        "device": e.device, "jobs": e.jobs, "batch_size": e.batch_size,
         # calibrated to this chip; a fleet readout (fitted on other chips) is not
         "calibrated": source["stage"] == "calibrate" and not target.get("fleet"),
         "calibrated_for": source.get("calibrated_for"), "fleet": target.get("fleet", 0),
@@ -511,7 +511,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     seeds = list(range(c.seed, c.seed + max(c.fleet, 1)))
     boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
-                            simulator=None if c.backend == "brian2" else _simulator(c.backend),
+                            simulator=None if c.backend == "brian2" else _simulator(c.backend, c.jobs),
                             progress=progress and not c.fleet) for s in seeds]
     lengths = None if data.len_train is None else data.len_train[rows]
     fleet = Fleet(boards, c.seed) if c.fleet else None

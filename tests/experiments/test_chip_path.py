@@ -27,11 +27,13 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert row["noise"] == stages["emulate_cv0.2_chip1_calibrated"]["noise"] == 1e-12
     assert stages["calibrate_cv0.2_chip1"]["calibrated_for"]["noise"] == 1e-12 and stages["emulate"]["noise"] == 0
 
-    # The sweep over CVs reuses the chip path's chips at CV 0.2 and adds CV 0.1.
+    # The sweep over CVs on Brian2 (its default is torch-fast) reuses the chip path's chips at
+    # CV 0.2 and adds CV 0.1.
     from experiments.chip_sweep import main as sweep
 
     sweep_args = [str(tmp_path / "runs" / "digits_rnn"), "--cvs", "0.1", "0.2", "--chips", "0", "1",
-                  "--calibrate-samples", "80", "--noise", "1e-12", "--data-dir", str(tmp_path / "data"), "--quiet"]
+                  "--calibrate-samples", "80", "--noise", "1e-12", "--data-dir", str(tmp_path / "data"), "--quiet",
+                  "--backend", "brian2"]
     assert sweep(sweep_args) == 0
     rows = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn.json").read_text())["figures"]["rows"]
     assert [r["cv"] for r in rows] == [0.1, 0.2]
@@ -39,7 +41,7 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert (tmp_path / "runs" / "digits_rnn" / "emulate_cv0.1_chip1_calibrated" / "metrics.json").exists()
     # chips emulated with other noise are not reused as if they were these
     with pytest.raises(ValueError, match="ran with membrane noise 1e-12 A, not 0 A"):
-        sweep(sweep_args[:7] + ["--calibrate-samples", "80", "--no-record", "--quiet"])
+        sweep(sweep_args[:7] + ["--calibrate-samples", "80", "--no-record", "--quiet", "--backend", "brian2"])
 
 
 def test_chip_path_with_a_fleet_readout(tmp_path):
@@ -72,7 +74,8 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     from experiments.chip_sweep import main as sweep
 
     assert sweep([str(tmp_path / "runs" / "digits_rnn"), "--cvs", "0.2", "--chips", "0", "1",
-                  "--calibrate-samples", "60", "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
+                  "--calibrate-samples", "60", "--data-dir", str(tmp_path / "data"), "--quiet",
+                  "--backend", "brian2"]) == 0
     rows = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn.json").read_text())["figures"]["rows"]
     assert rows[0]["emulated"] == row["emulated"] and rows[0]["calibrated"] == row["calibrated"]
 

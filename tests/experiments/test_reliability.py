@@ -321,6 +321,8 @@ NONSENSE = {
     "--clip-percentile 150": (["quantize", "RUN", "--clip-percentile", "150"],
                               "--clip-percentile must lie in [0, 100], got 150"),
     "--seed -1": (["emulate", "RUN", "--seed", "-1"], "--seed"),
+    "--jobs 2 on Brian2": (["emulate", "RUN", "--jobs", "2"], "--jobs is for the torch backends"),
+    "--jobs 0": (["emulate", "RUN", "--backend", "torch-fast", "--jobs", "0"], "argument --jobs: must be a positive integer, got 0"),
 }
 
 

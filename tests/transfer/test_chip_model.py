@@ -101,8 +101,9 @@ def test_float32_and_coarser_dt_stay_close(chip_net):
 
 
 def test_compiled_float32_run_stays_with_brian2(chip_net):
-    """``compiled=True`` (torch.compile, dense synaptic products, float32: the torch-fast
-    backend) against Brian2 in float64, every synapse type and mismatch: few spikes move."""
+    """``compiled=True`` (torch.compile, each sample's synaptic events summed before they are
+    added, float32: the torch-fast backend) against Brian2 in float64, every synapse type and
+    mismatch: few spikes move."""
     net = chip_net("dpi", "rate", 0.0, n=12, F=3, seed=4)
     X = np.random.default_rng(2).random((6, 4, 3))
     settings = SimulationSettings(batch_size=4, mismatch=0.1, mismatch_seed=1, seed=5)
@@ -112,6 +113,42 @@ def test_compiled_float32_run_stays_with_brian2(chip_net):
     assert np.abs(fast - ref).sum() <= 0.01 * ref.sum()
     with pytest.raises(ValueError, match="simulate only"):
         run_network(build_network(net, device="cpu"), torch.zeros(1, 4, 3, dtype=torch.float64), compiled=True)
+
+
+def test_batches_in_two_processes_give_the_counts_of_one(chip_net):
+    """``jobs=2`` (the batches shared between two spawned processes) against ``jobs=1``: the
+    same counts bit for bit, noise and Poisson input included (each batch seeds torch's
+    generator from its index, wherever it runs)."""
+    net = chip_net("dpi", "rate", 0.0, n=12, F=3, seed=4)
+    net = replace(net, encoder=replace(net.encoder, regular=False))
+    X = np.random.default_rng(2).random((7, 4, 3))
+    settings = SimulationSettings(batch_size=2, mismatch=0.1, mismatch_seed=1, seed=5, noise=2e-12)
+    one = simulate_torch(net, X, settings, device="cpu", dtype=torch.float32, compiled=True)
+    two = simulate_torch(net, X, settings, device="cpu", dtype=torch.float32, compiled=True, jobs=2)
+    assert one.counts["hidden"].sum() > 50
+    assert np.array_equal(one.counts["hidden"], two.counts["hidden"])
+    assert np.array_equal(one.predictions, two.predictions)
+
+
+def test_a_failing_batch_in_a_worker_process_is_raised_in_one_line(chip_net):
+    """An item that fails inside a worker stops the workers and is raised in the caller as one
+    line naming the item and the error; the results of a run that succeeds come back whole."""
+    from transfer.processes import map_in_processes  # noqa: PLC0415
+
+    with pytest.raises(RuntimeError, match=r"batch 1 failed in a worker process: ValueError: odd"):
+        list(map_in_processes(_setup_for_test, (3,), _run_for_test, [2, 5, 4], jobs=2))
+    assert sorted(map_in_processes(_setup_for_test, (3,), _run_for_test, [2, 4, 6], jobs=2)) == [
+        (0, 6), (1, 12), (2, 18)]
+
+
+def _setup_for_test(factor: int) -> int:
+    return factor
+
+
+def _run_for_test(factor: int, item: int) -> int:
+    if item % 2:
+        raise ValueError("odd")
+    return factor * item
 
 
 @pytest.mark.parametrize("what", ["noise", "poisson"])
