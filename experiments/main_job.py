@@ -45,8 +45,8 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
                 backend: str = "brian2", readout: str = "map", calibrate: bool = True, jobs: int = 1,
                 progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
-    noise ``noise``, simulator ``backend`` in ``jobs`` processes), calibrate the readout to that chip and emulate again
-    (unless ``calibrate`` is false).
+    noise ``noise``, simulator ``backend`` in ``jobs`` processes), calibrate the readout to that
+    chip and emulate again (unless ``calibrate`` is false).
 
     ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
     (:func:`run_fleet`) instead of the mapped one, and calibrates with the fleet's plays as a

@@ -136,8 +136,6 @@ def _common(owner: Any) -> None:
         if f.metadata.get("type") is positive_int and v is not None:
             _check(owner, f.name, isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                    "must be a positive integer")
-    if getattr(owner, "jobs", 1) > 1 and hasattr(owner, "backend"):  # (the run command's --jobs: its legs)
-        _check(owner, "jobs", owner.backend != "brian2", "is for the torch backends (--backend torch or torch-fast)")
     if hasattr(owner, "seed"):
         v = owner.seed
         _check(owner, "seed", v is None or (isinstance(v, int) and 0 <= v < 2**32),
@@ -147,6 +145,11 @@ def _common(owner: Any) -> None:
 def _noise(owner: Any) -> None:
     _check(owner, "noise", math.isfinite(owner.noise) and 0 <= owner.noise < 1e-6,
            "must be a current in amperes in [0, 1e-6) (e.g. 1e-11)")
+
+
+def _jobs(owner: Any) -> None:
+    _check(owner, "jobs", owner.jobs == 1 or owner.backend != "brian2",
+           "is for the torch backends (--backend torch or torch-fast)")
 
 
 def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
@@ -294,6 +297,7 @@ class SimulateSettings:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
+        _jobs(self)
         _positive(self, "max_rate")
         _positive(self, "time_scale")
         _check(self, "copies", self.copies >= 1, "must be a positive integer")
@@ -363,6 +367,7 @@ class EmulateSettings:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
+        _jobs(self)
 
 
 @dataclass(frozen=True)
@@ -398,6 +403,7 @@ class CalibrateSettings:
         _common(self)
         _fraction(self, "mismatch")
         _noise(self)
+        _jobs(self)
         _positive(self, "regularisation")
         _check(self, "readout_steps", self.readout_steps is None or self.readout_steps >= 0, "must be >= 0")
         _check(self, "fleet", self.fleet >= 0, "must be >= 0")

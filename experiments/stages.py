@@ -450,7 +450,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     cpu = cpu_energy(macs)
     fields: dict[str, Any] = {
         "neuron": "dpi", "mismatch": e.mismatch, "mismatch_seed": e.seed, "noise": e.noise, "backend": e.backend,
-        "device": e.device, "jobs": e.jobs, "batch_size": e.batch_size,
+        "device": e.device, "jobs": e.jobs,
         # calibrated to this chip; a fleet readout (fitted on other chips) is not
         "calibrated": source["stage"] == "calibrate" and not target.get("fleet"),
         "calibrated_for": source.get("calibrated_for"), "fleet": target.get("fleet", 0),
