@@ -79,6 +79,18 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     rows = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn.json").read_text())["figures"]["rows"]
     assert rows[0]["emulated"] == row["emulated"] and rows[0]["calibrated"] == row["calibrated"]
 
+    # Training through the chip model against the rate-level route, from the same run: its
+    # baseline is the fleet readout on the same chips, scored by the torch chip model.
+    from experiments.chip_training_compare import main as compare
+
+    assert compare([str(tmp_path / "runs" / "digits_rnn"), "--epochs", "1", "--train-cvs", "0.2", "--chips", "0", "1",
+                    "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
+    rows = json.loads((tmp_path / "data" / "extra_chip_training_digits_rnn.json").read_text())["figures"]["rows"]
+    assert [r["train_cv"] for r in rows] == [None, 0.2] and rows[1]["epochs"] == 1
+    # float32 torch against Brian2 on 12 test sequences: at most one prediction apart per chip
+    assert abs(rows[0]["chips"] - 100 * row["emulated"]) <= 100 / 12 + 0.01
+    assert abs(rows[0]["nominal"] - 100 * row["emulated_cv0"]) <= 100 / 12 + 0.01
+
 
 def test_results_render_the_chip_records(tmp_path):
     from experiments.make_results import render
