@@ -115,4 +115,9 @@ MAX_RATE, CHIP_MAX_RATE = 1000.0, 300.0
 #: from 86.07 % to 94.15 %, and with the fleet's plays as the prior of each chip's calibration,
 #: calibrated from 93.22 % to 95.17 %; 64 chips and 8000 plays gave 91.74 % and 94.15 %, within
 #: the chip-to-chip spread (measured 2026-12-07, records chip_digits_rnn_mma_fleet, _fleet64).
+#: Larger fleets pay where one readout must serve very different chips: 100 chips and 20000
+#: plays took the 8-copy recall LSNN (noise 1e-11) from 76.73 % to 90.10 % uncalibrated, and
+#: 100 chips and 16000 plays the 8-copy digits RNNs of three training seeds from 94.96 % to
+#: 95.33 % (records chip_recall_lsnn_c8_fleet100, chip_digits_rnn_e200_mma03_c8_fleet100_s*);
+#: the default stays 32 for the time of ``make run`` (``--fleet``/``--fleet-samples`` choose).
 FLEET_CHIPS = 32
