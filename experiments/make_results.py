@@ -67,7 +67,7 @@ def _accuracy(rec: dict[str, Any]) -> str:
                              "emu=sim %": _pct(r.get("agreement_emulated_vs_simulated")),
                              "cores": r.get("cores_used"), "uJ/inf": r.get("energy_uJ")})
     metric = fig["rows"][0]["metric"] if fig["rows"] else "accuracy"
-    cols = list(rows[0]) if rows else []
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns, first seen first
     cmds = sorted({r.get("command", rec["command"]) for r in fig["rows"]})
     sims = {f"{r['model']} {k[len('n_simulated_'):]}": (n, r["n_test"])
             for r in fig["rows"] for k, n in r.items() if k.startswith("n_simulated_")}
@@ -102,7 +102,7 @@ def _table(rec: dict[str, Any], title: str, key: str = "rows") -> str:
     else:  # a record of single figures: one row per figure
         rows = [{"figure": k, "value": v} for k, v in fig.items()
                 if k not in ("title", "note", "figure") and not isinstance(v, (dict, list))]
-    cols = list(rows[0]) if rows else []
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns, first seen first
     lines = [f"## {title}", ""]
     if fig.get("figure"):
         lines += [f"![{title}]({fig['figure']})", ""]
