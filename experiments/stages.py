@@ -467,9 +467,16 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     return write_spiking_run(out, "emulate", data, ref.kind, e.seed, result, ann, sim, fields)
 
 
-def _prior_plays(prior: str | None, map_dir: Path) -> tuple[Plays | None, int | None]:
+def _played_rows(samples: int, n_train: int, fleet: bool) -> np.ndarray:
+    """The training sequences a calibration plays, in order: the first ``samples`` (a fleet
+    repeats the training split beyond its end)."""
+    return np.arange(samples if fleet else min(samples, n_train)) % n_train
+
+
+def _prior_plays(prior: str | None, map_dir: Path, n_train: int) -> tuple[Plays | None, int | None]:
     """The plays of the fleet run ``prior``, which must have calibrated ``map_dir``'s network, and
-    the readout steps its cross-validation chose (None without a prior)."""
+    the readout steps its cross-validation chose (None without a prior). Plays saved without
+    their sequences get them from the rule the fleet played by (:func:`_played_rows`)."""
     if prior is None:
         return None, None
     m = finished_run(Path(prior), "calibrate", "--prior needs a fleet run (calibrate --fleet)")
@@ -477,7 +484,10 @@ def _prior_plays(prior: str | None, map_dir: Path) -> tuple[Plays | None, int | 
         raise RunDirError(f"{prior} is not a fleet run (calibrate --fleet): it holds no plays of other chips")
     if m.get("map_source") != str(map_dir.resolve()):
         raise RunDirError(f"{prior} calibrated {m.get('map_source')}, not {map_dir.resolve()}")
-    return Plays.load(Path(prior) / "plays.npz"), int(m["calibration"]["readout_steps"])
+    plays = Plays.load(Path(prior) / "plays.npz")
+    if plays.sequences is None:
+        plays = replace(plays, sequences=_played_rows(len(plays.y), n_train, fleet=True))
+    return plays, int(m["calibration"]["readout_steps"])
 
 
 def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -497,14 +507,14 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     config: HardwareConfig = load_config(run_dir / "hardware.json")
     data = _reference(source, run_dir, None).data
     n_train = len(data.y_train)
-    rows = np.arange(c.samples if c.fleet else min(c.samples, n_train)) % n_train
+    rows = _played_rows(c.samples, n_train, bool(c.fleet))
     steps = c.readout_steps
     if source.get("dataset") in MEMORY_TASKS:
         if steps:
             raise ValueError(f"{source['dataset']} measures memory: a readout of every step reads the cue "
                              f"while it is shown; calibrate it with --readout-steps 0")
         steps = 0
-    prior, prior_steps = _prior_plays(c.prior, run_dir)
+    prior, prior_steps = _prior_plays(c.prior, run_dir, n_train)
     if steps is None:  # with a prior, the readout the fleet's plays chose (they outnumber the chip's own)
         steps = prior_steps
     out = new_run_dir(out)
@@ -522,10 +532,10 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                            balanced=data.metric == "balanced_accuracy", lengths=lengths,
                                            groups=rows if fleet else None,
                                            chips=fleet.assignment(len(rows)) if fleet else None,
-                                           prior=prior)
+                                           prior=prior, sequences=rows)
     calibrated.save(out / "hardware.json")
     if c.fleet:  # the fleet's plays, the prior of later calibrations to one chip
-        Plays(config.readout.gather(board.counts), data.y_train[rows], lengths).save(out / "plays.npz")
+        Plays(config.readout.gather(board.counts), data.y_train[rows], lengths, rows).save(out / "plays.npz")
     metrics = {key: source.get(key) for key in ("dataset", "model", "n_test", "metric", "seed", "chip",
                                                 "chips_used", "cores_used", "max_fan_in", "max_fan_out",
                                                 "source", "ann_source")}

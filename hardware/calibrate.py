@@ -219,20 +219,25 @@ class Plays:
         ``[M]`` labels.
     lengths : ndarray or None
         ``[M]`` lengths of variable-length sequences.
+    sequences : ndarray or None
+        ``[M]`` which training sequence each play is (its index in the training split): with
+        the chip's own ``sequences`` (:func:`calibrate_readout`), cross-validation leaves the
+        prior's plays of a held-out sequence out of the fold that holds it out.
     """
 
     counts: np.ndarray
     y: np.ndarray
     lengths: np.ndarray | None = None
+    sequences: np.ndarray | None = None
 
     def save(self, path: Any) -> None:
-        np.savez_compressed(path, counts=self.counts, y=self.y,
-                            **({} if self.lengths is None else {"lengths": self.lengths}))
+        optional = {k: v for k, v in (("lengths", self.lengths), ("sequences", self.sequences)) if v is not None}
+        np.savez_compressed(path, counts=self.counts, y=self.y, **optional)
 
     @classmethod
     def load(cls, path: Any) -> "Plays":
         with np.load(path, allow_pickle=False) as f:
-            return cls(f["counts"], f["y"], f["lengths"] if "lengths" in f else None)
+            return cls(f["counts"], f["y"], *(f[k] if k in f else None for k in ("lengths", "sequences")))
 
 
 def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
@@ -274,16 +279,23 @@ def _cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
 def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
                balanced: bool, folds: int, groups: np.ndarray | None = None,
                prior: tuple[np.ndarray, np.ndarray, float] | None = None,
-               chips: np.ndarray | None = None) -> np.ndarray:
+               chips: np.ndarray | None = None,
+               sequences: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Mean held-out score of each L2 strength over the folds of :func:`_cv_folds`. ``prior``
-    (features, labels, weight of each own row) joins every training fold and is never held out."""
+    (features, labels, weight of each own row) joins every training fold and is never held out;
+    with ``sequences`` (the own rows' and the prior's training-sequence indices) a fold leaves out
+    the prior's plays of the sequences it holds out, which would otherwise tell it their labels."""
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
 
     scores = []
     splits = _cv_folds(y, folds, groups, chips)
     for train, held in splits:
         row = []
-        f, t, w = _pooled(features[train], y[train], prior)
+        fold_prior = prior
+        if prior is not None and sequences is not None:
+            keep = ~np.isin(sequences[1], sequences[0][held])
+            fold_prior = (prior[0][keep], prior[1][keep], prior[2])
+        f, t, w = _pooled(features[train], y[train], fold_prior)
         for W, b in _fit_path(f, t, n_classes, regularisations, balanced, w):
             pred = (features[held] @ W.T + b).argmax(1)
             row.append(balanced_accuracy_score(y[held], pred) if balanced else np.mean(pred == y[held]))
@@ -305,7 +317,8 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
                       regularisation: float | None = None, steps: int | None = None, balanced: bool = True,
                       lengths: np.ndarray | None = None, folds: int = 3,
                       groups: np.ndarray | None = None, chips: np.ndarray | None = None,
-                      prior: Plays | None = None) -> tuple[HardwareConfig, CalibrationReport]:
+                      prior: Plays | None = None,
+                      sequences: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -340,6 +353,11 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         Sequences played on other chips (a fleet's), pooled into every fit: the chip's own
         rows, weighted so that they count as much as the prior's in all, correct what the
         fleet's spread leaves open (cross-validation holds out own rows only).
+    sequences : ndarray or None
+        ``[N]`` training-sequence index of each of ``X``: with a prior that has its own
+        (:attr:`Plays.sequences`), cross-validation leaves out the prior's plays of the
+        sequences a fold holds out (the fleet played the same training sequences, so they would
+        show the held-out labels and make the weakest penalty look best).
 
     Returns
     -------
@@ -370,12 +388,14 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     pooled = {k: None if prior is None else
               (_step_readout(ro, k, config.step_duration).features(prior.counts, config.step_duration, prior.lengths),
                prior.y, len(prior.y) / len(y)) for k in step_choices}
+    held_out = (None if prior is None or prior.sequences is None or sequences is None
+                else (np.asarray(sequences), np.asarray(prior.sequences)))
     cv = None
     chosen_steps, chosen_reg = step_choices[0], reg_choices[0]
     if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
         for k in step_choices:
             for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups,
-                                                                    pooled[k], chips)):
+                                                                    pooled[k], chips, held_out)):
                 if cv is None or score > cv:
                     cv, chosen_steps, chosen_reg = float(score), k, reg
     f, t, w = _pooled(features[chosen_steps], y, pooled[chosen_steps])

@@ -163,6 +163,37 @@ def test_grouped_cross_validation_keeps_replays_of_a_sequence_in_one_fold():
     assert leaky > 0.95 and grouped < 0.7
 
 
+def test_cross_validation_leaves_out_the_priors_plays_of_held_out_sequences():
+    """A fleet's prior played the same training sequences as the chip's own rows: a fold that
+    holds a sequence out must not train on the prior's plays of it. Features that only identify
+    the sequence, labels at random: near chance once the prior's plays are left out."""
+    from hardware.calibrate import _cv_scores
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(60, 40))
+    y = rng.integers(0, 2, 60)
+    own = np.arange(60)
+    played = np.repeat(np.arange(60), 4)  # the fleet played every sequence four times
+    prior = (base[played] + 0.01 * rng.normal(size=(240, 40)), y[played], 4.0)
+    features = base + 0.01 * rng.normal(size=(60, 40))
+    leaky = _cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior)[0]
+    clean = _cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior, sequences=(own, played))[0]
+    assert leaky > 0.95 and clean < 0.7
+
+
+def test_plays_round_trip_with_and_without_their_sequences(tmp_path):
+    from hardware.calibrate import Plays
+
+    counts, y = np.arange(24).reshape(2, 3, 4), np.array([1, 0])
+    for sequences in (np.array([7, 3]), None):
+        Plays(counts, y, None, sequences).save(tmp_path / "plays.npz")
+        back = Plays.load(tmp_path / "plays.npz")
+        np.testing.assert_array_equal(back.counts, counts)
+        np.testing.assert_array_equal(back.y, y)
+        assert back.lengths is None
+        assert (back.sequences is None) if sequences is None else back.sequences.tolist() == [7, 3]
+
+
 
 def test_a_prior_that_repeats_the_own_plays_halves_the_l2_strength(network_factory):
     """Pooling a prior that repeats the chip's own plays (own rows weighted to count as much as
