@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from experiments.main_job import format_table
 from experiments.records import command_line, save_record
@@ -39,20 +38,23 @@ COLUMNS = ["network", "train_cv", "epochs", "lr", "best_epoch", "val_before", "v
            "chips", "chips_sd", "per_chip", "spikes", "train_s"]
 
 
-def _chip_scores(net: Any, X: np.ndarray, y: np.ndarray, cv: float, chips: list[int],
-                 metric: str) -> tuple[float, list[float], float]:
-    """Accuracy on the nominal chip, on each of ``chips`` at ``cv``, and spikes per inference there."""
+def _chip_scores(net: Any, X: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, cv: float,
+                 chips: list[int], metric: str) -> tuple[float, list[float], float]:
+    """Accuracy on the nominal chip, on each of ``chips`` at ``cv``, and spikes per inference there
+    (the ``torch-fast`` backend of the stages; ``lengths``: each sample read at its own end)."""
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 only when run)
-    from transfer.chip_model import simulate_torch  # noqa: PLC0415
+    from experiments.stages import backend_simulator  # noqa: PLC0415
     from transfer.datasets import score  # noqa: PLC0415
+
+    simulate = backend_simulator("torch-fast")
 
     def run(mismatch: float, seed: int) -> Any:
         sim = SimulationSettings(mismatch=mismatch, mismatch_seed=seed, seed=seed, batch_size=1024)
-        return simulate_torch(net, X, sim, dtype=torch.float32, compiled=True)
+        return simulate(net, X, sim, False, lengths)
 
     nominal = score(y, run(0.0, 0).predictions, metric)
     results = [run(cv, s) for s in chips]
-    spikes = float(np.mean([sum(c.sum() for c in r.counts.values()) / len(X) for r in results]))
+    spikes = float(np.mean([r.spikes_per_inference for r in results]))
     return nominal, [score(y, r.predictions, metric) for r in results], spikes
 
 
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
 
     def add(name: str, network: Any, extra: dict[str, Any]) -> None:
-        nominal, per_chip, spikes = _chip_scores(network, X, y, args.cv, args.chips, data.metric)
+        nominal, per_chip, spikes = _chip_scores(network, X, y, data.len_test, args.cv, args.chips, data.metric)
         rows.append({"network": name, **extra, "nominal": round(100 * nominal, 2),
                      "chips": round(100 * float(np.mean(per_chip)), 2),
                      "chips_sd": round(100 * float(np.std(per_chip, ddof=1)), 2) if len(per_chip) > 1 else None,

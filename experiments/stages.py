@@ -50,7 +50,7 @@ from transfer.spiking_lstm import lstm_macs
 from transfer.train import TrainConfig, evaluate, fit, predict
 
 __all__ = ["train_stage", "quantize_stage", "simulate_stage", "finetune_stage", "map_stage", "emulate_stage",
-           "calibrate_stage", "upload_stage"]
+           "calibrate_stage", "upload_stage", "backend_simulator"]
 
 #: Stages whose run directory holds a ``hardware.json`` a chip can run.
 CONFIG_STAGES = ("map", "calibrate")
@@ -85,7 +85,7 @@ def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | No
                       mc.ridge if mc.kind == "esn" else None)
 
 
-def _simulator(backend: str, jobs: int = 1) -> Any:
+def backend_simulator(backend: str, jobs: int = 1) -> Any:
     """``simulate(net, X, settings, progress, lengths)`` of a backend: Brian2 or the torch chip
     model in ``jobs`` processes (``lengths``: each sample's own end, or ``None``)."""
     if backend == "brian2":
@@ -285,7 +285,7 @@ def simulate_stage(settings: SimulateSettings, out: str | Path, *, progress: boo
             if used:
                 raise RunDirError(f"{flag} needs a spiking network of neuron populations; a {kind} simulated "
                                   f"with --neuron {s.neuron} is not one (an LSNN is: --neuron dpi --input-coding rate)")
-    run = _simulator(s.backend, s.jobs)
+    run = backend_simulator(s.backend, s.jobs)
     out = new_run_dir(out)
     snapped = None
     if isinstance(net, SpikingNetwork):
@@ -345,7 +345,7 @@ def finetune_stage(settings: FinetuneSettings, out: str | Path, *, progress: boo
     net.save(out / "network.json")
     seed = int(source.get("seed", 0))
     sim = SimulationSettings(batch_size=128, seed=seed, mismatch_seed=seed, build_dir=str(out / "brian"))
-    result = _simulator(f.backend)(net, data.X_test, sim, progress, data.len_test)
+    result = backend_simulator(f.backend)(net, data.X_test, sim, progress, data.len_test)
     ann = predict(ckpt.model, data.X_test, lengths=data.len_test)
     metrics = stage_metrics(
         "finetune", data, ckpt.config.kind, seed, score(data.y_test, result.predictions, data.metric),
@@ -436,7 +436,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     net = network_from_config(config)
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
                              mismatch_seed=e.seed, noise=e.noise, seed=e.seed, build_dir=str(out / "brian"))
-    run = _simulator(e.backend, e.jobs)
+    run = backend_simulator(e.backend, e.jobs)
     if ref.ridge is not None:
         n = min(e.readout_samples, len(data.y_train))
         train_len = None if data.len_train is None else data.len_train[:n]
@@ -521,7 +521,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     seeds = list(range(c.seed, c.seed + max(c.fleet, 1)))
     boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
-                            simulator=None if c.backend == "brian2" else _simulator(c.backend, c.jobs),
+                            simulator=None if c.backend == "brian2" else backend_simulator(c.backend, c.jobs),
                             progress=progress and not c.fleet) for s in seeds]
     lengths = None if data.len_train is None else data.len_train[rows]
     fleet = Fleet(boards, c.seed) if c.fleet else None
