@@ -43,6 +43,7 @@ __all__ = [
     "Projection",
     "InputEncoder",
     "Readout",
+    "READOUT_TRANSFORMS",
     "SpikingNetwork",
     "DescriptionError",
     "TransferFunction",
@@ -277,6 +278,10 @@ class InputEncoder:
         return cls(**d)
 
 
+#: The feature transforms a :class:`Readout` applies to its windowed rates.
+READOUT_TRANSFORMS = ("linear", "sqrt")
+
+
 @dataclass(frozen=True, eq=False)
 class Readout:
     """Class scores from the spike counts of one population (or several, side by side).
@@ -286,9 +291,10 @@ class Readout:
 
     Per sequence step ``t`` the rate ``r_t = counts_t / (step_duration * rate_scale)`` (in
     units of ANN activation) is optionally low-pass filtered, ``s_t = (1 - leak) s_{t-1} +
-    leak r_t`` (``leak = 1``: no filter), and ``scores = weights @ mean(s over the last
-    window seconds) + bias``. ``rate_scale`` is the firing rate in Hz that stands for an
-    activation of 1.
+    leak r_t`` (``leak = 1``: no filter), and ``scores = weights @ g(mean(s over the last
+    window seconds)) + bias``. ``rate_scale`` is the firing rate in Hz that stands for an
+    activation of 1. ``transform`` names ``g``: ``"linear"`` (the identity) or ``"sqrt"``
+    (square root, which evens out the spread of rates that mismatch scales up and down).
     """
 
     population: str | tuple[str, ...]
@@ -298,6 +304,7 @@ class Readout:
     window: float
     leak: float = 1.0
     slices: int = 1
+    transform: str = "linear"
 
     def __post_init__(self) -> None:
         if not isinstance(self.population, str):
@@ -317,6 +324,8 @@ class Readout:
         if int(self.slices) != self.slices or self.slices < 1 or w.shape[1] % int(self.slices):
             raise DescriptionError(f"readout slices must be a positive integer dividing the {w.shape[1]} "
                                    f"weight columns, got {self.slices}")
+        if self.transform not in READOUT_TRANSFORMS:
+            raise DescriptionError(f"readout transform must be one of {READOUT_TRANSFORMS}, got {self.transform!r}")
         object.__setattr__(self, "slices", int(self.slices))
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "bias", b)
@@ -343,13 +352,19 @@ class Readout:
 
     def features(self, counts: np.ndarray, step_duration: float,
                  end_step: int | np.ndarray | None = None) -> np.ndarray:
-        """What the weights multiply: ``[N, slices n]`` filtered rates over the readout window.
+        """What the weights multiply: ``[N, slices n]`` filtered rates over the readout window,
+        transformed by ``transform``.
 
         ``end_step`` ends the window after that many steps: ``None`` after all ``T``, an int
         for every sample, an ``[N]`` array of integers in ``1..T`` per sample (the lengths of
         variable-length sequences): each sample is then read as if its counts stopped there.
         """
-        counts = np.asarray(counts, dtype=float)
+        means = self._window_means(np.asarray(counts, dtype=float), step_duration, end_step)
+        return np.sqrt(means) if self.transform == "sqrt" else means
+
+    def _window_means(self, counts: np.ndarray, step_duration: float,
+                      end_step: int | np.ndarray | None) -> np.ndarray:
+        """:meth:`features` before ``transform``."""
         if end_step is not None and np.ndim(end_step) == 1:
             ends = np.asarray(end_step, dtype=np.int64)
             if ends.shape != counts.shape[:1]:
@@ -358,7 +373,7 @@ class Readout:
             out = np.zeros((counts.shape[0], self.slices * counts.shape[2]))
             for end in np.unique(ends):
                 rows = ends == end
-                out[rows] = self.features(counts[rows], step_duration, int(end))
+                out[rows] = self._window_means(counts[rows], step_duration, int(end))
             return out
         end = counts.shape[1] if end_step is None else end_step
         rates = counts[:, :end] / (step_duration * self.rate_scale)
@@ -386,13 +401,14 @@ class Readout:
                 "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), "rate_scale": float(self.rate_scale),
                 "window": float(self.window), "leak": float(self.leak),
-                **({"slices": self.slices} if self.slices > 1 else {})}
+                **({"slices": self.slices} if self.slices > 1 else {}),
+                **({"transform": self.transform} if self.transform != "linear" else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Readout":
         return cls(d["population"], np.asarray(d["weights"], float), np.asarray(d["bias"], float),
                    float(d["rate_scale"]), float(d["window"]), float(d.get("leak", 1.0)),
-                   int(d.get("slices", 1)))
+                   int(d.get("slices", 1)), str(d.get("transform", "linear")))
 
 
 @dataclass(frozen=True, eq=False)

@@ -206,9 +206,9 @@ def from_description(net: SpikingNetwork, dt: float = DT) -> NIRNet:
     if net.encoder.kind != "current":
         raise NIRError("the input is coded as spikes (rate encoder); NIR export takes current input "
                        "(simulate --input-coding current)")
-    if net.readout.leak != 1 or len(net.readout.populations) != 1:
-        raise NIRError("the readout filters its rates (leak < 1) or reads several populations; "
-                       "NIR holds a plain Affine readout")
+    if net.readout.leak != 1 or len(net.readout.populations) != 1 or net.readout.transform != "linear":
+        raise NIRError("the readout filters its rates (leak < 1), reads several populations or transforms "
+                       "its rates; NIR holds a plain Affine readout")
     delayed = [p.name for p in net.projections if p.delay > 0]
     if delayed:
         raise NIRError(f"projection {delayed[0]!r} is delayed ({net.projections[[p.name for p in net.projections].index(delayed[0])].delay:g} s); "

@@ -57,6 +57,9 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
         # steps the calibrated readout reads one by one (1: the mapped readout's window, one mean)
         "calibrated_readout_slices": [r.get("readout_slices", 1) for r in cal],
+        # what each readout applies to its rates (calibrate --readout-transform)
+        "readout_transform": [r.get("readout_transform", "linear") for r in plain],
+        "calibrated_readout_transform": [r.get("readout_transform", "linear") for r in cal],
         # each chip's calibration pooled the fleet's plays (calibrate --prior)
         "calibrated_prior": [bool((r.get("calibrated_for") or {}).get("prior")) for r in cal],
         "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])) if runs
@@ -134,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="plays of training sequences on the fleet (default 4 x --calibrate-samples)")
     parser.add_argument("--fleet-backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"],
                         help="simulator of the fleet (default the compiled torch chip model)")
+    parser.add_argument("--readout-transform", default="linear", choices=["linear", "sqrt", "cv"],
+                        help="what the fleet's and the calibrated readouts apply to their rates "
+                             "(calibrate --readout-transform)")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")
     parser.add_argument("--limit-test", type=int, default=None, help="simulate and emulate N test samples")
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
@@ -159,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                         simulate_options={"copies": args.copies,
                                           **({"max_rate": args.max_rate} if args.max_rate else {})},
                         fleet=args.fleet, fleet_samples=args.fleet_samples, fleet_backend=args.fleet_backend,
+                        readout_transform=args.readout_transform,
                         calibrate=not args.no_calibrate,
                         device=args.device, progress=not args.quiet)
     row = chip_row(summary, args.cv)

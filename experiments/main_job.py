@@ -43,10 +43,11 @@ BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
                 backend: str = "brian2", readout: str = "map", calibrate: bool = True, jobs: int = 1,
-                progress: bool = True) -> dict[str, dict[str, Any]]:
+                readout_transform: str = "linear", progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
     noise ``noise``, simulator ``backend`` in ``jobs`` processes), calibrate the readout to that
-    chip and emulate again (unless ``calibrate`` is false).
+    chip and emulate again (unless ``calibrate`` is false); the calibrated readout applies
+    ``readout_transform`` to its rates (``calibrate --readout-transform``).
 
     ``readout="fleet"`` emulates the chip uncalibrated with the fleet readout of ``out/fleet``
     (:func:`run_fleet`) instead of the mapped one, and calibrates with the fleet's plays as a
@@ -65,7 +66,7 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
             limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
         tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
             str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
-            backend=backend, prior=prior, jobs=jobs), p, progress=progress),
+            backend=backend, prior=prior, jobs=jobs, readout_transform=readout_transform), p, progress=progress),
         tag.format("emulate") + "_calibrated": lambda p: emulate_stage(EmulateSettings(
             str(out / tag.format("calibrate")), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
@@ -95,15 +96,17 @@ FLEET_SEED = 1000
 
 
 def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 0.0, device: str = "runtime",
-              target: str = "numpy", backend: str = "torch-fast", progress: bool = True) -> dict[str, dict[str, Any]]:
+              target: str = "numpy", backend: str = "torch-fast", readout_transform: str = "linear",
+              progress: bool = True) -> dict[str, dict[str, Any]]:
     """Fit a readout for any chip on ``fleet`` simulated chips (mismatch ``cv``, seeds from
-    :data:`FLEET_SEED`, ``samples`` plays of the training sequences, simulator ``backend``) into
-    ``out/fleet``, and emulate it without mismatch in Brian2 (``out/fleet_emulate``)."""
+    :data:`FLEET_SEED`, ``samples`` plays of the training sequences, simulator ``backend``,
+    ``calibrate --readout-transform readout_transform``) into ``out/fleet``, and emulate it
+    without mismatch in Brian2 (``out/fleet_emulate``)."""
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
     m = _ran_as_asked(out / "fleet", run_stage(out, "fleet", lambda p: calibrate_stage(CalibrateSettings(
         str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
-        backend=backend), p, progress=progress)), noise, backend)
+        backend=backend, readout_transform=readout_transform), p, progress=progress)), noise, backend)
     ran = m["calibrated_for"]
     if (ran.get("fleet"), ran.get("mismatch"), m["calibration"]["samples"]) != (fleet, cv, samples):
         raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')} "
@@ -141,7 +144,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
               finetune_options: dict[str, Any] | None = None, simulate_options: dict[str, Any] | None = None,
               fleet: int = 0, fleet_samples: int | None = None, fleet_backend: str = "torch-fast",
-              calibrate: bool = True, progress: bool = True) -> dict[str, Any]:
+              readout_transform: str = "linear", calibrate: bool = True, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
     An LSTM simulates once per gating of its spiking cell (``gatings``): the stage of
@@ -164,7 +167,8 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
     lists those emulations. ``fleet=K`` fits the uncalibrated chips' readout on K other
     simulated chips first (:func:`run_fleet`, ``fleet_samples`` plays, default four per
-    calibration sequence, on ``fleet_backend``). Returns ``{"stages": {name: metrics}, "rows": table
+    calibration sequence, on ``fleet_backend``). The fleet's and the calibrations' readouts
+    apply ``readout_transform`` to their rates (``calibrate --readout-transform``). Returns ``{"stages": {name: metrics}, "rows": table
     rows, ...}``.
     """
     from .stages import emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage, train_stage
@@ -202,11 +206,13 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
         if fleet:
             results.update(run_fleet(out, chip_cv, fleet, fleet_samples or 4 * calibrate_samples, noise=chip_noise,
-                                     device=device, target=target, backend=fleet_backend, progress=progress))
+                                     device=device, target=target, backend=fleet_backend,
+                                     readout_transform=readout_transform, progress=progress))
         for chip in chip_seeds:
             results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,
                                        device=device, target=target, readout="fleet" if fleet else "map",
-                                       calibrate=calibrate, progress=progress))
+                                       calibrate=calibrate, readout_transform=readout_transform,
+                                       progress=progress))
 
     name = model.upper()
     rows = [
@@ -250,7 +256,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
 TABLE_COLUMNS = ["model", "stage", "accuracy", "spread", "agreement", "spikes", "latency_ms", "energy_uJ",
                  "wall_s"]
 #: What ``summary.json`` keeps of every emulation on a chip with mismatch.
-CHIP_RUN_KEYS = ("readout_slices", "fleet", "calibrated_for", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
+CHIP_RUN_KEYS = ("readout_slices", "readout_transform", "fleet", "calibrated_for", "stage", "dataset", "model", "mismatch", "mismatch_seed", "noise", "calibrated", "accuracy",
                  "spikes_per_inference", "energy_joules_per_inference")
 
 

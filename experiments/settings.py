@@ -392,6 +392,8 @@ class CalibrateSettings:
     readout_steps: int | None = option(None, "the refitted readout reads the last K sequence steps one by one "
                                        "(0: the mapped readout's window; default: chosen by cross-validation "
                                        "between 0 and all steps, or with --prior the fleet's choice)", type=int, metavar="K")
+    readout_transform: str = option("linear", "what the refitted readout applies to its rates: linear, sqrt (square "
+                                    "roots), or cv (chosen by cross-validation)", choices=("linear", "sqrt", "cv"))
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
     backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
                           "model, float32)", choices=BACKENDS)

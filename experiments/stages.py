@@ -455,7 +455,7 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
         "calibrated": source["stage"] == "calibrate" and not target.get("fleet"),
         "calibrated_for": source.get("calibrated_for"), "fleet": target.get("fleet", 0),
         "chip": config.chip, **{k: source.get(k) for k in ("chips_used", "cores_used", "max_fan_in", "max_fan_out")},
-        "readout_slices": config.readout.slices,
+        "readout_slices": config.readout.slices, "readout_transform": config.readout.transform,
         "readout_window_steps": config.readout.window_steps(config.step_duration),
         "energy_joules_per_inference": chip.total, "energy": chip.to_dict(),
         "cpu_energy_joules_per_inference": cpu.total, "cpu_macs_per_inference": macs, "cpu_energy": cpu.to_dict(),
@@ -532,7 +532,8 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
                                            balanced=data.metric == "balanced_accuracy", lengths=lengths,
                                            groups=rows if fleet else None,
                                            chips=fleet.assignment(len(rows)) if fleet else None,
-                                           prior=prior, sequences=rows)
+                                           prior=prior, sequences=rows,
+                                           transform=None if c.readout_transform == "cv" else c.readout_transform)
     calibrated.save(out / "hardware.json")
     if c.fleet:  # the fleet's plays, the prior of later calibrations to one chip
         Plays(config.readout.gather(board.counts), data.y_train[rows], lengths, rows).save(out / "plays.npz")

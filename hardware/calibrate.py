@@ -8,7 +8,8 @@ the readout, refitted on that chip's own responses (a multinomial logistic
 regression on the features :class:`~brian_models.description.Readout` reads), as
 reservoir computing fits its readout on the chip's activity (He et al. 2019). The refitted
 readout may read the mapped window, or the last ``K`` sequence steps one by one
-(``Readout.slices``); which one, and the strength of the L2 penalty, are chosen by k-fold
+(``Readout.slices``), and its rates as they are or their square roots (``Readout.transform``);
+which one, and the strength of the L2 penalty, are chosen by k-fold
 cross-validation on the played sequences themselves, so no test data and no extra chip time
 go into the choice.
 
@@ -30,7 +31,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from brian_models.description import Readout
+from brian_models.description import READOUT_TRANSFORMS, Readout
 from hardware.config import HardwareConfig
 
 __all__ = ["Board", "EmulatedBoard", "Fleet", "Recorder", "Plays", "CalibrationReport", "calibrate_readout"]
@@ -147,6 +148,8 @@ class CalibrationReport:
         Accuracy on the played sequences with the mapped and with the refitted readout.
     readout_steps : int
         Steps the refitted readout reads one by one (0: the mapped readout's window).
+    readout_transform : str
+        What the refitted readout applies to its rates (:attr:`Readout.transform`).
     regularisation : float
         The L2 strength used.
     cv_score : float or None
@@ -160,6 +163,7 @@ class CalibrationReport:
     train_accuracy_before: float
     train_accuracy_after: float
     readout_steps: int = 0
+    readout_transform: str = "linear"
     regularisation: float = 1e-2
     cv_score: float | None = None
 
@@ -318,7 +322,8 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
                       lengths: np.ndarray | None = None, folds: int = 3,
                       groups: np.ndarray | None = None, chips: np.ndarray | None = None,
                       prior: Plays | None = None,
-                      sequences: np.ndarray | None = None) -> tuple[HardwareConfig, CalibrationReport]:
+                      sequences: np.ndarray | None = None,
+                      transform: str | None = "linear") -> tuple[HardwareConfig, CalibrationReport]:
     """Refit the host readout of ``config`` on ``board``'s own responses to ``X [N, T, F]``.
 
     Parameters
@@ -358,6 +363,9 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         (:attr:`Plays.sequences`), cross-validation leaves out the prior's plays of the
         sequences a fold holds out (the fleet played the same training sequences, so they would
         show the held-out labels and make the weakest penalty look best).
+    transform : str or None
+        What the refitted readout applies to its windowed rates (:attr:`Readout.transform`);
+        None: chosen by cross-validation from :data:`READOUT_TRANSFORMS`.
 
     Returns
     -------
@@ -372,6 +380,8 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
         raise ValueError(f"calibration needs labelled sequences X (N>=2, T, F) and y (N,), got {X.shape}, {y.shape}")
     if steps is not None and not 0 <= steps <= X.shape[1]:
         raise ValueError(f"readout steps must lie in 0..{X.shape[1]} (the sequence length), got {steps}")
+    if transform is not None and transform not in READOUT_TRANSFORMS:
+        raise ValueError(f"readout transform must be one of {READOUT_TRANSFORMS}, got {transform!r}")
     ro: Readout = config.readout
     counts = board.play(X)
     missing = [p for p in ro.populations if p not in counts]
@@ -381,29 +391,32 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     feats = ro.features(gathered, config.step_duration, lengths)
     before = float(np.mean((feats @ ro.weights.T + ro.bias).argmax(1) == y))
     n_classes = ro.weights.shape[0]
-    step_choices = [0, X.shape[1]] if steps is None else [steps]
+    # the readouts cross-validation chooses from: (steps read one by one, transform)
+    choices = [(k, g) for k in ([0, X.shape[1]] if steps is None else [steps])
+               for g in (READOUT_TRANSFORMS if transform is None else (transform,))]
     reg_choices = REGULARISATIONS if regularisation is None else (regularisation,)
-    features = {k: _step_readout(ro, k, config.step_duration).features(gathered, config.step_duration, lengths)
-                for k in step_choices}
-    pooled = {k: None if prior is None else
-              (_step_readout(ro, k, config.step_duration).features(prior.counts, config.step_duration, prior.lengths),
-               prior.y, len(prior.y) / len(y)) for k in step_choices}
+    readouts = {c: replace(_step_readout(ro, c[0], config.step_duration), transform=c[1]) for c in choices}
+    features = {c: r.features(gathered, config.step_duration, lengths) for c, r in readouts.items()}
+    pooled = {c: None if prior is None else
+              (r.features(prior.counts, config.step_duration, prior.lengths), prior.y, len(prior.y) / len(y))
+              for c, r in readouts.items()}
     held_out = (None if prior is None or prior.sequences is None or sequences is None
                 else (np.asarray(sequences), np.asarray(prior.sequences)))
     cv = None
-    chosen_steps, chosen_reg = step_choices[0], reg_choices[0]
-    if len(step_choices) * len(reg_choices) > 1:  # the first best: the mapped window, weakest penalty first
-        for k in step_choices:
-            for reg, score in zip(reg_choices, _cv_scores(features[k], y, n_classes, reg_choices, balanced, folds, groups,
-                                                                    pooled[k], chips, held_out)):
+    chosen, chosen_reg = choices[0], reg_choices[0]
+    if len(choices) * len(reg_choices) > 1:  # the first best: the mapped window, linear, weakest penalty first
+        for c in choices:
+            for reg, score in zip(reg_choices, _cv_scores(features[c], y, n_classes, reg_choices, balanced, folds,
+                                                          groups, pooled[c], chips, held_out)):
                 if cv is None or score > cv:
-                    cv, chosen_steps, chosen_reg = float(score), k, reg
-    f, t, w = _pooled(features[chosen_steps], y, pooled[chosen_steps])
+                    cv, chosen, chosen_reg = float(score), c, reg
+    f, t, w = _pooled(features[chosen], y, pooled[chosen])
     W, b = _fit_readout(f, t, n_classes, chosen_reg, balanced, w)
-    after = float(np.mean((features[chosen_steps] @ W.T + b).argmax(1) == y))
-    new = replace(_step_readout(ro, chosen_steps, config.step_duration), weights=W, bias=b)
+    after = float(np.mean((features[chosen] @ W.T + b).argmax(1) == y))
+    new = replace(readouts[chosen], weights=W, bias=b)
     report = CalibrationReport(samples=len(X), chip_seconds=float(len(X) * X.shape[1] * config.step_duration),
                                spikes=float(sum(c.sum() for c in counts.values()) / len(X)),
                                train_accuracy_before=before, train_accuracy_after=after,
-                               readout_steps=chosen_steps, regularisation=chosen_reg, cv_score=cv)
+                               readout_steps=chosen[0], readout_transform=chosen[1],
+                               regularisation=chosen_reg, cv_score=cv)
     return replace(config, readout=new), report

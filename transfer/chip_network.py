@@ -100,7 +100,10 @@ def readout_scores_torch(readout: Readout, counts: Tensor, step_duration: float,
         # one slice: the mean over the steps that exist; several: steps before the start are silent
         steps = (hi - lo).clamp(min=1).to(rates.dtype)[:, None] if readout.slices == 1 else float(len(part))
         feats.append(total / steps)
-    return torch.cat(feats, 1) @ w.to(counts.dtype).T + b.to(counts.dtype)
+    f = torch.cat(feats, 1)
+    if readout.transform == "sqrt":  # silent features stay 0 with a zero (not infinite) gradient
+        f = torch.where(f > 0, f.clamp(min=1e-12).sqrt(), torch.zeros_like(f))
+    return f @ w.to(counts.dtype).T + b.to(counts.dtype)
 
 
 class ChipNetwork(nn.Module):

@@ -292,6 +292,24 @@ def test_sliced_readout_reads_each_part_of_the_window_by_hand():
         Readout("p", np.zeros((2, 5)), np.zeros(2), rate_scale=50.0, window=STEP, slices=2)
 
 
+def test_square_root_readout_by_hand():
+    """``transform="sqrt"`` scores the square roots of the windowed rates, per slice and per
+    sample end, and survives its file round trip (a linear readout's dict stays as it was)."""
+    w = np.array([[1.0, -1.0, 0.5, 2.0]])
+    ro = Readout("p", w, np.array([0.3]), rate_scale=50.0, window=2 * STEP, slices=2, transform="sqrt")
+    counts = np.array([[[1, 0], [4, 9]], [[9, 4], [0, 1]]], dtype=float)
+    rates = counts / (STEP * 50.0)  # one step per slice: the rates themselves
+    np.testing.assert_allclose(ro.features(counts, STEP), np.sqrt(rates.reshape(2, 4)))
+    np.testing.assert_allclose(ro.scores(counts, STEP), np.sqrt(rates.reshape(2, 4)) @ w.T + 0.3)
+    # sample 0 read after one step: its first slice lies before the run (silent), the second is step 0
+    np.testing.assert_allclose(ro.features(counts, STEP, end_step=np.array([1, 2]))[0],
+                               np.sqrt([0, 0, rates[0, 0, 0], rates[0, 0, 1]]))
+    assert Readout.from_dict(ro.to_dict()) == ro and ro.to_dict()["transform"] == "sqrt"
+    assert "transform" not in replace(ro, transform="linear").to_dict()
+    with pytest.raises(DescriptionError, match="transform"):
+        replace(ro, transform="log")
+
+
 def test_decision_latency_by_hand():
     net = SpikingNetwork((Population("p", 2, neuron_params("lif")),),
                          (Projection("in", "input", "p", "AMPA", np.ones((2, 1), int), 1e-10),),

@@ -45,11 +45,12 @@ def test_chip_path_record_matches_its_stages(tmp_path):
 
 
 def test_chip_path_with_a_fleet_readout(tmp_path):
-    """--fleet: the uncalibrated chips and chip CV 0 read the readout fitted on other chips."""
+    """--fleet: the uncalibrated chips and chip CV 0 read the readout fitted on other chips (here
+    on the square roots of the rates, --readout-transform sqrt, as the calibrated ones do)."""
     args = ["--dataset", "digits", "--hidden", "8", "--epochs", "2", "--chips", "0", "1", "--limit-train", "150",
             "--limit-test", "12", "--calibrate-samples", "60", "--fleet", "3", "--fleet-samples", "180",
             "--fleet-backend", "torch", "--runs", str(tmp_path / "runs"), "--data-dir", str(tmp_path / "data"),
-            "--quiet"]
+            "--quiet", "--readout-transform", "sqrt"]
     assert main(args) == 0
     row = json.loads((tmp_path / "data" / "chip_digits_rnn.json").read_text())["figures"]["rows"][0]
     stages = json.loads((tmp_path / "runs" / "digits_rnn" / "summary.json").read_text())["stages"]
@@ -59,6 +60,8 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     plain = [stages[f"fleet_emulate_cv0.2_chip{c}"] for c in (0, 1)]
     assert row["emulated"] == np.mean([m["accuracy"] for m in plain])
     assert all(m["fleet"] == 3 and m["calibrated"] is False for m in plain)
+    assert stages["fleet"]["calibration"]["readout_transform"] == "sqrt"
+    assert row["readout_transform"] == ["sqrt", "sqrt"] == row["calibrated_readout_transform"]
     assert "emulate_cv0.2_chip0" not in stages  # the mapped readout is not what the chips read
     # calibration to each chip pools the fleet's plays
     assert stages["fleet_calibrate_cv0.2_chip1"]["calibrated_for"]["prior"].endswith("fleet")
@@ -87,7 +90,8 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
                     "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
     rows = json.loads((tmp_path / "data" / "extra_chip_training_digits_rnn.json").read_text())["figures"]["rows"]
     assert [r["train_cv"] for r in rows] == [None, 0.2] and rows[1]["epochs"] == 1
-    # float32 torch against Brian2 on 12 test sequences: at most one prediction apart per chip
+    # float32 torch against Brian2 on 12 test sequences (the square-root readout in each): at
+    # most one prediction apart per chip
     assert abs(rows[0]["chips"] - 100 * row["emulated"]) <= 100 / 12 + 0.01
     assert abs(rows[0]["nominal"] - 100 * row["emulated_cv0"]) <= 100 / 12 + 0.01
 

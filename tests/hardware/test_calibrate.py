@@ -226,3 +226,27 @@ def test_fleet_folds_hold_out_unseen_sequences_on_unseen_chips():
         assert not set(rows[train]) & set(rows[held]) and not set(chips[train]) & set(chips[held])
     held_chips = [set(chips[held]) for _, held in folds]
     assert set().union(*held_chips) == set(range(6))  # every chip is held out once
+
+
+def test_square_root_readout_is_fitted_on_square_roots_and_emulated_as_fitted(network_factory):
+    """``transform="sqrt"`` fits the readout on the square roots of the chip's rates, and the
+    emulator scores the written configuration the same way (checked against the square roots
+    taken here); ``transform=None`` lets cross-validation choose between the two."""
+    from hardware.emulate import emulate
+
+    config = map_network(network_factory(n_in=6, n_hidden=20, n_out=4, input_weight=3))
+    board = EmulatedBoard(config, mismatch=0.2, seed=3, settings={"batch_size": 64})
+    rng = np.random.default_rng(4)
+    X, y = _labelled(60, rng)
+    calibrated, report = calibrate_readout(config, board, X, y, steps=0, transform="sqrt")
+    assert calibrated.readout.transform == "sqrt" and report.readout_transform == "sqrt"
+    X_test, _ = _labelled(30, rng)
+    counts = board.play(X_test)["out"]
+    rates = counts[:, -calibrated.readout.window_steps(config.step_duration):].mean(1) / (
+        config.step_duration * calibrated.readout.rate_scale)
+    by_hand = (np.sqrt(rates) @ calibrated.readout.weights.T + calibrated.readout.bias).argmax(1)
+    np.testing.assert_array_equal(emulate(calibrated, X_test, board_settings(board)).predictions, by_hand)
+    chosen, report = calibrate_readout(config, board, X, y, steps=0, transform=None)
+    assert chosen.readout.transform == report.readout_transform in ("linear", "sqrt")
+    with pytest.raises(ValueError, match="transform"):
+        calibrate_readout(config, board, X, y, transform="log")

@@ -167,16 +167,28 @@ def test_gradients_stay_bounded_over_a_long_recurrent_run(chip_net):
     assert largest["raw"] > 1e50
 
 
-@pytest.mark.parametrize("slices, leak", [(1, 1.0), (1, 0.5), (4, 1.0), (2, 0.5)])
-def test_torch_readout_equals_the_numpy_readout(slices, leak):
-    """Scores of one readout in torch and numpy, whole runs and per-sample ends, plain and sliced."""
+@pytest.mark.parametrize("slices, leak, transform", [(1, 1.0, "linear"), (1, 0.5, "linear"), (4, 1.0, "linear"),
+                                                      (2, 0.5, "linear"), (1, 1.0, "sqrt"), (2, 0.5, "sqrt")])
+def test_torch_readout_equals_the_numpy_readout(slices, leak, transform):
+    """Scores of one readout in torch and numpy, whole runs and per-sample ends, plain and sliced,
+    on rates and on their square roots."""
     rng = np.random.default_rng(0)
     step = 0.02
     ro = Readout("p", rng.normal(size=(3, 5 * slices)), rng.normal(size=3), rate_scale=40.0,
-                 window=4 * step, leak=leak, slices=slices)
+                 window=4 * step, leak=leak, slices=slices, transform=transform)
     counts = rng.integers(0, 5, (6, 7, 5)).astype(float)
     ends = np.array([1, 2, 3, 5, 7, 7])
     for end in (None, ends):
         got = readout_scores_torch(ro, torch.as_tensor(counts), step,
                                    ends=None if end is None else torch.as_tensor(end))
         np.testing.assert_allclose(got.numpy(), ro.scores(counts, step, end), rtol=1e-12, atol=1e-12)
+
+
+def test_square_root_readout_has_finite_gradients_at_silent_neurons():
+    """A neuron that never fires reads 0 and passes a zero gradient, not the infinite slope of
+    the square root at 0; a firing one passes d sqrt(r)/dr = 1 / (2 sqrt(r))."""
+    ro = Readout("p", np.ones((1, 2)), np.zeros(1), rate_scale=50.0, window=0.02, transform="sqrt")
+    counts = torch.tensor([[[0.0, 4.0]]], requires_grad=True)
+    readout_scores_torch(ro, counts, 0.02).sum().backward()
+    rate = 4.0 / (0.02 * 50.0)
+    np.testing.assert_allclose(counts.grad.numpy()[0, 0], [0.0, 1 / (2 * np.sqrt(rate)) / (0.02 * 50.0)])
