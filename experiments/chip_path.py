@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="seed of the dataset split (train --split-seed; default --seed)")
     parser.add_argument("--calibrate-samples", type=int, default=1000)
     parser.add_argument("--no-calibrate", action="store_true", help="emulate the chips without calibrating them")
     parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV",
@@ -153,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     model_options: dict[str, Any] = {"chip": "dynapse1"}
     if args.adaptive_fraction is not None:
         model_options["adaptive_fraction"] = args.adaptive_fraction
+    if args.split_seed is not None:
+        model_options["split_seed"] = args.split_seed
     summary = run_chain(args.dataset, Path(args.runs) / name, model=args.model, hidden=args.hidden,
                         epochs=args.epochs, seed=args.seed, limit_train=args.limit_train, neurons=(), hardware=True,
                         simulate_limit_test=args.limit_test, model_options=model_options,

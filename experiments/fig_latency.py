@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from brian_models.network import SimulationSettings  # noqa: PLC0415 (Brian2 on demand)
     from brian_models.simulate import readout_scores, simulate  # noqa: PLC0415
-    from experiments.runs import load_stage_data  # noqa: PLC0415
+    from experiments.runs import load_stage_data, split_seed  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if ckpt.config.kind != "rnn":
         parser.error(f"{args.run_dir} holds a {ckpt.config.kind}; this figure reads an RNN's per-step readout")
     s = ckpt.settings
-    data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"), args.limit_test)
+    data = load_stage_data(s["dataset"], split_seed(s), s.get("limit_train"), args.limit_test)
     net = convert(ckpt.model, data.X_train[:1000], ConversionSettings(neuron=args.neuron))
     result = simulate(net, data.X_test, SimulationSettings(batch_size=128, seed=args.seed))
     T = data.X_test.shape[1]

@@ -31,14 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from brian_models.network import BatchNetwork, SimulationSettings  # noqa: PLC0415
     from brian_models.simulate import readout_scores  # noqa: PLC0415
-    from experiments.runs import load_stage_data  # noqa: PLC0415
+    from experiments.runs import load_stage_data, split_seed  # noqa: PLC0415
     from transfer.checkpoint import Checkpoint  # noqa: PLC0415
     from transfer.convert import ConversionSettings, convert  # noqa: PLC0415
     from transfer.train import predict  # noqa: PLC0415
 
     ckpt = Checkpoint.load(args.run_dir)
     s = ckpt.settings
-    data = load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"), None)
+    data = load_stage_data(s["dataset"], split_seed(s), s.get("limit_train"), None)
     if not 0 <= args.sample < len(data.y_test):
         parser.error(f"--sample must lie in 0..{len(data.y_test) - 1}")
     X = data.X_test[args.sample:args.sample + 1]

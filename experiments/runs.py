@@ -12,7 +12,7 @@ from transfer.checkpoint import Checkpoint
 from transfer.datasets import Dataset, load_dataset
 from transfer.files import RunDirError, read_json
 
-__all__ = ["git_revision", "load_stage_data", "finished_run", "stage_of", "ann_checkpoint", "run_data", "chip_spec",
+__all__ = ["git_revision", "load_stage_data", "finished_run", "stage_of", "ann_checkpoint", "run_data", "split_seed", "chip_spec",
            "CHIPS"]
 
 #: Chip names of the command line.
@@ -40,6 +40,12 @@ def load_stage_data(dataset: str, seed: int, limit_train: int | None, limit_test
     return data
 
 
+def split_seed(settings: dict[str, Any]) -> int:
+    """The seed of the dataset split a checkpoint's settings were trained on (``train
+    --split-seed``; runs written before it split by their ``seed``)."""
+    return int(settings.get("split_seed", settings.get("seed", 0)))
+
+
 def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:
     """The dataset slice a checkpoint was trained on (test split limited to ``limit_test`` if
     given, else as in training)."""
@@ -47,8 +53,7 @@ def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:
     if not isinstance(s.get("dataset"), str):
         raise RunDirError(f"{ckpt.path}/train.json names no dataset (key 'dataset'); it was not written by "
                           "rnn2dynapse train or quantize")
-    return load_stage_data(s["dataset"], int(s.get("seed", 0)), s.get("limit_train"),
-                           limit_test or s.get("limit_test"))
+    return load_stage_data(s["dataset"], split_seed(s), s.get("limit_train"), limit_test or s.get("limit_test"))
 
 
 def finished_run(run_dir: str | Path, stage: str | tuple[str, ...], needs: str) -> dict[str, Any]:

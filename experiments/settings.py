@@ -190,10 +190,14 @@ class TrainSettings:
     limit_train: int | None = option(None, "use N training samples", type=positive_int, metavar="N")
     limit_test: int | None = option(None, "use N test samples", type=positive_int, metavar="N")
     seed: int = option(0, "random seed", type=int)
+    split_seed: int | None = option(None, "seed of the train/validation/test split (default: --seed): networks "
+                                    "trained from other seeds on one split", type=int)
 
     def __post_init__(self) -> None:
         _common(self)
         _check(self, "model", self.model in MODELS, f"must be one of {', '.join(MODELS)}")
+        _check(self, "split_seed", self.split_seed is None or 0 <= self.split_seed < 2**32,
+               "must lie in [0, 2**32)")
         if self.adaptive_fraction is not None:
             _check(self, "adaptive_fraction", self.model == "lsnn", "applies to the lsnn only")
             _check(self, "adaptive_fraction", math.isfinite(self.adaptive_fraction)

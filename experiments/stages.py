@@ -110,7 +110,8 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     validation epoch is kept) and the pruned weights are zero in the checkpoint.
     """
     s = settings
-    data = load_stage_data(s.dataset, s.seed, s.limit_train, s.limit_test)
+    split = s.seed if s.split_seed is None else s.split_seed
+    data = load_stage_data(s.dataset, split, s.limit_train, s.limit_test)
     options = s.model_options()
     if s.model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
         extra = {**LSNN_EXTRA, "readout": LSNN_READOUT.get(data.name, LSNN_EXTRA["readout"])}
@@ -148,7 +149,7 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
         seconds_per_epoch=result.seconds_per_epoch, n_hidden=n_hidden,
         n_parameters=int(sum(p.numel() for p in net.parameters())), fan_in_cap=s.max_fan_in,
         max_fan_in=matrix_report(net)["fan_in"]["max"], chip=s.chip)
-    saved = {"dataset": s.dataset, "seed": s.seed, "limit_train": s.limit_train,
+    saved = {"dataset": s.dataset, "seed": s.seed, "split_seed": split, "limit_train": s.limit_train,
              "limit_test": s.limit_test, "train": tcfg.to_dict(), "history": result.history,
              "max_fan_in": s.max_fan_in, "chip": s.chip, "revision": metrics["revision"]}
     Checkpoint(net, config, strict(saved), metrics).save(out)

@@ -202,3 +202,22 @@ def test_signed_user_data_reaches_spiking_input(tmp_path):
     assert main(["simulate", str(tmp_path / "q"), "--input-coding", "rate", "--limit-test", "10",
                  "--out", str(tmp_path / "s")] + q) == 0
     assert read_json(tmp_path / "s" / "metrics.json")["input_coding"] == "rate"
+
+
+def test_split_seed_trains_another_network_on_the_same_split(tmp_path):
+    """``--split-seed``: a network trained from seed 1 on seed 0's split sees seed 0's test set
+    (and the later stages read it back from the run), with weights of its own."""
+    from experiments.runs import load_stage_data, run_data
+    from transfer.checkpoint import Checkpoint
+
+    common = ["train", "--model", "rnn", "--dataset", "digits", "--hidden", "8", "--epochs", "1",
+              "--limit-train", "60", "--limit-test", "30", "--quiet"]
+    assert main(common + ["--seed", "0", "--out", str(tmp_path / "s0")]) == 0
+    assert main(common + ["--seed", "1", "--split-seed", "0", "--out", str(tmp_path / "m1")]) == 0
+    member = Checkpoint.load(tmp_path / "m1")
+    split0, split1 = load_stage_data("digits", 0, 60, 30), load_stage_data("digits", 1, 60, 30)
+    np.testing.assert_array_equal(run_data(member).X_test, split0.X_test)
+    assert not np.array_equal(split0.X_test, split1.X_test)
+    w0, w1 = (torch.load(tmp_path / d / "model.pt", weights_only=True)["w_rec"] for d in ("s0", "m1"))
+    assert not torch.equal(w0, w1)
+    assert main(common + ["--split-seed", "-1", "--out", str(tmp_path / "bad")]) == EXIT_BAD_INPUT
