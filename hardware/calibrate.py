@@ -276,7 +276,9 @@ def _cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
     for i, (_, held) in enumerate(splits):
         held_seq = np.zeros(len(y), dtype=bool)
         held_seq[held] = True
-        out.append((np.flatnonzero(~held_seq & (chip_fold != i)), np.flatnonzero(held_seq & (chip_fold == i))))
+        train, test = np.flatnonzero(~held_seq & (chip_fold != i)), np.flatnonzero(held_seq & (chip_fold == i))
+        if len(train) and len(test):  # fewer chips than folds leave a fold without chips: it scores nothing
+            out.append((train, test))
     return out
 
 

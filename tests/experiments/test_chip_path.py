@@ -126,3 +126,21 @@ def test_results_compare_ecg5000_with_he2019_per_stage(tmp_path):
     text = render({"chip_ecg5000_esn": json.loads((tmp_path / "chip_ecg5000_esn.json").read_text())})
     he = text[text.index("He et al. 2019"):]
     assert "85.00 / 95.00" in he and "88.50 / 95.00" in he and "88.60 / 97.00" in he
+
+
+def test_seed_screen_selects_the_seed_whose_fleet_scores_best_on_unseen_chips(tmp_path):
+    from experiments.seed_screen import main as screen
+
+    args = ["--dataset", "digits", "--model", "rnn", "--seeds", "0", "1", "--copies", "1", "--hidden", "8",
+            "--epochs", "2", "--limit-train", "150", "--limit-test", "12", "--fleet", "2", "--fleet-samples", "60",
+            "--fleet-backend", "torch", "--noise", "0", "--runs", str(tmp_path / "runs"),
+            "--data-dir", str(tmp_path / "data"), "--quiet"]
+    assert screen(args) == 0
+    rows = json.loads((tmp_path / "data" / "extra_seed_screen_digits_rnn.json").read_text())["figures"]["rows"]
+    assert [r["seed"] for r in rows] == [0, 1] and sum(r["selected"] for r in rows) == 1
+    chosen = max(rows, key=lambda r: r["fleet_cv_score"])
+    assert chosen["selected"]
+    for r in rows:  # each score is its own fleet's, fitted on chips other than the scored ones
+        fleet = json.loads((tmp_path / "runs" / f"digits_rnn_c1_fleet_seed{r['seed']}" / "fleet" / "metrics.json").read_text())
+        assert fleet["calibration"]["cv_score"] == r["fleet_cv_score"]
+        assert min(fleet["calibrated_for"]["seeds"]) >= 1000

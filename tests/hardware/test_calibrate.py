@@ -226,6 +226,10 @@ def test_fleet_folds_hold_out_unseen_sequences_on_unseen_chips():
         assert not set(rows[train]) & set(rows[held]) and not set(chips[train]) & set(chips[held])
     held_chips = [set(chips[held]) for _, held in folds]
     assert set().union(*held_chips) == set(range(6))  # every chip is held out once
+    # two chips and three folds: the fold that holds out no chip is dropped, not scored as NaN
+    two = Fleet([None] * 2, seed=2).assignment(360)
+    folds = _cv_folds(y[rows], 3, groups=rows, chips=two)
+    assert len(folds) == 2 and all(len(held) and len(train) for train, held in folds)
 
 
 def test_square_root_readout_is_fitted_on_square_roots_and_emulated_as_fitted(network_factory):
