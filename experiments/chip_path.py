@@ -22,6 +22,7 @@ import numpy as np
 
 from experiments.main_job import FLEET_SEED, format_table, run_chain
 from experiments.records import command_line, save_record
+from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 
 __all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "parse_chip_run"]
 
@@ -137,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit the uncalibrated chips' readout on K other simulated chips (calibrate --fleet)")
     parser.add_argument("--fleet-samples", type=int, default=None, metavar="N",
                         help="plays of training sequences on the fleet (default 4 x --calibrate-samples)")
-    parser.add_argument("--fleet-backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"],
+    parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS,
                         help="simulator of the fleet (default the compiled torch chip model)")
-    parser.add_argument("--readout-transform", default="linear", choices=["linear", "sqrt", "cv"],
+    parser.add_argument("--readout-transform", default="linear", choices=READOUT_TRANSFORM_CHOICES,
                         help="what the fleet's and the calibrated readouts apply to their rates "
                              "(calibrate --readout-transform)")
     parser.add_argument("--limit-train", type=int, default=None, help="train on N training samples")

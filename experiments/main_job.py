@@ -108,9 +108,12 @@ def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 
         str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
         backend=backend, readout_transform=readout_transform), p, progress=progress)), noise, backend)
     ran = m["calibrated_for"]
-    if (ran.get("fleet"), ran.get("mismatch"), m["calibration"]["samples"]) != (fleet, cv, samples):
+    asked = m.get("readout_transform_option", "linear")  # runs written before the option read rates as they are
+    if (ran.get("fleet"), ran.get("mismatch"), m["calibration"]["samples"], asked) != (fleet, cv, samples,
+                                                                                       readout_transform):
         raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')} "
-                         f"with {m['calibration']['samples']} plays, not {fleet} at CV {cv:g} with {samples}: "
+                         f"with {m['calibration']['samples']} plays (readout transform {asked}), not {fleet} at "
+                         f"CV {cv:g} with {samples} ({readout_transform}): "
                          f"move it away")
     results = {"fleet": m}
     results["fleet_emulate"] = run_stage(out, "fleet_emulate", lambda p: emulate_stage(

@@ -20,6 +20,7 @@ from typing import Any
 
 from experiments.main_job import format_table, run_chain
 from experiments.records import command_line, save_record
+from experiments.settings import BACKENDS
 
 __all__ = ["main", "screen_row"]
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=1e-11, help="membrane noise current std in A of the fleet")
     parser.add_argument("--fleet", type=int, default=32, metavar="K")
     parser.add_argument("--fleet-samples", type=int, default=4000, metavar="N")
-    parser.add_argument("--fleet-backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"])
+    parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS)
     parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV")
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         path = save_record(f"extra_seed_screen_{Path(args.dataset).stem}_{args.model}", {
             "title": f"{args.model.upper()} on {args.dataset}: training seeds screened by their fleet readout",
-            "columns": COLUMNS, "rows": rows,
+            "rows": rows,
             "note": f"Each seed: trained for the chip, ternary, {args.copies} copies on DPI neurons, mapped; its "
                     f"readout fitted on a fleet of {args.fleet} simulated chips (CV {args.cv:g}, membrane noise "
                     f"{args.noise:g} A, {args.fleet_samples} plays). fleet_cv_score: 3-fold cross-validated "

@@ -16,6 +16,7 @@ import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable
 
+from brian_models.description import READOUT_TRANSFORMS
 from experiments.defaults import CHIP_TRAINING, FLEET_CHIPS
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "MODELS",
     "NEURONS",
     "CHIPS",
+    "BACKENDS",
+    "READOUT_TRANSFORM_CHOICES",
 ]
 
 MODELS = ("rnn", "lstm", "esn", "lsnn")
@@ -49,6 +52,8 @@ BRIAN_DEVICES = ("runtime", "cpp_standalone")
 #: faithful, not bit-equal; ``experiments/bench_rockpool.py`` measures how close and how fast).
 BACKENDS = ("brian2", "torch", "torch-fast")
 TARGETS = ("numpy", "cython")
+#: What ``calibrate --readout-transform`` takes: a readout transform, or ``cv`` (chosen by cross-validation).
+READOUT_TRANSFORM_CHOICES = (*READOUT_TRANSFORMS, "cv")
 JOBS_HELP = ("processes simulating batches side by side, one CPU core each (torch backends; the counts "
              "are the same as with 1)")
 
@@ -397,7 +402,7 @@ class CalibrateSettings:
                                        "(0: the mapped readout's window; default: chosen by cross-validation "
                                        "between 0 and all steps, or with --prior the fleet's choice)", type=int, metavar="K")
     readout_transform: str = option("linear", "what the refitted readout applies to its rates: linear, sqrt (square "
-                                    "roots), or cv (chosen by cross-validation)", choices=("linear", "sqrt", "cv"))
+                                    "roots), or cv (chosen by cross-validation)", choices=READOUT_TRANSFORM_CHOICES)
     device: str = option("runtime", "Brian2 device of the emulated chip", choices=BRIAN_DEVICES)
     backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
                           "model, float32)", choices=BACKENDS)

@@ -73,6 +73,8 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     assert again["emulated"] == row["emulated"] and again["calibrated"] is None
     with pytest.raises(ValueError, match="fitted its readout on 3 chips"):
         main(args[:16] + ["2"] + args[17:])
+    with pytest.raises(ValueError, match=r"\(readout transform sqrt\), not 3 at CV 0.2 with 180 \(linear\)"):
+        main(args[:-1] + ["linear"])
 
     from experiments.chip_sweep import main as sweep
 
