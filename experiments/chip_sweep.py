@@ -27,6 +27,7 @@ import numpy as np
 from experiments.chip_path import chip_run_parser, parse_chip_run
 from experiments.main_job import format_table, run_on_chip
 from experiments.records import command_line, save_record
+from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 from transfer.files import read_json
 
 __all__ = ["main", "sweep_rows"]
@@ -63,17 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, default=0.0, help="membrane noise current std in A")
     parser.add_argument("--calibrate-samples", type=int, default=1000)
     parser.add_argument("--device", default="runtime", choices=["runtime", "cpp_standalone"])
-    parser.add_argument("--backend", default="torch-fast", choices=["brian2", "torch", "torch-fast"],
+    parser.add_argument("--backend", default="torch-fast", choices=BACKENDS,
                         help="simulator of the emulated chips (torch-fast: compiled, float32; brian2: the reference)")
     parser.add_argument("--jobs", type=int, default=1, help="processes of the torch backends (one core each)")
     parser.add_argument("--mapped-readout", action="store_true",
                         help="the uncalibrated chips read the mapped readout even where the run has a fleet readout")
+    parser.add_argument("--readout-transform", default=None, choices=READOUT_TRANSFORM_CHOICES,
+                        help="what the calibrated readouts apply to their rates (default: what the run's "
+                             "fleet was asked for, else linear)")
     args, run = parse_chip_run(parser, argv)
     has_fleet = (run / "fleet" / "metrics.json").exists()
     readout = "fleet" if has_fleet and not args.mapped_readout else "map"
+    transform = args.readout_transform or (read_json(run / "fleet" / "metrics.json").get(
+        "readout_transform_option", "linear") if has_fleet else "linear")
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, backend=args.backend, readout=readout, jobs=args.jobs,
-                             progress=not args.quiet)
+                             readout_transform=transform, progress=not args.quiet)
                  for chip in args.chips]
             for cv in args.cvs}
     rows = sweep_rows(runs)

@@ -74,7 +74,23 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     results: dict[str, dict[str, Any]] = {}
     for name, run in list(stages.items())[:None if calibrate else 1]:
         results[name] = _ran_as_asked(out / name, run_stage(out, name, run), noise, backend)
+    calibrated = results.get(tag.format("calibrate"))
+    if calibrated is not None:
+        _calibrated_as_asked(out / tag.format("calibrate"), calibrated, calibrate_samples, readout_transform, prior)
     return results
+
+
+def _calibrated_as_asked(path: Path, m: dict[str, Any], samples: int, readout_transform: str,
+                         prior: str | None) -> None:
+    """A ``ValueError`` naming the (maybe reused) calibration run in ``path`` when it played
+    another number of sequences, was asked for another readout transform, or pooled a fleet's
+    plays where none was asked (or the other way round)."""
+    asked = m.get("readout_transform_option", "linear")  # runs written before the option read rates as they are
+    pooled = bool((m.get("calibrated_for") or {}).get("prior"))
+    if (m["calibration"]["samples"], asked, pooled) != (samples, readout_transform, bool(prior)):
+        raise ValueError(f"{path} calibrated with {m['calibration']['samples']} plays (readout transform {asked}, "
+                         f"{'with' if pooled else 'without'} a fleet prior), not {samples} ({readout_transform}, "
+                         f"{'with' if prior else 'without'}): move it away")
 
 
 def _ran_as_asked(path: Path, m: dict[str, Any], noise: float, backend: str) -> dict[str, Any]:

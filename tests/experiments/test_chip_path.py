@@ -42,6 +42,10 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     # chips emulated with other noise are not reused as if they were these
     with pytest.raises(ValueError, match="ran with membrane noise 1e-12 A, not 0 A"):
         sweep(sweep_args[:7] + ["--calibrate-samples", "80", "--no-record", "--quiet", "--backend", "brian2"])
+    # nor calibrations that played another number of sequences
+    with pytest.raises(ValueError, match=r"calibrated with 80 plays \(readout transform linear, without a fleet "
+                                         r"prior\), not 40"):
+        main([("40" if a == "80" else a) for a in args] + ["--no-record"])
 
 
 def test_chip_path_with_a_fleet_readout(tmp_path):
