@@ -42,8 +42,10 @@ def load_stage_data(dataset: str, seed: int, limit_train: int | None, limit_test
 
 def split_seed(settings: dict[str, Any]) -> int:
     """The seed of the dataset split a checkpoint's settings were trained on (``train
-    --split-seed``; runs written before it split by their ``seed``)."""
-    return int(settings.get("split_seed", settings.get("seed", 0)))
+    --split-seed``, or training settings asking for one; none given, or runs written before
+    it: the ``seed``)."""
+    given = settings.get("split_seed")
+    return int(settings.get("seed", 0) if given is None else given)
 
 
 def run_data(ckpt: Checkpoint, limit_test: int | None = None) -> Dataset:

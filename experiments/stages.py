@@ -27,7 +27,7 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
 from experiments.metrics import stage_metrics, write_spiking_run
 from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
-                              run_data, stage_of)
+                              run_data, split_seed, stage_of)
 from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
 from hardware.calibrate import EmulatedBoard, Fleet, Plays, Recorder, calibrate_readout
@@ -110,7 +110,7 @@ def train_stage(settings: TrainSettings, out: str | Path, *, progress: bool = Tr
     validation epoch is kept) and the pruned weights are zero in the checkpoint.
     """
     s = settings
-    split = s.seed if s.split_seed is None else s.split_seed
+    split = split_seed({"seed": s.seed, "split_seed": s.split_seed})
     data = load_stage_data(s.dataset, split, s.limit_train, s.limit_test)
     options = s.model_options()
     if s.model == "lsnn":  # 5 LSNN steps of 4 ms per 20 ms element unless told otherwise
