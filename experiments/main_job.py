@@ -82,13 +82,14 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
 
 def _calibrated_as_asked(path: Path, m: dict[str, Any], samples: int, readout_transform: str,
                          prior: str | None) -> None:
-    """A ``ValueError`` naming the (maybe reused) calibration run in ``path`` when it played
-    another number of sequences, was asked for another readout transform, or pooled a fleet's
+    """A ``ValueError`` naming the (maybe reused) calibration run in ``path`` when it was asked
+    for another number of plays or another readout transform, or pooled a fleet's
     plays where none was asked (or the other way round)."""
     asked = m.get("readout_transform_option", "linear")  # runs written before the option read rates as they are
     pooled = bool((m.get("calibrated_for") or {}).get("prior"))
-    if (m["calibration"]["samples"], asked, pooled) != (samples, readout_transform, bool(prior)):
-        raise ValueError(f"{path} calibrated with {m['calibration']['samples']} plays (readout transform {asked}, "
+    played = m.get("samples_option", m["calibration"]["samples"])  # runs written before it: the plays made
+    if (played, asked, pooled) != (samples, readout_transform, bool(prior)):
+        raise ValueError(f"{path} calibrated with {played} plays (readout transform {asked}, "
                          f"{'with' if pooled else 'without'} a fleet prior), not {samples} ({readout_transform}, "
                          f"{'with' if prior else 'without'}): move it away")
 

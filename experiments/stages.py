@@ -548,6 +548,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
         "stage": "calibrate", "revision": git_revision(), "accuracy": None,
         "calibrated_for": {"mismatch": c.mismatch, **target, "noise": c.noise},
         "readout_transform_option": c.readout_transform,  # as asked ("cv" included); calibration: the one chosen
+        "samples_option": c.samples,  # as asked; calibration: the plays made (one chip: at most the training split)
         "method": "fleet readout" if c.fleet else "readout", "backend": c.backend,
         "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
         "map_source": str(run_dir.resolve()),
