@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.chip_path import chip_run_parser, parse_chip_run
-from experiments.main_job import format_table, run_on_chip
+from experiments.main_job import calibration_asked, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 from transfer.files import read_json
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the calibrated readouts apply to their rates (default: what the run's "
                              "fleet was asked for, else linear)")
     args, run = parse_chip_run(parser, argv)
-    has_fleet = (run / "fleet" / "metrics.json").exists()
+    fleet_run = read_json(run / "fleet" / "metrics.json") if (run / "fleet" / "metrics.json").exists() else None
+    has_fleet = fleet_run is not None
     readout = "fleet" if has_fleet and not args.mapped_readout else "map"
-    transform = args.readout_transform or (read_json(run / "fleet" / "metrics.json").get(
-        "readout_transform_option", "linear") if has_fleet else "linear")
+    transform = args.readout_transform or (calibration_asked(fleet_run)[1] if fleet_run else "linear")
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, backend=args.backend, readout=readout, jobs=args.jobs,
                              readout_transform=transform, progress=not args.quiet)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         source = read_json(run / "map" / "metrics.json")
         name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
                 + ("_mapped" if has_fleet and args.mapped_readout else ""))
-        fleet = read_json(run / "fleet" / "metrics.json")["calibrated_for"] if readout == "fleet" else None
+        fleet = fleet_run["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
                      f"(emulated from hardware.json)",

@@ -20,7 +20,7 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["BACKEND_PREFIX", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
+__all__ = ["BACKEND_PREFIX", "calibration_asked", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
 def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -80,14 +80,19 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     return results
 
 
+def calibration_asked(m: dict[str, Any]) -> tuple[int, str]:
+    """The plays and the readout transform a calibrate run's metrics ``m`` say it was asked for
+    (runs written before these were recorded: the plays made, and rates read as they are)."""
+    return m.get("samples_option", m["calibration"]["samples"]), m.get("readout_transform_option", "linear")
+
+
 def _calibrated_as_asked(path: Path, m: dict[str, Any], samples: int, readout_transform: str,
                          prior: str | None) -> None:
     """A ``ValueError`` naming the (maybe reused) calibration run in ``path`` when it was asked
     for another number of plays or another readout transform, or pooled a fleet's
     plays where none was asked (or the other way round)."""
-    asked = m.get("readout_transform_option", "linear")  # runs written before the option read rates as they are
+    played, asked = calibration_asked(m)
     pooled = bool((m.get("calibrated_for") or {}).get("prior"))
-    played = m.get("samples_option", m["calibration"]["samples"])  # runs written before it: the plays made
     if (played, asked, pooled) != (samples, readout_transform, bool(prior)):
         raise ValueError(f"{path} calibrated with {played} plays (readout transform {asked}, "
                          f"{'with' if pooled else 'without'} a fleet prior), not {samples} ({readout_transform}, "
@@ -125,11 +130,10 @@ def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 
         str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
         backend=backend, readout_transform=readout_transform), p, progress=progress)), noise, backend)
     ran = m["calibrated_for"]
-    asked = m.get("readout_transform_option", "linear")  # runs written before the option read rates as they are
-    if (ran.get("fleet"), ran.get("mismatch"), m["calibration"]["samples"], asked) != (fleet, cv, samples,
-                                                                                       readout_transform):
+    played, asked = calibration_asked(m)
+    if (ran.get("fleet"), ran.get("mismatch"), played, asked) != (fleet, cv, samples, readout_transform):
         raise ValueError(f"{out / 'fleet'} fitted its readout on {ran.get('fleet')} chips at CV {ran.get('mismatch')} "
-                         f"with {m['calibration']['samples']} plays (readout transform {asked}), not {fleet} at "
+                         f"with {played} plays (readout transform {asked}), not {fleet} at "
                          f"CV {cv:g} with {samples} ({readout_transform}): "
                          f"move it away")
     results = {"fleet": m}
