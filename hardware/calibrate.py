@@ -34,7 +34,8 @@ import numpy as np
 from brian_models.description import READOUT_TRANSFORMS, Readout
 from hardware.config import HardwareConfig
 
-__all__ = ["Board", "EmulatedBoard", "Fleet", "Recorder", "Plays", "CalibrationReport", "calibrate_readout"]
+__all__ = ["Board", "EmulatedBoard", "Fleet", "Recorder", "Plays", "CalibrationReport", "assign_chips", "calibrate_readout",
+           "cv_folds", "cv_scores", "REGULARISATIONS"]
 
 
 class Board(Protocol):
@@ -103,8 +104,8 @@ class Fleet:
             raise ValueError("a fleet needs at least one board")
 
     def assignment(self, n: int) -> np.ndarray:
-        """The board index of each of ``n`` sequences."""
-        return np.random.default_rng(self.seed).permutation(n) % len(self.boards)
+        """The board index of each of ``n`` sequences (:func:`assign_chips`)."""
+        return assign_chips(n, len(self.boards), self.seed)
 
     def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
         which = self.assignment(len(X))
@@ -118,6 +119,13 @@ class Fleet:
                     out[name] = np.zeros((len(X),) + c.shape[1:], dtype=c.dtype)
                 out[name][rows] = c
         return out
+
+
+def assign_chips(n: int, chips: int, seed: int) -> np.ndarray:
+    """The chip (``0..chips-1``) that plays each of ``n`` sequences in a fleet seeded ``seed``:
+    an even share each, in an order drawn from ``seed`` (what :meth:`Fleet.assignment` plays, and
+    what a later fit on the fleet's saved plays reads back)."""
+    return np.random.default_rng(seed).permutation(n) % chips
 
 
 @dataclass
@@ -253,7 +261,7 @@ def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
                    slices=steps)
 
 
-def _cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
+def cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
               chips: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, held-out) row indices of stratified folds (shuffled with seed 0). Rows of one
     group (one sequence played more than once) stay in one fold. With ``chips`` (the chip each
@@ -282,19 +290,19 @@ def _cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
     return out
 
 
-def _cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
+def cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
                balanced: bool, folds: int, groups: np.ndarray | None = None,
                prior: tuple[np.ndarray, np.ndarray, float] | None = None,
                chips: np.ndarray | None = None,
                sequences: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Mean held-out score of each L2 strength over the folds of :func:`_cv_folds`. ``prior``
+    """Mean held-out score of each L2 strength over the folds of :func:`cv_folds`. ``prior``
     (features, labels, weight of each own row) joins every training fold and is never held out;
     with ``sequences`` (the own rows' and the prior's training-sequence indices) a fold leaves out
     the prior's plays of the sequences it holds out, which would otherwise tell it their labels."""
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (fitting only)
 
     scores = []
-    splits = _cv_folds(y, folds, groups, chips)
+    splits = cv_folds(y, folds, groups, chips)
     for train, held in splits:
         row = []
         fold_prior = prior
@@ -408,7 +416,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     chosen, chosen_reg = choices[0], reg_choices[0]
     if len(choices) * len(reg_choices) > 1:  # the first best: the mapped window, linear, weakest penalty first
         for c in choices:
-            for reg, score in zip(reg_choices, _cv_scores(features[c], y, n_classes, reg_choices, balanced, folds,
+            for reg, score in zip(reg_choices, cv_scores(features[c], y, n_classes, reg_choices, balanced, folds,
                                                           groups, pooled[c], chips, held_out)):
                 if cv is None or score > cv:
                     cv, chosen, chosen_reg = float(score), c, reg

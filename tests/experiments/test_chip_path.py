@@ -67,6 +67,18 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     assert stages["fleet"]["calibration"]["readout_transform"] == "sqrt"
     assert row["readout_transform"] == ["sqrt", "sqrt"] == row["calibrated_readout_transform"]
     assert "emulate_cv0.2_chip0" not in stages  # the mapped readout is not what the chips read
+    # refitted on the fleet's saved plays, the fleet's own form scores what the fleet's
+    # cross-validation chose it by (the probe reads the chips back from the fleet's seed)
+    from experiments.readout_probe import main as probe
+
+    assert probe([str(tmp_path / "runs" / "digits_rnn"), "--hidden", "8", "--data-dir", str(tmp_path / "data")]) == 0
+    probed = json.loads((tmp_path / "data" / "extra_readout_probe_digits_rnn.json").read_text())["figures"]["rows"]
+    own = [r for r in probed if r["readout"].endswith("(the fleet's form)")]
+    assert len(own) == 1 and own[0]["readout"].split(",")[1].strip().startswith("sqrt")
+    chosen = stages["fleet"]["calibration"]
+    assert own[0]["cv_score"] >= chosen["cv_score"] - 1e-12
+    if own[0]["regularisation"] == chosen["regularisation"]:
+        assert own[0]["cv_score"] == pytest.approx(chosen["cv_score"], abs=1e-12)
     # calibration to each chip pools the fleet's plays
     assert stages["fleet_calibrate_cv0.2_chip1"]["calibrated_for"]["prior"].endswith("fleet")
     assert stages["fleet_emulate_cv0.2_chip1_calibrated"]["calibrated"] is True

@@ -151,15 +151,15 @@ def test_fleet_plays_each_sequence_on_its_own_chip(network_factory):
 def test_grouped_cross_validation_keeps_replays_of_a_sequence_in_one_fold():
     """Replays of the same sequence (on other chips) must not score each other: features that only
     identify the sequence, with labels drawn at random, score near chance when grouped."""
-    from hardware.calibrate import _cv_scores
+    from hardware.calibrate import cv_scores
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=(60, 40))
     y = rng.integers(0, 2, 60)
     rows = np.repeat(np.arange(60), 4)
     features = base[rows] + 0.01 * rng.normal(size=(240, 40))
-    leaky = _cv_scores(features, y[rows], 2, (1e-2,), False, 3)[0]
-    grouped = _cv_scores(features, y[rows], 2, (1e-2,), False, 3, groups=rows)[0]
+    leaky = cv_scores(features, y[rows], 2, (1e-2,), False, 3)[0]
+    grouped = cv_scores(features, y[rows], 2, (1e-2,), False, 3, groups=rows)[0]
     assert leaky > 0.95 and grouped < 0.7
 
 
@@ -167,7 +167,7 @@ def test_cross_validation_leaves_out_the_priors_plays_of_held_out_sequences():
     """A fleet's prior played the same training sequences as the chip's own rows: a fold that
     holds a sequence out must not train on the prior's plays of it. Features that only identify
     the sequence, labels at random: near chance once the prior's plays are left out."""
-    from hardware.calibrate import _cv_scores
+    from hardware.calibrate import cv_scores
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=(60, 40))
@@ -176,8 +176,8 @@ def test_cross_validation_leaves_out_the_priors_plays_of_held_out_sequences():
     played = np.repeat(np.arange(60), 4)  # the fleet played every sequence four times
     prior = (base[played] + 0.01 * rng.normal(size=(240, 40)), y[played], 4.0)
     features = base + 0.01 * rng.normal(size=(60, 40))
-    leaky = _cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior)[0]
-    clean = _cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior, sequences=(own, played))[0]
+    leaky = cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior)[0]
+    clean = cv_scores(features, y, 2, (1e-2,), False, 3, prior=prior, sequences=(own, played))[0]
     assert leaky > 0.95 and clean < 0.7
 
 
@@ -214,12 +214,12 @@ def test_a_prior_that_repeats_the_own_plays_halves_the_l2_strength(network_facto
 
 
 def test_fleet_folds_hold_out_unseen_sequences_on_unseen_chips():
-    from hardware.calibrate import Fleet, _cv_folds
+    from hardware.calibrate import Fleet, cv_folds
 
     y = np.repeat(np.arange(3), 40)[np.random.default_rng(1).permutation(120)]
     rows = np.arange(360) % 120  # each sequence played three times
     chips = Fleet([None] * 6, seed=2).assignment(360)
-    folds = _cv_folds(y[rows], 3, groups=rows, chips=chips)
+    folds = cv_folds(y[rows], 3, groups=rows, chips=chips)
     assert len(folds) == 3
     for train, held in folds:
         assert len(held) > 0 and len(train) > len(held)
@@ -228,7 +228,7 @@ def test_fleet_folds_hold_out_unseen_sequences_on_unseen_chips():
     assert set().union(*held_chips) == set(range(6))  # every chip is held out once
     # two chips and three folds: the fold that holds out no chip is dropped, not scored as NaN
     two = Fleet([None] * 2, seed=2).assignment(360)
-    folds = _cv_folds(y[rows], 3, groups=rows, chips=two)
+    folds = cv_folds(y[rows], 3, groups=rows, chips=two)
     assert len(folds) == 2 and all(len(held) and len(train) for train, held in folds)
 
 

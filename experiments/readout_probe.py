@@ -1,0 +1,124 @@
+"""Which host readout serves any chip: readouts refitted on a fleet's saved plays, scored on held-out chips.
+
+A fleet run (``calibrate --fleet K``, the ``fleet`` stage of a chip path run) keeps the spike
+counts its chips played (``plays.npz``). This probe refits host readouts of other forms on
+those plays, without simulating anything again, and scores each one the way the fleet chose
+its own: cross-validated accuracy on held-out training sequences played on held-out fleet
+chips (:func:`hardware.calibrate.cv_scores`; no test data and no scored chip enter it). The
+forms: the fleet's own features (the mapped window, or the steps it reads one by one) as
+they are, as square roots, as ``log(1 + r)``, divided by the play's total rate (a gain that a
+chip scales up or down cancels), the last ``K`` steps one by one, and a one-hidden-layer
+perceptron on the square roots. Each logistic form reports its best L2 strength (chosen on
+the same folds, so the figures are upper bounds of what that form can do); if none beats the
+fleet's readout by much, what limits a readout for any chip is what the spikes carry across
+chips, not the form of the readout.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.main_job import format_table
+from experiments.records import command_line, save_record
+from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores
+from hardware.rules import load_config
+from transfer.files import read_json
+
+__all__ = ["probe_readouts", "main"]
+
+#: L2 strengths tried (``1/C`` on standardised features): the calibration grid and one stronger.
+PROBE_REGULARISATIONS = (*REGULARISATIONS, 1e5)
+#: Folds of the cross-validation (as the fleet's own choice).
+FOLDS = 3
+
+
+def _mlp_score(features: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+               hidden: int, seed: int) -> float:
+    """Mean held-out accuracy of a one-hidden-layer perceptron over ``folds``."""
+    from sklearn.neural_network import MLPClassifier  # noqa: PLC0415 (fitting only)
+
+    scores = []
+    for train, held in folds:
+        mean, scale = features[train].mean(0), features[train].std(0) + 1e-9
+        clf = MLPClassifier((hidden,), alpha=1.0, max_iter=300, early_stopping=True, random_state=seed)
+        clf.fit((features[train] - mean) / scale, y[train])
+        scores.append(clf.score((features[held] - mean) / scale, y[held]))
+    return float(np.mean(scores))
+
+
+def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int = 128, folds: int = FOLDS,
+                   seed: int = 0) -> list[dict[str, Any]]:
+    """Rows ``{"readout", "cv_score", "regularisation"}`` of each readout form refitted on the
+    plays of the fleet run ``run_dir`` (a ``calibrate --fleet`` output directory)."""
+    metrics = read_json(run_dir / "metrics.json")
+    fleet = metrics.get("calibrated_for", {})
+    if not fleet.get("fleet"):
+        raise ValueError(f"{run_dir} is not a fleet run (calibrate --fleet K)")
+    config = load_config(run_dir / "hardware.json")
+    plays = Plays.load(run_dir / "plays.npz")
+    if plays.lengths is not None:
+        raise ValueError(f"{run_dir} played variable-length sequences: the probe reads fixed-length plays only")
+    y = plays.y
+    chips = assign_chips(len(y), fleet["fleet"], fleet["seeds"][0])
+    splits = cv_folds(y, folds, plays.sequences, chips)
+    ro, dt = config.readout, config.step_duration
+    base = replace(ro, transform="linear").features(plays.counts, dt)
+    total = base.sum(1, keepdims=True)
+    n_classes = ro.weights.shape[0]
+    read = f"{ro.slices} step{'s' if ro.slices > 1 else ''}"
+    forms = {f"{read}, linear": base, f"{read}, sqrt": np.sqrt(base), f"{read}, log(1 + r)": np.log1p(base),
+             f"{read}, divided by the play's total": base / (total + 1e-9)}
+    rates = plays.counts / (dt * ro.rate_scale)
+    for k in steps:
+        if k <= plays.counts.shape[1]:
+            forms[f"last {k} steps one by one"] = rates[:, -k:].reshape(len(y), -1)
+    rows = []
+    for name, features in forms.items():
+        scores = cv_scores(features, y, n_classes, PROBE_REGULARISATIONS, False, folds, plays.sequences, chips=chips)
+        best = int(np.argmax(scores))
+        name += " (the fleet's form)" if name == f"{read}, {ro.transform}" else ""
+        rows.append({"readout": name, "cv_score": float(scores[best]),
+                     "regularisation": PROBE_REGULARISATIONS[best]})
+        print(f"  {name}: {scores[best]:.4f} (L2 {PROBE_REGULARISATIONS[best]:g})", flush=True)
+    score = _mlp_score(np.sqrt(base), y, splits, hidden, seed)
+    rows.append({"readout": f"{read}, sqrt, perceptron ({hidden} hidden)", "cv_score": score, "regularisation": None})
+    print(f"  perceptron: {score:.4f}", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a chip path run directory (holding fleet/plays.npz)")
+    parser.add_argument("--steps", type=int, nargs="+", default=[2, 3], help="K of the 'last K steps' forms")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden units of the perceptron")
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
+    args = parser.parse_args(argv)
+    run = Path(args.run)
+    fleet_dir = run / "fleet"
+    if not (fleet_dir / "plays.npz").exists():
+        parser.error(f"{fleet_dir / 'plays.npz'} not found: run the chip path with --fleet K first")
+    rows = probe_readouts(fleet_dir, tuple(args.steps), args.hidden)
+    print(format_table(rows, ["readout", "cv_score", "regularisation"]))
+    if not args.no_record:
+        m = read_json(fleet_dir / "metrics.json")
+        cal = m["calibrated_for"]
+        path = save_record(f"extra_readout_probe_{run.name}", {
+            "title": f"Readouts for any chip refitted on the fleet plays of {run.name}",
+            "rows": rows,
+            "note": f"{m['calibration']['samples']} plays of training sequences on {cal['fleet']} simulated chips "
+                    f"(CV {cal['mismatch']:g}); cv_score: {FOLDS}-fold accuracy on held-out sequences "
+                    f"played on held-out chips, the best over the L2 strengths {list(PROBE_REGULARISATIONS)} "
+                    f"(chosen on the same folds: an upper bound for each form)."},
+            command_line(argv, "experiments.readout_probe"), **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
