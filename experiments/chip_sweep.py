@@ -1,5 +1,5 @@
 """Accuracy against mismatch on the chip: one mapped network emulated on several chips per CV,
-before and after calibrating its readout to each chip.
+before and after calibrating its readout to each chip (``--no-calibrate``: before only).
 
     python -m experiments.chip_sweep runs/chip/recall_lsnn --cvs 0.1 0.2 0.3 --chips 0 1 2 --noise 1e-11
                                      [--backend torch-fast|torch|brian2] [--jobs J]
@@ -41,13 +41,13 @@ def sweep_rows(runs: dict[float, list[dict[str, dict]]]) -> list[dict]:
     for cv, chips in sorted(runs.items()):
         plain = [next(m for k, m in r.items() if "emulate_" in k and not k.endswith("calibrated"))
                  for r in chips]
-        cal = [next(m for k, m in r.items() if k.endswith("_calibrated")) for r in chips]
+        cal = [m for r in chips for k, m in r.items() if k.endswith("_calibrated")]  # none: not calibrated
 
         def stats(ms: list[dict], key: str) -> tuple[float, float]:
             a = np.array([m[key] for m in ms], dtype=float)
             return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
-        (emu, emu_sd), (calib, calib_sd) = stats(plain, "accuracy"), stats(cal, "accuracy")
+        (emu, emu_sd), (calib, calib_sd) = stats(plain, "accuracy"), stats(cal, "accuracy") if cal else (None, None)
         rows.append({"cv": cv, "chips": [m["mismatch_seed"] for m in plain], "emulated": emu,
                      "emulated_sd": emu_sd, "calibrated": calib, "calibrated_sd": calib_sd,
                      "emulated_per_chip": [m["accuracy"] for m in plain],
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="torch-fast", choices=BACKENDS,
                         help="simulator of the emulated chips (torch-fast: compiled, float32; brian2: the reference)")
     parser.add_argument("--jobs", type=int, default=1, help="processes of the torch backends (one core each)")
+    parser.add_argument("--no-calibrate", action="store_true", help="emulate the chips without calibrating them")
     parser.add_argument("--mapped-readout", action="store_true",
                         help="the uncalibrated chips read the mapped readout even where the run has a fleet readout")
     parser.add_argument("--readout-transform", default=None, choices=READOUT_TRANSFORM_CHOICES,
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     transform = args.readout_transform or (calibration_asked(fleet_run)[1] if fleet_run else "linear")
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, backend=args.backend, readout=readout, jobs=args.jobs,
-                             readout_transform=transform, progress=not args.quiet)
+                             readout_transform=transform, calibrate=not args.no_calibrate, progress=not args.quiet)
                  for chip in args.chips]
             for cv in args.cvs}
     rows = sweep_rows(runs)
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
         name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
-                + ("_mapped" if has_fleet and args.mapped_readout else ""))
+                + ("_mapped" if has_fleet and args.mapped_readout else "") + ("_uncalibrated" if args.no_calibrate else ""))
         fleet = fleet_run["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
@@ -97,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
                     + (f", read by the fleet readout (fitted on {fleet['fleet']} other chips at CV "
                        f"{fleet['mismatch']:g})" if fleet else ", read by the mapped readout")
-                    + f", before and after calibrating the host readout to each chip on "
-                    f"{args.calibrate_samples} training sequences; {source['n_test']} test sequences."},
+                    + (", not calibrated" if args.no_calibrate else
+                       f", before and after calibrating the host readout to each chip on "
+                       f"{args.calibrate_samples} training sequences") + f"; {source['n_test']} test sequences."},
             command_line(argv, "experiments.chip_sweep"),
             **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
         print(f"wrote {path}")
