@@ -43,7 +43,8 @@ BACKEND_PREFIX = {"brian2": "", "torch": "torch_", "torch-fast": "torchfast_"}
 def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrate_samples: int = 1000,
                 limit_test: int | None = None, device: str = "runtime", target: str = "numpy",
                 backend: str = "brian2", readout: str = "map", calibrate: bool = True, jobs: int = 1,
-                readout_transform: str = "linear", progress: bool = True) -> dict[str, dict[str, Any]]:
+                readout_transform: str = "linear", name_budget: bool = False,
+                progress: bool = True) -> dict[str, dict[str, Any]]:
     """Emulate the map run ``out/map`` on one chip (mismatch ``cv``, seed ``chip``, membrane
     noise ``noise``, simulator ``backend`` in ``jobs`` processes), calibrate the readout to that
     chip and emulate again (unless ``calibrate`` is false); the calibrated readout applies
@@ -53,30 +54,33 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     (:func:`run_fleet`) instead of the mapped one, and calibrates with the fleet's plays as a
     prior (``calibrate --prior``). The runs go to ``out/emulate_cv<cv>_chip<chip>``,
     ``out/calibrate_...`` and ``out/emulate_..._calibrated``, each name prefixed ``fleet_``
-    with a fleet and ``torch_`` or ``torchfast_`` on the torch backends; finished ones are reused, but only when they ran with the
-    same noise and backend (else a ``ValueError`` names the directory). Returns their metrics by name.
+    with a fleet and ``torch_`` or ``torchfast_`` on the torch backends; ``name_budget`` appends
+    ``_n<calibrate_samples>`` to the calibration's two runs, so calibrations of several budgets sit
+    side by side. Finished runs are reused, but only when they ran with the same noise and backend
+    (else a ``ValueError`` names the directory). Returns their metrics by name.
     """
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
     tag = ("fleet_" if readout == "fleet" else "") + BACKEND_PREFIX[backend] + f"{{}}_cv{cv:g}_chip{chip}"
     prior = str(out / "fleet") if readout == "fleet" else None
+    budget = f"_n{calibrate_samples}" if name_budget else ""
+    cal = tag.format("calibrate") + budget
     stages: dict[str, Callable[[Path], dict[str, Any]]] = {
         tag.format("emulate"): lambda p: emulate_stage(EmulateSettings(
             str(out / readout), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
-        tag.format("calibrate"): lambda p: calibrate_stage(CalibrateSettings(
+        cal: lambda p: calibrate_stage(CalibrateSettings(
             str(out / "map"), mismatch=cv, seed=chip, samples=calibrate_samples, noise=noise, device=device,
             backend=backend, prior=prior, jobs=jobs, readout_transform=readout_transform), p, progress=progress),
-        tag.format("emulate") + "_calibrated": lambda p: emulate_stage(EmulateSettings(
-            str(out / tag.format("calibrate")), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
+        tag.format("emulate") + "_calibrated" + budget: lambda p: emulate_stage(EmulateSettings(
+            str(out / cal), mismatch=cv, seed=chip, noise=noise, device=device, target=target,
             limit_test=limit_test, backend=backend, jobs=jobs), p, progress=progress),
     }
     results: dict[str, dict[str, Any]] = {}
     for name, run in list(stages.items())[:None if calibrate else 1]:
         results[name] = _ran_as_asked(out / name, run_stage(out, name, run), noise, backend)
-    calibrated = results.get(tag.format("calibrate"))
-    if calibrated is not None:
-        _calibrated_as_asked(out / tag.format("calibrate"), calibrated, calibrate_samples, readout_transform, prior)
+    if cal in results:
+        _calibrated_as_asked(out / cal, results[cal], calibrate_samples, readout_transform, prior)
     return results
 
 

@@ -99,6 +99,19 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     with pytest.raises(ValueError, match=r"\(readout transform sqrt\), not 3 at CV 0.2 with 180 \(linear\)"):
         main(args[:-1] + ["linear"])
 
+    # calibration budgets: named by their plays beside the chip path's own calibration, which the
+    # budget of the same plays repeats; the uncalibrated chip is the chip path's
+    from experiments.calibration_budget import main as budget
+
+    assert budget([str(tmp_path / "runs" / "digits_rnn"), "--samples", "20", "60", "--chips", "1", "--backend",
+                   "brian2", "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
+    spent = json.loads((tmp_path / "data" / "extra_calibration_budget_digits_rnn.json").read_text())["figures"]["rows"]
+    assert [r["samples"] for r in spent] == [0, 20, 60]
+    assert spent[0]["per_chip"] == [stages["fleet_emulate_cv0.2_chip1"]["accuracy"]]
+    assert spent[2]["per_chip"] == [stages["fleet_emulate_cv0.2_chip1_calibrated"]["accuracy"]]
+    assert spent[1]["chip_seconds"] == pytest.approx(spent[2]["chip_seconds"] / 3)
+    assert (tmp_path / "runs" / "digits_rnn" / "fleet_calibrate_cv0.2_chip1_n20" / "metrics.json").exists()
+
     from experiments.chip_sweep import main as sweep
 
     assert sweep([str(tmp_path / "runs" / "digits_rnn"), "--cvs", "0.2", "--chips", "0", "1",
