@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.chip_path import chip_run_parser, parse_chip_run
+from experiments.chip_path import chip_run_parser, mean_sd, parse_chip_run
 from experiments.main_job import calibration_asked, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS
@@ -31,20 +31,15 @@ __all__ = ["main", "budget_rows"]
 COLUMNS = ["samples", "chip_seconds", "accuracy", "accuracy_sd", "per_chip"]
 
 
-def _stats(values: list[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
-
-
 def budget_rows(plain: list[dict[str, Any]], calibrated: dict[int, list[tuple[dict, dict]]]) -> list[dict[str, Any]]:
     """One row per budget: the uncalibrated chips' emulations ``plain`` (budget 0), then per
     budget the (calibrate, emulate) metrics of each chip."""
     rows = []
-    mean, sd = _stats([m["accuracy"] for m in plain])
+    mean, sd = mean_sd([m["accuracy"] for m in plain])
     rows.append({"samples": 0, "chip_seconds": 0.0, "accuracy": mean, "accuracy_sd": sd,
                  "per_chip": [m["accuracy"] for m in plain], "chips": [m["mismatch_seed"] for m in plain]})
     for n, runs in sorted(calibrated.items()):
-        mean, sd = _stats([e["accuracy"] for _, e in runs])
+        mean, sd = mean_sd([e["accuracy"] for _, e in runs])
         rows.append({"samples": n, "chip_seconds": float(np.mean([c["calibration"]["chip_seconds"] for c, _ in runs])),
                      "accuracy": mean, "accuracy_sd": sd, "per_chip": [e["accuracy"] for _, e in runs],
                      "chips": [e["mismatch_seed"] for _, e in runs],

@@ -24,14 +24,15 @@ from experiments.main_job import FLEET_SEED, format_table, run_chain
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 
-__all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "parse_chip_run"]
+__all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "mean_sd", "parse_chip_run"]
 
 COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "emulated_cv0", "cv",
            "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ",
            "cores"]
 
 
-def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (``ddof=1``; 0 for one value; ``None`` for none)."""
     if not values:
         return None, None
     a = np.asarray(values, dtype=float)
@@ -44,8 +45,8 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
     runs = summary["chip_runs"]
     plain = [r for r in runs if not r["calibrated"]]
     cal = [r for r in runs if r["calibrated"]]
-    emu_mean, emu_sd = _mean_sd([r["accuracy"] for r in plain])
-    cal_mean, cal_sd = _mean_sd([r["accuracy"] for r in cal])
+    emu_mean, emu_sd = mean_sd([r["accuracy"] for r in plain])
+    cal_mean, cal_sd = mean_sd([r["accuracy"] for r in cal])
     row = {
         "dataset": summary["dataset"], "model": summary["model"], "n_test": st["emulate"]["n_test"],
         "metric": summary["metric"], "float": st["train"]["accuracy"], "ternary": st["quantize"]["accuracy"],

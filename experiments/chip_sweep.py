@@ -22,9 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from experiments.chip_path import chip_run_parser, parse_chip_run
+from experiments.chip_path import chip_run_parser, mean_sd, parse_chip_run
 from experiments.main_job import calibration_asked, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
@@ -43,11 +41,10 @@ def sweep_rows(runs: dict[float, list[dict[str, dict]]]) -> list[dict]:
                  for r in chips]
         cal = [m for r in chips for k, m in r.items() if k.endswith("_calibrated")]  # none: not calibrated
 
-        def stats(ms: list[dict], key: str) -> tuple[float, float]:
-            a = np.array([m[key] for m in ms], dtype=float)
-            return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+        def stats(ms: list[dict], key: str) -> tuple[float | None, float | None]:
+            return mean_sd([m[key] for m in ms])
 
-        (emu, emu_sd), (calib, calib_sd) = stats(plain, "accuracy"), stats(cal, "accuracy") if cal else (None, None)
+        (emu, emu_sd), (calib, calib_sd) = stats(plain, "accuracy"), stats(cal, "accuracy")
         rows.append({"cv": cv, "chips": [m["mismatch_seed"] for m in plain], "emulated": emu,
                      "emulated_sd": emu_sd, "calibrated": calib, "calibrated_sd": calib_sd,
                      "emulated_per_chip": [m["accuracy"] for m in plain],
