@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.chip_path import chip_run_parser, mean_sd, parse_chip_run
-from experiments.main_job import calibration_asked, format_table, run_on_chip
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run
+from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS
 from transfer.files import read_json
@@ -60,10 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     args, run = parse_chip_run(parser, argv)
     if any(n < 2 for n in args.samples):
         parser.error("each budget must play at least 2 sequences")
-    fleet_metrics = run / "fleet" / "metrics.json"
-    fleet_run = read_json(fleet_metrics) if fleet_metrics.exists() else None
+    fleet_run, transform = fleet_of(run)
     readout = "fleet" if fleet_run else "map"
-    transform = calibration_asked(fleet_run)[1] if fleet_run else "linear"
     plain: list[dict[str, Any]] = []
     calibrated: dict[int, list[tuple[dict, dict]]] = {n: [] for n in args.samples}
     for chip in args.chips:
@@ -84,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"calibrating (emulated from hardware.json)",
             "rows": rows,
             "note": f"One mapped network ({run.name}) emulated ({args.backend}) on chips (mismatch seeds) {args.chips} "
-                    f"at CV {args.cv:g} with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
+                    f"at CV {args.cv:g} with {noise_words(args.noise)}"
                     + (f"; uncalibrated (samples 0), the fleet readout (fitted on {fleet_run['calibrated_for']['fleet']} "
                        f"other chips); calibrated, each chip's own plays pooled with the fleet's as a prior"
                        if fleet_run else "; uncalibrated (samples 0), the mapped readout")

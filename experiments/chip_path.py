@@ -24,11 +24,16 @@ from experiments.main_job import FLEET_SEED, format_table, run_chain
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 
-__all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "mean_sd", "parse_chip_run"]
+__all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "mean_sd", "noise_words", "parse_chip_run"]
 
 COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "emulated_cv0", "cv",
            "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ",
            "cores"]
+
+
+def noise_words(noise: float) -> str:
+    """How a record's note names the chips' membrane noise."""
+    return f"membrane noise {noise:g} A" if noise else "noise off"
 
 
 def mean_sd(values: list[float]) -> tuple[float | None, float | None]:
@@ -178,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     row["noise"] = args.noise
     print(format_table([row], COLUMNS))
     if not args.no_record:
-        noise = f"membrane noise {args.noise:g} A" if args.noise else "noise off"
+        noise = noise_words(args.noise)
         path = save_record(f"chip_{name}", {
             "title": f"{args.model.upper()} on {row['dataset']} through the chip path (DYNAP-SE1, emulated)",
             "rows": [row],

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.chip_path import chip_run_parser, mean_sd, parse_chip_run
-from experiments.main_job import calibration_asked, format_table, run_on_chip
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run
+from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 from transfer.files import read_json
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the calibrated readouts apply to their rates (default: what the run's "
                              "fleet was asked for, else linear)")
     args, run = parse_chip_run(parser, argv)
-    fleet_run = read_json(run / "fleet" / "metrics.json") if (run / "fleet" / "metrics.json").exists() else None
+    fleet_run, fleet_transform = fleet_of(run)
     has_fleet = fleet_run is not None
     readout = "fleet" if has_fleet and not args.mapped_readout else "map"
-    transform = args.readout_transform or (calibration_asked(fleet_run)[1] if fleet_run else "linear")
+    transform = args.readout_transform or fleet_transform
     runs = {cv: [run_on_chip(run, cv, chip, noise=args.noise, calibrate_samples=args.calibrate_samples,
                              device=args.device, backend=args.backend, readout=readout, jobs=args.jobs,
                              readout_transform=transform, calibrate=not args.no_calibrate, progress=not args.quiet)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"(emulated from hardware.json)",
             "rows": rows,
             "note": f"One mapped network ({run.name}); each CV emulated ({args.backend}) on chips (mismatch seeds) {args.chips} "
-                    f"with " + (f"membrane noise {args.noise:g} A" if args.noise else "noise off")
+                    f"with {noise_words(args.noise)}"
                     + (f", read by the fleet readout (fitted on {fleet['fleet']} other chips at CV "
                        f"{fleet['mismatch']:g})" if fleet else ", read by the mapped readout")
                     + (", not calibrated" if args.no_calibrate else

@@ -20,7 +20,7 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["BACKEND_PREFIX", "calibration_asked", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
+__all__ = ["BACKEND_PREFIX", "calibration_asked", "fleet_of", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
 def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -82,6 +82,17 @@ def run_on_chip(out: Path, cv: float, chip: int, *, noise: float = 0.0, calibrat
     if cal in results:
         _calibrated_as_asked(out / cal, results[cal], calibrate_samples, readout_transform, prior)
     return results
+
+
+def fleet_of(run: Path) -> tuple[dict[str, Any] | None, str]:
+    """The metrics of the chip path run ``run``'s fleet readout (``None`` without one) and the
+    readout transform it was asked for (``"linear"`` without one): what later calibrations of
+    its chips apply by default."""
+    path = Path(run) / "fleet" / "metrics.json"
+    if not path.exists():
+        return None, "linear"
+    m = read_json(path)
+    return m, calibration_asked(m)[1]
 
 
 def calibration_asked(m: dict[str, Any]) -> tuple[int, str]:

@@ -16,16 +16,16 @@ chips, not the form of the readout.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments.chip_path import chip_run_parser, parse_chip_run
 from experiments.main_job import format_table
 from experiments.records import command_line, save_record
-from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores
+from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores, step_readout
 from hardware.rules import load_config
 from transfer.files import read_json
 
@@ -52,9 +52,10 @@ def _mlp_score(features: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
 
 
 def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int = 128, folds: int = FOLDS,
-                   seed: int = 0) -> list[dict[str, Any]]:
+                   seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
     """Rows ``{"readout", "cv_score", "regularisation"}`` of each readout form refitted on the
-    plays of the fleet run ``run_dir`` (a ``calibrate --fleet`` output directory)."""
+    plays of the fleet run ``run_dir`` (a ``calibrate --fleet`` output directory); ``progress``
+    prints each score as it comes."""
     metrics = read_json(run_dir / "metrics.json")
     fleet = metrics.get("calibrated_for", {})
     if not fleet.get("fleet"):
@@ -67,16 +68,17 @@ def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int =
     chips = assign_chips(len(y), fleet["fleet"], fleet["seeds"][0])
     splits = cv_folds(y, folds, plays.sequences, chips)
     ro, dt = config.readout, config.step_duration
-    base = replace(ro, transform="linear").features(plays.counts, dt)
-    total = base.sum(1, keepdims=True)
+    linear = replace(ro, transform="linear")
+    base = linear.features(plays.counts, dt)
     n_classes = ro.weights.shape[0]
-    read = f"{ro.slices} step{'s' if ro.slices > 1 else ''}"
+    window = ro.window_steps(dt)
+    read = (f"{ro.slices} steps one by one" if ro.slices > 1
+            else f"window of {window} step{'s' if window > 1 else ''}")
     forms = {f"{read}, linear": base, f"{read}, sqrt": np.sqrt(base), f"{read}, log(1 + r)": np.log1p(base),
-             f"{read}, divided by the play's total": base / (total + 1e-9)}
-    rates = plays.counts / (dt * ro.rate_scale)
+             f"{read}, divided by the play's total": base / (base.sum(1, keepdims=True) + 1e-9)}
     for k in steps:
         if k <= plays.counts.shape[1]:
-            forms[f"last {k} steps one by one"] = rates[:, -k:].reshape(len(y), -1)
+            forms[f"last {k} steps one by one"] = step_readout(linear, k, dt).features(plays.counts, dt)
     rows = []
     for name, features in forms.items():
         scores = cv_scores(features, y, n_classes, PROBE_REGULARISATIONS, False, folds, plays.sequences, chips=chips)
@@ -84,26 +86,22 @@ def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int =
         name += " (the fleet's form)" if name == f"{read}, {ro.transform}" else ""
         rows.append({"readout": name, "cv_score": float(scores[best]),
                      "regularisation": PROBE_REGULARISATIONS[best]})
-        print(f"  {name}: {scores[best]:.4f} (L2 {PROBE_REGULARISATIONS[best]:g})", flush=True)
+        if progress:
+            print(f"  {name}: {scores[best]:.4f} (L2 {PROBE_REGULARISATIONS[best]:g})", flush=True)
     score = _mlp_score(np.sqrt(base), y, splits, hidden, seed)
     rows.append({"readout": f"{read}, sqrt, perceptron ({hidden} hidden)", "cv_score": score, "regularisation": None})
-    print(f"  perceptron: {score:.4f}", flush=True)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", help="a chip path run directory (holding fleet/plays.npz)")
+    parser = chip_run_parser(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[2, 3], help="K of the 'last K steps' forms")
     parser.add_argument("--hidden", type=int, default=128, help="hidden units of the perceptron")
-    parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
-    args = parser.parse_args(argv)
-    run = Path(args.run)
+    args, run = parse_chip_run(parser, argv)
     fleet_dir = run / "fleet"
     if not (fleet_dir / "plays.npz").exists():
         parser.error(f"{fleet_dir / 'plays.npz'} not found: run the chip path with --fleet K first")
-    rows = probe_readouts(fleet_dir, tuple(args.steps), args.hidden)
+    rows = probe_readouts(fleet_dir, tuple(args.steps), args.hidden, progress=not args.quiet)
     print(format_table(rows, ["readout", "cv_score", "regularisation"]))
     if not args.no_record:
         m = read_json(fleet_dir / "metrics.json")

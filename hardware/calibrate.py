@@ -35,7 +35,7 @@ from brian_models.description import READOUT_TRANSFORMS, Readout
 from hardware.config import HardwareConfig
 
 __all__ = ["Board", "EmulatedBoard", "Fleet", "Recorder", "Plays", "CalibrationReport", "assign_chips", "calibrate_readout",
-           "cv_folds", "cv_scores", "REGULARISATIONS"]
+           "cv_folds", "cv_scores", "step_readout", "REGULARISATIONS"]
 
 
 class Board(Protocol):
@@ -252,7 +252,7 @@ class Plays:
             return cls(f["counts"], f["y"], *(f[k] if k in f else None for k in ("lengths", "sequences")))
 
 
-def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
+def step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
     """``ro`` reading its populations' last ``steps`` sequence steps one by one (0: ``ro`` itself)."""
     if steps == 0:
         return ro
@@ -262,7 +262,7 @@ def _step_readout(ro: Readout, steps: int, step_duration: float) -> Readout:
 
 
 def cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
-              chips: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+             chips: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """(train, held-out) row indices of stratified folds (shuffled with seed 0). Rows of one
     group (one sequence played more than once) stay in one fold. With ``chips`` (the chip each
     row was played on) each fold also holds out a share of the chips: it trains on the other
@@ -291,10 +291,10 @@ def cv_folds(y: np.ndarray, folds: int, groups: np.ndarray | None = None,
 
 
 def cv_scores(features: np.ndarray, y: np.ndarray, n_classes: int, regularisations: tuple[float, ...],
-               balanced: bool, folds: int, groups: np.ndarray | None = None,
-               prior: tuple[np.ndarray, np.ndarray, float] | None = None,
-               chips: np.ndarray | None = None,
-               sequences: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+              balanced: bool, folds: int, groups: np.ndarray | None = None,
+              prior: tuple[np.ndarray, np.ndarray, float] | None = None,
+              chips: np.ndarray | None = None,
+              sequences: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Mean held-out score of each L2 strength over the folds of :func:`cv_folds`. ``prior``
     (features, labels, weight of each own row) joins every training fold and is never held out;
     with ``sequences`` (the own rows' and the prior's training-sequence indices) a fold leaves out
@@ -405,7 +405,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     choices = [(k, g) for k in ([0, X.shape[1]] if steps is None else [steps])
                for g in (READOUT_TRANSFORMS if transform is None else (transform,))]
     reg_choices = REGULARISATIONS if regularisation is None else (regularisation,)
-    readouts = {c: replace(_step_readout(ro, c[0], config.step_duration), transform=c[1]) for c in choices}
+    readouts = {c: replace(step_readout(ro, c[0], config.step_duration), transform=c[1]) for c in choices}
     features = {c: r.features(gathered, config.step_duration, lengths) for c, r in readouts.items()}
     pooled = {c: None if prior is None else
               (r.features(prior.counts, config.step_duration, prior.lengths), prior.y, len(prior.y) / len(y))
@@ -417,7 +417,7 @@ def calibrate_readout(config: HardwareConfig, board: Board, X: np.ndarray, y: np
     if len(choices) * len(reg_choices) > 1:  # the first best: the mapped window, linear, weakest penalty first
         for c in choices:
             for reg, score in zip(reg_choices, cv_scores(features[c], y, n_classes, reg_choices, balanced, folds,
-                                                          groups, pooled[c], chips, held_out)):
+                                                         groups, pooled[c], chips, held_out)):
                 if cv is None or score > cv:
                     cv, chosen, chosen_reg = float(score), c, reg
     f, t, w = _pooled(features[chosen], y, pooled[chosen])
