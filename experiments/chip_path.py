@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="plays of training sequences on the fleet (default 4 x --calibrate-samples)")
     parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS,
                         help="simulator of the fleet (default the compiled torch chip model)")
+    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J",
+                        help="fleet boards played side by side, each in a process of its own (one core each)")
     parser.add_argument("--readout-transform", default="linear", choices=READOUT_TRANSFORM_CHOICES,
                         help="what the fleet's and the calibrated readouts apply to their rates "
                              "(calibrate --readout-transform)")
@@ -176,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                         simulate_options={"copies": args.copies,
                                           **({"max_rate": args.max_rate} if args.max_rate else {})},
                         fleet=args.fleet, fleet_samples=args.fleet_samples, fleet_backend=args.fleet_backend,
+                        fleet_jobs=args.fleet_jobs,
                         readout_transform=args.readout_transform,
                         calibrate=not args.no_calibrate,
                         device=args.device, progress=not args.quiet)

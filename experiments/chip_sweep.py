@@ -9,7 +9,7 @@ chip's runs go beside it (``emulate_cv<cv>_chip<seed>``, ``calibrate_...``,
 ``emulate_..._calibrated``, the names ``chip_path`` uses, so its chips are reused and a killed
 sweep resumes). Where the run has a fleet readout (``chip_path --fleet``) the uncalibrated
 chips read it at every CV (``--mapped-readout``: the mapped one). The record
-``docs/data/extra_chip_sweep_<run name>[_<backend>].json`` holds one row per CV.
+``docs/data/extra_chip_sweep_<run name>[_<backend>][_uncalibrated][_<tag>].json`` holds one row per CV.
 
 The chips are emulated by the compiled torch chip model in float32 (``torch-fast``), the
 fastest setting that gives Brian2's predictions (99.95 % of the 10,000 Fashion-MNIST test
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readout-transform", default=None, choices=READOUT_TRANSFORM_CHOICES,
                         help="what the calibrated readouts apply to their rates (default: what the run's "
                              "fleet was asked for, else linear)")
+    parser.add_argument("--tag", default="", help="appended to the record's name (a sweep over other chips)")
     args, run = parse_chip_run(parser, argv)
     fleet_run, fleet_transform = fleet_of(run)
     has_fleet = fleet_run is not None
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
         name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
-                + ("_mapped" if has_fleet and args.mapped_readout else "") + ("_uncalibrated" if args.no_calibrate else ""))
+                + ("_mapped" if has_fleet and args.mapped_readout else "") + ("_uncalibrated" if args.no_calibrate else "")
+                + (f"_{args.tag}" if args.tag else ""))
         fleet = fleet_run["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "

@@ -134,16 +134,16 @@ FLEET_SEED = 1000
 
 def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 0.0, device: str = "runtime",
               target: str = "numpy", backend: str = "torch-fast", readout_transform: str = "linear",
-              progress: bool = True) -> dict[str, dict[str, Any]]:
+              jobs: int = 1, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Fit a readout for any chip on ``fleet`` simulated chips (mismatch ``cv``, seeds from
-    :data:`FLEET_SEED`, ``samples`` plays of the training sequences, simulator ``backend``,
-    ``calibrate --readout-transform readout_transform``) into ``out/fleet``, and emulate it
-    without mismatch in Brian2 (``out/fleet_emulate``)."""
+    :data:`FLEET_SEED`, ``samples`` plays of the training sequences, simulator ``backend``, the
+    boards played ``jobs`` at once, ``calibrate --readout-transform readout_transform``) into
+    ``out/fleet``, and emulate it without mismatch in Brian2 (``out/fleet_emulate``)."""
     from .stages import calibrate_stage, emulate_stage  # noqa: PLC0415 (Brian2 on demand)
 
     m = _ran_as_asked(out / "fleet", run_stage(out, "fleet", lambda p: calibrate_stage(CalibrateSettings(
         str(out / "map"), mismatch=cv, seed=FLEET_SEED, fleet=fleet, samples=samples, noise=noise, device=device,
-        backend=backend, readout_transform=readout_transform), p, progress=progress)), noise, backend)
+        backend=backend, readout_transform=readout_transform, jobs=jobs), p, progress=progress)), noise, backend)
     ran = m["calibrated_for"]
     played, asked = calibration_asked(m)
     if (ran.get("fleet"), ran.get("mismatch"), played, asked) != (fleet, cv, samples, readout_transform):
@@ -182,7 +182,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
               train_fan_in: int | None = None, chip_seeds: tuple[int, ...] = (), chip_cv: float = 0.2,
               chip_noise: float = 0.0, calibrate_samples: int = 1000, quantize_options: dict[str, Any] | None = None,
               finetune_options: dict[str, Any] | None = None, simulate_options: dict[str, Any] | None = None,
-              fleet: int = 0, fleet_samples: int | None = None, fleet_backend: str = "torch-fast",
+              fleet: int = 0, fleet_samples: int | None = None, fleet_backend: str = "torch-fast", fleet_jobs: int = 1,
               readout_transform: str = "linear", calibrate: bool = True, progress: bool = True) -> dict[str, Any]:
     """Train, quantize and simulate (one run per neuron model) one model on ``dataset``.
 
@@ -206,9 +206,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
     (``calibrate_samples`` training sequences) and emulated again; ``summary["chip_runs"]``
     lists those emulations. ``fleet=K`` fits the uncalibrated chips' readout on K other
     simulated chips first (:func:`run_fleet`, ``fleet_samples`` plays, default four per
-    calibration sequence, on ``fleet_backend``). The fleet's and the calibrations' readouts
-    apply ``readout_transform`` to their rates (``calibrate --readout-transform``). Returns ``{"stages": {name: metrics}, "rows": table
-    rows, ...}``.
+    calibration sequence, on ``fleet_backend``, ``fleet_jobs`` boards at once). The fleet's and
+    the calibrations' readouts apply ``readout_transform`` to their rates (``calibrate
+    --readout-transform``). Returns ``{"stages": {name: metrics}, "rows": table rows, ...}``.
     """
     from .stages import emulate_stage, finetune_stage, map_stage, quantize_stage, simulate_stage, train_stage
 
@@ -245,7 +245,7 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
             EmulateSettings(str(out / "map"), device=device, target=target), p, progress=progress))
         if fleet:
             results.update(run_fleet(out, chip_cv, fleet, fleet_samples or 4 * calibrate_samples, noise=chip_noise,
-                                     device=device, target=target, backend=fleet_backend,
+                                     device=device, target=target, backend=fleet_backend, jobs=fleet_jobs,
                                      readout_transform=readout_transform, progress=progress))
         for chip in chip_seeds:
             results.update(run_on_chip(out, chip_cv, chip, noise=chip_noise, calibrate_samples=calibrate_samples,

@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", type=int, default=32, metavar="K")
     parser.add_argument("--fleet-samples", type=int, default=4000, metavar="N")
     parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS)
+    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J",
+                        help="fleet boards played side by side, each in a process of its own (one core each)")
     parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV")
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_chain(args.dataset, out, model=args.model, seed=seed, neurons=(), hardware=True,
                             hidden=args.hidden, epochs=args.epochs, limit_train=args.limit_train,
                             simulate_limit_test=args.limit_test, fleet_backend=args.fleet_backend,
+                            fleet_jobs=args.fleet_jobs,
                             model_options={"chip": "dynapse1"}, chip_cv=args.cv, chip_noise=args.noise,
                             quantize_options={"mismatch_aware": args.mismatch_aware},
                             simulate_options={"copies": args.copies}, fleet=args.fleet,

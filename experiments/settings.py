@@ -153,8 +153,8 @@ def _noise(owner: Any) -> None:
 
 
 def _jobs(owner: Any) -> None:
-    _check(owner, "jobs", owner.jobs == 1 or owner.backend != "brian2",
-           "is for the torch backends (--backend torch or torch-fast)")
+    _check(owner, "jobs", owner.jobs == 1 or owner.backend != "brian2" or getattr(owner, "fleet", 0) > 1,
+           "is for the torch backends (--backend torch or torch-fast) or a fleet's boards")
 
 
 def _fraction(owner: Any, *names: str, top: float = 1.0) -> None:
@@ -407,7 +407,7 @@ class CalibrateSettings:
     backend: str = option("brian2", "simulator of the emulated chip (torch-fast: the compiled torch chip "
                           "model, float32)", choices=BACKENDS)
     batch_size: int = option(128, "samples simulated together", type=positive_int)
-    jobs: int = option(1, JOBS_HELP, type=positive_int)
+    jobs: int = option(1, JOBS_HELP + "; with --fleet, the fleet's boards played side by side", type=positive_int)
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip", type=float, metavar="S")
 
     def __post_init__(self) -> None:

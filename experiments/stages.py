@@ -9,6 +9,7 @@ command line (:mod:`experiments.cli`) both call these functions.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 import zipfile
 from dataclasses import asdict, dataclass, replace
@@ -45,6 +46,7 @@ from transfer.describe import DescribeSettings, default_input_coding, describe
 from transfer.files import RunDirError, new_run_dir, strict, write_json
 from transfer.mismatch_aware import MismatchAware
 from transfer.models import ModelConfig, build_model
+from transfer.processes import map_in_processes
 from transfer.quantize import FanInPruning, TernaryConfig, Ternarizer, bake, matrix_report
 from transfer.spiking_lstm import lstm_macs
 from transfer.train import TrainConfig, evaluate, fit, predict
@@ -91,9 +93,34 @@ def backend_simulator(backend: str, jobs: int = 1) -> Any:
     if backend == "brian2":
         return simulate
     fast = backend == "torch-fast"
-    return lambda net, X, sim, progress=False, lengths=None: simulate_torch(
-        net, X, sim, progress=progress, lengths=lengths, compiled=fast,
-        dtype=torch.float32 if fast else torch.float64, jobs=jobs)
+    return functools.partial(_torch_backend, compiled=fast, dtype=torch.float32 if fast else torch.float64, jobs=jobs)
+
+
+def _torch_backend(net: SpikingNetwork, X: np.ndarray, sim: SimulationSettings, progress: bool = False,
+                   lengths: np.ndarray | None = None, *, compiled: bool, dtype: torch.dtype, jobs: int) -> Any:
+    """The torch chip model as a backend (a module-level function: boards holding it can be
+    sent to worker processes)."""
+    return simulate_torch(net, X, sim, progress=progress, lengths=lengths, compiled=compiled, dtype=dtype, jobs=jobs)
+
+
+def _no_state() -> None:
+    return None
+
+
+def _play_share(_: None, item: tuple[Any, np.ndarray]) -> dict[str, np.ndarray]:
+    board, X = item
+    return board.play(X)
+
+
+def boards_side_by_side(jobs: int) -> Any:
+    """A :attr:`hardware.calibrate.Fleet.play_shares` that plays the boards in ``jobs`` worker
+    processes, one core each (:func:`transfer.processes.map_in_processes`)."""
+    def play(boards: list[Any], shares: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        played: list[Any] = [None] * len(boards)
+        for i, counts in map_in_processes(_no_state, (), _play_share, list(zip(boards, shares)), jobs):
+            played[i] = counts
+        return played
+    return play
 
 
 def resume_options(settings: Any, *ignore: str) -> dict[str, Any]:
@@ -520,12 +547,14 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
         steps = prior_steps
     out = new_run_dir(out)
     seeds = list(range(c.seed, c.seed + max(c.fleet, 1)))
+    side_by_side = c.fleet > 1 and c.jobs > 1  # a fleet's boards in processes, else the batches of one board
     boards = [EmulatedBoard(config, c.mismatch, s, {"device": c.device, "batch_size": c.batch_size,
                                                     "noise": c.noise, "build_dir": str(out / "brian" / str(s))},
-                            simulator=None if c.backend == "brian2" else backend_simulator(c.backend, c.jobs),
+                            simulator=None if c.backend == "brian2" else
+                            backend_simulator(c.backend, 1 if side_by_side else c.jobs),
                             progress=progress and not c.fleet) for s in seeds]
     lengths = None if data.len_train is None else data.len_train[rows]
-    fleet = Fleet(boards, c.seed) if c.fleet else None
+    fleet = Fleet(boards, c.seed, boards_side_by_side(c.jobs) if side_by_side else None) if c.fleet else None
     board = Recorder(fleet or boards[0])
     t0 = time.perf_counter()
     calibrated, report = calibrate_readout(config, board, data.X_train[rows], data.y_train[rows],

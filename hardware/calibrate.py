@@ -94,10 +94,15 @@ class Fleet:
     seed : int
         Seed of the assignment of sequences to boards (balanced: the boards' shares differ
         by at most one sequence).
+    play_shares : callable, optional
+        ``play_shares(boards, shares)`` returns ``[board.play(share) ...]`` in order; the
+        default plays the boards one after another (the caller may play them side by side,
+        e.g. in worker processes: a board's counts do not depend on where it plays).
     """
 
     boards: list[Board]
     seed: int = 0
+    play_shares: Callable[[list[Board], list[np.ndarray]], list[dict[str, np.ndarray]]] | None = None
 
     def __post_init__(self) -> None:
         if not self.boards:
@@ -109,15 +114,18 @@ class Fleet:
 
     def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
         which = self.assignment(len(X))
+        rows = [np.flatnonzero(which == k) for k in range(len(self.boards))]
+        boards = [b for b, r in zip(self.boards, rows) if len(r)]
+        rows = [r for r in rows if len(r)]
+        shares = [X[r] for r in rows]
+        played = (self.play_shares(boards, shares) if self.play_shares
+                  else [b.play(share) for b, share in zip(boards, shares)])
         out: dict[str, np.ndarray] = {}
-        for k, board in enumerate(self.boards):
-            rows = np.flatnonzero(which == k)
-            if len(rows) == 0:
-                continue
-            for name, c in board.play(X[rows]).items():
+        for r, counts in zip(rows, played):
+            for name, c in counts.items():
                 if name not in out:
                     out[name] = np.zeros((len(X),) + c.shape[1:], dtype=c.dtype)
-                out[name][rows] = c
+                out[name][r] = c
         return out
 
 

@@ -122,6 +122,13 @@ def test_fleet_readout_is_fitted_on_other_chips_and_refuses_its_own(chain, tmp_p
                  "--quiet"]) == EXIT_BAD_INPUT  # a fleet of identical chips
     # the fleet's plays as the prior of a calibration to one chip
     assert np.load(fleet / "plays.npz")["counts"].shape[0] == 240
+    # the boards played side by side in two processes: the same plays, the same readout
+    assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "10", "--fleet", "3",
+                 "--samples", "240", "--backend", "torch", "--jobs", "2", "--out", str(tmp_path / "fleet2"),
+                 "--quiet"]) == 0
+    for key in ("counts", "y"):
+        np.testing.assert_array_equal(np.load(tmp_path / "fleet2" / "plays.npz")[key], np.load(fleet / "plays.npz")[key])
+    assert _metrics(tmp_path / "fleet2")["calibration"] == m["calibration"]
     assert main(["calibrate", str(chain / "map"), "--mismatch", "0.2", "--seed", "3", "--samples", "60",
                  "--prior", str(fleet), "--out", str(tmp_path / "cal"), "--quiet"]) == 0
     c = _metrics(tmp_path / "cal")
