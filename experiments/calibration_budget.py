@@ -9,7 +9,7 @@ uncalibrated (with the run's fleet readout where it has one), then calibrated on
 there is a fleet (``calibrate --prior``), and emulated again. The budget is what a board would
 spend: ``N`` times the sequence's duration of chip time, which each row reports. The runs go
 beside the chip path's, the calibrations named by their budget (``..._n<N>``), so a killed run
-resumes. The record ``docs/data/extra_calibration_budget_<run>[_<backend>].json`` holds one row
+resumes. The record ``docs/data/extra_calibration_budget_<run>[_<backend>][_<tag>].json`` holds one row
 per budget, the uncalibrated chips first (budget 0).
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, tagged
 from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS
@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = f"extra_calibration_budget_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
+        name = tagged(f"extra_calibration_budget_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}"),
+                      args)
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against the chip time spent "
                      f"calibrating (emulated from hardware.json)",

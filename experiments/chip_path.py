@@ -93,13 +93,19 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
 
 def chip_run_parser(description: str) -> argparse.ArgumentParser:
     """The parser of a script that reads a chip path run: ``run``, ``--no-record``,
-    ``--data-dir`` and ``--quiet`` (add the script's own options)."""
+    ``--data-dir``, ``--tag`` and ``--quiet`` (add the script's own options)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("run", help="a chip path run directory (holding map)")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--data-dir", default=None, help="where the record goes (default docs/data)")
+    parser.add_argument("--tag", default="", help="appended to the record's name (e.g. a run over other chips)")
     parser.add_argument("--quiet", action="store_true")
     return parser
+
+
+def tagged(name: str, args: argparse.Namespace) -> str:
+    """A record's name with the ``--tag`` of :func:`chip_run_parser` appended."""
+    return f"{name}_{args.tag}" if args.tag else name
 
 
 def parse_chip_run(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Path]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, tagged
 from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readout-transform", default=None, choices=READOUT_TRANSFORM_CHOICES,
                         help="what the calibrated readouts apply to their rates (default: what the run's "
                              "fleet was asked for, else linear)")
-    parser.add_argument("--tag", default="", help="appended to the record's name (a sweep over other chips)")
     args, run = parse_chip_run(parser, argv)
     fleet_run, fleet_transform = fleet_of(run)
     has_fleet = fleet_run is not None
@@ -85,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = (f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
-                + ("_mapped" if has_fleet and args.mapped_readout else "") + ("_uncalibrated" if args.no_calibrate else "")
-                + (f"_{args.tag}" if args.tag else ""))
+        name = tagged(f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
+                      + ("_mapped" if has_fleet and args.mapped_readout else "")
+                      + ("_uncalibrated" if args.no_calibrate else ""), args)
         fleet = fleet_run["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "
