@@ -39,9 +39,9 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert [r["cv"] for r in rows] == [0.1, 0.2]
     assert rows[1]["emulated"] == row["emulated"] and rows[1]["calibrated"] == row["calibrated"]
     assert (tmp_path / "runs" / "digits_rnn" / "emulate_cv0.1_chip1_calibrated" / "metrics.json").exists()
-    # --no-calibrate: the chips before calibration only, in a record of its own
-    assert sweep(sweep_args[:2] + ["0.3"] + sweep_args[4:] + ["--no-calibrate"]) == 0
-    plain = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn_uncalibrated.json").read_text())["figures"]
+    # --no-calibrate: the chips before calibration only, in a record of its own (named by --tag too)
+    assert sweep(sweep_args[:2] + ["0.3"] + sweep_args[4:] + ["--no-calibrate", "--tag", "cv03"]) == 0
+    plain = json.loads((tmp_path / "data" / "extra_chip_sweep_digits_rnn_uncalibrated_cv03.json").read_text())["figures"]
     chip1 = json.loads((tmp_path / "runs" / "digits_rnn" / "emulate_cv0.3_chip1" / "metrics.json").read_text())
     assert plain["rows"][0]["calibrated"] is None and "not calibrated" in plain["note"]
     assert plain["rows"][0]["emulated_per_chip"][1] == chip1["accuracy"]
