@@ -17,7 +17,9 @@
 3. **Cores**: populations whose parameter groups (and silicon constants) are identical form
    one bias class and may share cores; every other pair of populations sits on different
    cores. A class larger than a core spans consecutive cores with the same parameter group.
-   Cores are filled chip 0 first (core 0..3), then chip 1, ... to keep traffic on chip.
+   Cores are filled chip 0 first (core 0..3), then chip 1, ... to keep traffic on chip; a
+   network of independent copies (``simulate --copies``) too large for one chip goes as
+   groups of whole copies, one group per chip, so that no connection crosses chips.
    Running out raises ``cores_per_board``.
 4. **Addresses**: each neuron gets the lowest free neuron id in its core such that no other
    source reaching any of its target cores carries the same ``(core, neuron)`` address (CAM
@@ -150,40 +152,67 @@ def snap_to_chip(net: SpikingNetwork, spec: ChipSpec = DYNAPSE1) -> tuple[Spikin
     return replace(net, populations=tuple(pops), projections=tuple(projs), metadata=meta), report
 
 
-def _allocate_cores(net: SpikingNetwork, biases: dict[str, _PopBiases], spec: ChipSpec
-                    ) -> tuple[dict[tuple[int, int], list[tuple[str, int]]], dict[tuple[int, int], str]]:
-    """Neurons of each bias class onto consecutive cores, chip 0 first."""
+_Placement = tuple[dict[tuple[int, int], list[tuple[str, int]]], dict[tuple[int, int], str]]
+
+
+def _fill_cores(classes: list[list[tuple[str, int]]], owners: list[str], cores: list[tuple[int, int]],
+                spec: ChipSpec) -> _Placement | None:
+    """Each class's neurons onto consecutive ``cores`` (a core holds one class); ``None`` when
+    they run out."""
+    placement: dict[tuple[int, int], list[tuple[str, int]]] = {}
+    owner: dict[tuple[int, int], str] = {}
+    free = iter(cores)
+    for neurons, name in zip(classes, owners):
+        while neurons:
+            cc = next(free, None)
+            if cc is None:
+                return None
+            cap = spec.neurons_per_core - (1 if spec.null_address is not None and cc[1] == spec.null_address[0] else 0)
+            placement[cc], owner[cc] = neurons[:cap], name
+            neurons = neurons[cap:]
+    return placement, owner
+
+
+def _allocate_cores(net: SpikingNetwork, biases: dict[str, _PopBiases], spec: ChipSpec) -> _Placement:
+    """Neurons of each bias class onto consecutive cores, chip 0 first.
+
+    A network of independent copies (:func:`brian_models.description.replicate`) too large for
+    one chip is split into groups of whole copies, one group per chip, so that no connection
+    crosses chips (cross-chip sources share the CAM's address space: a full board aliases).
+    """
     classes: dict[Any, list[str]] = {}
     for pop in net.populations:
         b = biases[pop.name]
         key = (b.group.codes(), tuple(sorted(b.report.constants.items())))
         classes.setdefault(key, []).append(pop.name)
     sizes = {p.name: p.size for p in net.populations}
-
-    def capacity(core: int) -> int:
-        null = spec.null_address
-        return spec.neurons_per_core - (1 if null is not None and core == null[0] else 0)
-
-    placement: dict[tuple[int, int], list[tuple[str, int]]] = {}
-    owner: dict[tuple[int, int], str] = {}
-    index = 0
-    for pops in classes.values():
-        neurons = [(p, i) for p in pops for i in range(sizes[p])]
-        while neurons:
-            chip, core = divmod(index, spec.cores_per_chip)
-            cap = capacity(core)
-            if chip < spec.n_chips:
-                placement[(chip, core)] = neurons[:cap]
-                owner[(chip, core)] = pops[0]
-            neurons = neurons[cap:]
-            index += 1
-    if index > spec.n_cores:
+    owners = [pops[0] for pops in classes.values()]
+    per_chip = [[(chip, core) for core in range(spec.cores_per_chip)] for chip in range(spec.n_chips)]
+    copies = int(net.metadata.get("copies", 1))
+    needed = sum(math.ceil(sum(sizes[p] for p in pops) / spec.neurons_per_core) for pops in classes.values())
+    if copies > 1 and needed > spec.cores_per_chip:
+        for groups in range(2, min(copies, spec.n_chips) + 1):
+            placement: dict[tuple[int, int], list[tuple[str, int]]] = {}
+            owner: dict[tuple[int, int], str] = {}
+            for chip, chunk in enumerate(np.array_split(np.arange(copies), groups)):
+                units = [[(p, c * (sizes[p] // copies) + j) for p in pops for c in chunk.tolist()
+                          for j in range(sizes[p] // copies)] for pops in classes.values()]
+                filled = _fill_cores(units, owners, per_chip[chip], spec)
+                if filled is None:
+                    break
+                placement.update(filled[0])
+                owner.update(filled[1])
+            else:
+                return placement, owner
+    filled = _fill_cores([[(p, i) for p in pops for i in range(sizes[p])] for pops in classes.values()],
+                         owners, [cc for chip in per_chip for cc in chip], spec)
+    if filled is None:
         raise HardwareConstraintError(
-            "cores_per_board", "network", index, spec.n_cores,
+            "cores_per_board", "network", needed, spec.n_cores,
             "populations with different parameters (or efficacies) cannot share a core; give "
             "small populations identical DPI parameters so that they share cores, or use fewer "
             "populations", "cores")
-    return placement, owner
+    return filled
 
 
 def _targets(net: SpikingNetwork, core_of: dict[tuple[str, int], tuple[int, int]]

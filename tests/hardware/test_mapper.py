@@ -262,3 +262,24 @@ def test_destinations_cover_the_target_cores(dpi_params):
             assert all(d.virtual_core_id == src.core_id for d in src.destinations)
             checked += 1
     assert checked == 200
+
+
+def test_copies_too_many_for_one_chip_go_whole_onto_chips(network_factory):
+    """12 copies of a 104-neuron network need 6 cores: 6 whole copies on each of two chips,
+    and no connection crosses chips (the CAM holds no chip id, so cross-chip sources alias)."""
+    from brian_models.description import replicate
+
+    net = replicate(network_factory(n_hidden=100), 12)
+    config = map_network(net)
+    check_config(config)
+    assert config.mapping_report["chips_used"] == 2
+    for pop in net.populations:
+        unit = pop.size // 12
+        chips = [config.neuron_map[pop.name][i][0] for i in range(pop.size)]
+        assert chips == [i // unit // 6 for i in range(pop.size)]
+    for n in config.configuration.iter_neurons():
+        assert {d.target_chip_id for d in n.destinations} <= {n.chip_id}
+    got, want = population_weights(config), expected_weights(net)
+    assert set(got) == set(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
