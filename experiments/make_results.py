@@ -244,8 +244,10 @@ def render(records: dict[str, dict[str, Any]]) -> str:
         parts.append(_table(rec, f"Training speed ({rec['figures']['dataset']}, {rec['figures']['device']})"))
     if "bench_simulation" in records:
         parts.append(_table(records["bench_simulation"], "Simulation speed"))
-    for name in sorted(n for n in records if n.startswith("extra_")):
-        parts.append(_table(records[name], records[name]["figures"].get("title", name)))
+    extras = sorted(n for n in records if n.startswith("extra_"))
+    titles = [records[n]["figures"].get("title", n) for n in extras]
+    for name, title in zip(extras, titles):  # a title several records share names its record
+        parts.append(_table(records[name], f"{title} (`{name}`)" if titles.count(title) > 1 else title))
     if weak:
         parts.append(WEAK_ECG)
         parts += [_accuracy(records[name]).replace("## Accuracy", "### Accuracy", 1) for name in weak]

@@ -32,3 +32,15 @@ def test_results_page_names_command_and_revision(tmp_path):
     assert "python -m experiments.table_accuracy --datasets digits" in text
     assert load_record("accuracy_digits", data_dir=tmp_path)["revision"] in text
     assert rec.exists()
+
+
+def test_records_sharing_a_title_are_told_apart_by_name():
+    from experiments.make_results import render
+
+    def rec(title):
+        return {"figures": {"title": title, "rows": [{"cv": 0.2, "emulated": 0.9}]}, "command": "c", "revision": "r",
+                "date": "d"}
+
+    text = render({"extra_a_x": rec("Sweep"), "extra_a_y": rec("Sweep"), "extra_b": rec("Budget")})
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## Sweep (`extra_a_x`)", "## Sweep (`extra_a_y`)", "## Budget"]  # in name order
