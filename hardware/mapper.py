@@ -173,6 +173,27 @@ def _fill_cores(classes: list[list[tuple[str, int]]], owners: list[str], cores: 
     return placement, owner
 
 
+def _copies_per_chip(classes: list[list[tuple[str, int]]], owners: list[str], copies: int,
+                     per_chip: list[list[tuple[int, int]]], spec: ChipSpec) -> _Placement | None:
+    """Whole copies on each chip, in as few groups as fit (``classes``: each class's
+    populations with one copy's size; copy ``c`` of a population is its neurons ``c*size`` to
+    ``(c+1)*size - 1``); ``None`` when no split fits."""
+    for groups in range(2, min(copies, len(per_chip)) + 1):
+        placement: dict[tuple[int, int], list[tuple[str, int]]] = {}
+        owner: dict[tuple[int, int], str] = {}
+        for chip, chunk in enumerate(np.array_split(np.arange(copies), groups)):
+            units = [[(p, c * size + j) for p, size in pops for c in chunk.tolist() for j in range(size)]
+                     for pops in classes]
+            on_chip = _fill_cores(units, owners, per_chip[chip], spec)
+            if on_chip is None:
+                break
+            placement.update(on_chip[0])
+            owner.update(on_chip[1])
+        else:
+            return placement, owner
+    return None
+
+
 def _allocate_cores(net: SpikingNetwork, biases: dict[str, _PopBiases], spec: ChipSpec) -> _Placement:
     """Neurons of each bias class onto consecutive cores, chip 0 first.
 
@@ -187,28 +208,19 @@ def _allocate_cores(net: SpikingNetwork, biases: dict[str, _PopBiases], spec: Ch
         classes.setdefault(key, []).append(pop.name)
     sizes = {p.name: p.size for p in net.populations}
     owners = [pops[0] for pops in classes.values()]
+    units = [[(p, i) for p in pops for i in range(sizes[p])] for pops in classes.values()]
     per_chip = [[(chip, core) for core in range(spec.cores_per_chip)] for chip in range(spec.n_chips)]
+    filled = _fill_cores(units, owners, per_chip[0], spec)
     copies = int(net.metadata.get("copies", 1))
-    needed = sum(math.ceil(sum(sizes[p] for p in pops) / spec.neurons_per_core) for pops in classes.values())
-    if copies > 1 and needed > spec.cores_per_chip:
-        for groups in range(2, min(copies, spec.n_chips) + 1):
-            placement: dict[tuple[int, int], list[tuple[str, int]]] = {}
-            owner: dict[tuple[int, int], str] = {}
-            for chip, chunk in enumerate(np.array_split(np.arange(copies), groups)):
-                units = [[(p, c * (sizes[p] // copies) + j) for p in pops for c in chunk.tolist()
-                          for j in range(sizes[p] // copies)] for pops in classes.values()]
-                filled = _fill_cores(units, owners, per_chip[chip], spec)
-                if filled is None:
-                    break
-                placement.update(filled[0])
-                owner.update(filled[1])
-            else:
-                return placement, owner
-    filled = _fill_cores([[(p, i) for p in pops for i in range(sizes[p])] for pops in classes.values()],
-                         owners, [cc for chip in per_chip for cc in chip], spec)
+    if filled is None and copies > 1:
+        filled = _copies_per_chip([[(p, sizes[p] // copies) for p in pops] for pops in classes.values()],
+                                  owners, copies, per_chip, spec)
     if filled is None:
+        filled = _fill_cores(units, owners, [cc for chip in per_chip for cc in chip], spec)
+    if filled is None:
+        unlimited = [divmod(k, spec.cores_per_chip) for k in range(net.n_neurons + spec.cores_per_chip)]
         raise HardwareConstraintError(
-            "cores_per_board", "network", needed, spec.n_cores,
+            "cores_per_board", "network", len(_fill_cores(units, owners, unlimited, spec)[0]), spec.n_cores,
             "populations with different parameters (or efficacies) cannot share a core; give "
             "small populations identical DPI parameters so that they share cores, or use fewer "
             "populations", "cores")
