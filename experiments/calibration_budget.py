@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, tagged
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, record_name
 from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = tagged(f"extra_calibration_budget_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}"),
-                      args)
+        name = record_name(f"extra_calibration_budget_{run.name}", args)
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against the chip time spent "
                      f"calibrating (emulated from hardware.json)",

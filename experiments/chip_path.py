@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.main_job import FLEET_SEED, format_table, run_chain
+from experiments.main_job import FLEET_JOBS_HELP, FLEET_SEED, format_table, run_chain
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 
@@ -103,9 +103,12 @@ def chip_run_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def tagged(name: str, args: argparse.Namespace) -> str:
-    """A record's name with the ``--tag`` of :func:`chip_run_parser` appended."""
-    return f"{name}_{args.tag}" if args.tag else name
+def record_name(base: str, args: argparse.Namespace, *suffixes: str) -> str:
+    """The name of a record written by a script of :func:`chip_run_parser`: ``base``, the
+    simulator where it is not Brian2 (``args.backend``), the script's ``suffixes`` and ``--tag``."""
+    backend = getattr(args, "backend", "brian2")
+    parts = [base, *([backend] if backend != "brian2" else []), *suffixes, *([args.tag] if args.tag else [])]
+    return "_".join(parts)
 
 
 def parse_chip_run(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Path]:
@@ -152,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="plays of training sequences on the fleet (default 4 x --calibrate-samples)")
     parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS,
                         help="simulator of the fleet (default the compiled torch chip model)")
-    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J",
-                        help="fleet boards played side by side, each in a process of its own (one core each)")
+    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J", help=FLEET_JOBS_HELP)
     parser.add_argument("--readout-transform", default="linear", choices=READOUT_TRANSFORM_CHOICES,
                         help="what the fleet's and the calibrated readouts apply to their rates "
                              "(calibrate --readout-transform)")

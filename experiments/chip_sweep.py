@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, tagged
+from experiments.chip_path import chip_run_parser, mean_sd, noise_words, parse_chip_run, record_name
 from experiments.main_job import fleet_of, format_table, run_on_chip
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, COLUMNS))
     if not args.no_record:
         source = read_json(run / "map" / "metrics.json")
-        name = tagged(f"extra_chip_sweep_{run.name}" + ("" if args.backend == "brian2" else f"_{args.backend}")
-                      + ("_mapped" if has_fleet and args.mapped_readout else "")
-                      + ("_uncalibrated" if args.no_calibrate else ""), args)
+        name = record_name(f"extra_chip_sweep_{run.name}", args,
+                           *(["mapped"] if has_fleet and args.mapped_readout else []),
+                           *(["uncalibrated"] if args.no_calibrate else []))
         fleet = fleet_run["calibrated_for"] if readout == "fleet" else None
         path = save_record(name, {
             "title": f"{source['model'].upper()} on {source['dataset']}: accuracy against mismatch on the chip "

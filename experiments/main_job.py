@@ -20,7 +20,7 @@ from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSe
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
-__all__ = ["BACKEND_PREFIX", "calibration_asked", "fleet_of", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
+__all__ = ["BACKEND_PREFIX", "FLEET_JOBS_HELP", "calibration_asked", "fleet_of", "run_chain", "run_legs", "run_main", "run_on_chip", "run_stage", "format_table"]
 
 
 def run_stage(out: Path, name: str, fn: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -130,6 +130,8 @@ def _ran_as_asked(path: Path, m: dict[str, Any], noise: float, backend: str) -> 
 #: The first mismatch seed of the fleet a fleet readout is fitted on (the chips it is evaluated
 #: on, seeds 0, 1, 2..., lie outside it).
 FLEET_SEED = 1000
+#: Help of ``--fleet-jobs`` (``chip_path``, ``seed_screen``).
+FLEET_JOBS_HELP = "fleet boards played side by side, each in a process of its own (one core each)"
 
 
 def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 0.0, device: str = "runtime",

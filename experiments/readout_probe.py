@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.chip_path import chip_run_parser, parse_chip_run, tagged
+from experiments.chip_path import chip_run_parser, parse_chip_run, record_name
 from experiments.main_job import format_table
 from experiments.records import command_line, save_record
 from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores, step_readout
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         m = read_json(fleet_dir / "metrics.json")
         cal = m["calibrated_for"]
-        path = save_record(tagged(f"extra_readout_probe_{run.name}", args), {
+        path = save_record(record_name(f"extra_readout_probe_{run.name}", args), {
             "title": f"Readouts for any chip refitted on the fleet plays of {run.name}",
             "rows": rows,
             "note": f"{m['calibration']['samples']} plays of training sequences on {cal['fleet']} simulated chips "

@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from experiments.main_job import format_table, run_chain
+from experiments.main_job import FLEET_JOBS_HELP, format_table, run_chain
 from experiments.records import command_line, save_record
 from experiments.settings import BACKENDS
 
@@ -46,8 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fleet", type=int, default=32, metavar="K")
     parser.add_argument("--fleet-samples", type=int, default=4000, metavar="N")
     parser.add_argument("--fleet-backend", default="torch-fast", choices=BACKENDS)
-    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J",
-                        help="fleet boards played side by side, each in a process of its own (one core each)")
+    parser.add_argument("--fleet-jobs", type=int, default=1, metavar="J", help=FLEET_JOBS_HELP)
     parser.add_argument("--mismatch-aware", type=float, default=0.0, metavar="CV")
     parser.add_argument("--hidden", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
