@@ -28,12 +28,12 @@ from brian_models.simulate import Description
 from experiments import stages
 from experiments.outdir import claim
 from experiments.runs import run_data
-from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+from experiments.settings import (BaselineSettings, CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings)
 from transfer.checkpoint import Checkpoint
 from transfer.describe import DescribeSettings, describe
 
-__all__ = ["Run", "train", "quantize", "convert", "simulate", "finetune", "map_network", "emulate", "calibrate"]
+__all__ = ["Run", "train", "quantize", "convert", "simulate", "finetune", "map_network", "emulate", "calibrate", "baseline"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,10 @@ def calibrate(run: Run | str | Path, out: str | Path, *, progress: bool = False,
     """Calibrate a map run to one chip (:class:`~experiments.settings.CalibrateSettings` options)."""
     settings = CalibrateSettings(_dir(run), **options)
     return _locked(out, "calibrate", lambda p: stages.calibrate_stage(settings, p, progress=progress))
+
+
+def baseline(run: Run | str | Path, out: str | Path, *, progress: bool = False, **options: Any) -> Run:
+    """A map or calibrate run's readout fitted on the input spikes alone: what the host reads
+    without the chip (:class:`~experiments.settings.BaselineSettings` options)."""
+    settings = BaselineSettings(_dir(run), **options)
+    return _locked(out, "baseline", lambda p: stages.baseline_stage(settings, p, progress=progress))

@@ -26,7 +26,7 @@ from experiments.settings import BACKENDS, READOUT_TRANSFORM_CHOICES
 
 __all__ = ["main", "chip_row", "COLUMNS", "chip_run_parser", "mean_sd", "noise_words", "parse_chip_run"]
 
-COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "emulated_cv0", "cv",
+COLUMNS = ["dataset", "model", "n_test", "float", "ternary", "spiking_dpi", "input_only", "emulated_cv0", "cv",
            "chips", "emulated", "emulated_sd", "calibrated", "calibrated_sd", "spikes", "energy_uJ",
            "cores"]
 
@@ -59,6 +59,8 @@ def chip_row(summary: dict[str, Any], cv: float) -> dict[str, Any]:
         # the readout the uncalibrated chips use: the mapped one, or one fitted on a fleet of other chips
         "fleet": st["fleet"]["calibrated_for"]["fleet"] if "fleet" in st else 0,
         "emulated_cv0": st.get("fleet_emulate", st["emulate"])["accuracy"], "cv": cv,
+        # the same readout fitted on the input spikes alone: what the host reads without the chip
+        "input_only": st["baseline"]["accuracy"] if "baseline" in st else None,
         "chips": [r["mismatch_seed"] for r in plain],
         "emulated": emu_mean, "emulated_sd": emu_sd, "calibrated": cal_mean, "calibrated_sd": cal_sd,
         "emulated_per_chip": [r["accuracy"] for r in plain], "calibrated_per_chip": [r["accuracy"] for r in cal],
@@ -203,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"chips = mismatch seeds at CV {args.cv:g} with {noise}; "
                     + ("not calibrated" if args.no_calibrate else
                        f"'calibrated' refits the host readout on each chip's own output spikes for "
-                       f"{args.calibrate_samples} training sequences") + f". {row['n_test']} test sequences."
+                       f"{args.calibrate_samples} training sequences") + f". {row['n_test']} test sequences. "
+                    "input_only: the uncalibrated chips' readout fitted on the input spikes alone (no chip)."
                     + (f" The uncalibrated chips read a fleet readout: fitted on {args.fleet} other simulated "
                        f"chips (seeds {FLEET_SEED}-{FLEET_SEED + args.fleet - 1}) at the same CV, "
                        f"{summary['stages']['fleet']['calibration']['samples']} plays of training sequences; "

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
-from experiments.settings import (CalibrateSettings, EmulateSettings, ExportSettings, FinetuneSettings,
+from experiments.settings import (BaselineSettings, CalibrateSettings, EmulateSettings, ExportSettings, FinetuneSettings,
                                   ImportSettings, MapSettings,
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings, UploadSettings,
                                   add_options, from_namespace, positive_int)
@@ -43,6 +43,7 @@ SUBCOMMANDS: dict[str, tuple[type, str]] = {
     "map": (MapSettings, "place and route a DPI network on DYNAP-SE (exit 2 if it does not fit)"),
     "emulate": (EmulateSettings, "simulate the board from its hardware configuration alone"),
     "calibrate": (CalibrateSettings, "adapt a mapped network to one chip, measured only through its spikes"),
+    "baseline": (BaselineSettings, "fit the chip's readout on the input spikes alone: what the host reads without the chip"),
     "upload": (UploadSettings, "configure a real DYNAP-SE1 board through samna (exit 3 without one)"),
     "run": (RunSettings, "the whole chain on one dataset, one table at the end"),
     "export": (ExportSettings, "write a simulate run's LIF network as a NIR graph (--nir FILE)"),
@@ -103,6 +104,7 @@ def _run_command(command: str, settings: Any, out: str | None, progress: bool) -
         "map": lambda: stages.map_stage(settings, out),
         "emulate": lambda: stages.emulate_stage(settings, out, progress=progress),
         "calibrate": lambda: stages.calibrate_stage(settings, out, progress=progress),
+        "baseline": lambda: stages.baseline_stage(settings, out, progress=progress),
         "upload": lambda: stages.upload_stage(settings, out),
         "run": lambda: run_main(settings, Path(out), progress=progress),
         "export": lambda: nir_stages.export_stage(settings),

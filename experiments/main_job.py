@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from typing import Any, Callable
 
-from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+from experiments.settings import (BaselineSettings, CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, RunSettings, SimulateSettings, TrainSettings)
 from transfer.files import read_json, write_json
 
@@ -159,6 +159,21 @@ def run_fleet(out: Path, cv: float, fleet: int, samples: int, *, noise: float = 
     return results
 
 
+def run_baseline(out: Path, readout_of: str, samples: int, *, progress: bool = True) -> dict[str, Any]:
+    """The readout of ``out/readout_of`` (``map`` or ``fleet``) fitted on the input spikes of
+    ``samples`` training sequences into ``out/baseline`` (:func:`experiments.stages.baseline_stage`):
+    what the host reads without the chip."""
+    from .stages import baseline_stage  # noqa: PLC0415 (Brian2 on demand)
+
+    source = str((out / readout_of).resolve())
+    m = run_stage(out, "baseline", lambda p: baseline_stage(BaselineSettings(source, samples=samples), p,
+                                                            progress=progress))
+    if (m.get("source"), m.get("samples_option")) != (source, samples):
+        raise ValueError(f"{out / 'baseline'} fitted the readout of {m.get('source')} on {m.get('samples_option')} "
+                         f"sequences, not of {source} on {samples}: move it away")
+    return m
+
+
 def format_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A plain-text table with one row per dict."""
     def cell(v: Any) -> str:
@@ -254,6 +269,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
                                        device=device, target=target, readout="fleet" if fleet else "map",
                                        calibrate=calibrate, readout_transform=readout_transform,
                                        progress=progress))
+        results["baseline"] = run_baseline(out, "fleet" if fleet else "map",
+                                           (fleet_samples or 4 * calibrate_samples) if fleet else calibrate_samples,
+                                           progress=progress)
 
     name = model.upper()
     rows = [
@@ -287,6 +305,9 @@ def run_chain(dataset: str, out: Path, *, model: str = "rnn", hidden: int | None
                          "spread": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
                          "spikes": float(np.mean([r["spikes_per_inference"] for r in runs])),
                          "energy_uJ": 1e6 * float(np.mean([r["energy_joules_per_inference"] for r in runs]))})
+    if "baseline" in results:  # what the chip's readout reads without the chip
+        rows.append({"model": name, "stage": "input spikes alone, same readout (no chip)",
+                     "accuracy": results["baseline"]["accuracy"], "wall_s": results["baseline"]["baseline_seconds"]})
     summary = {"dataset": results["train"]["dataset"], "model": model, "seed": seed,
                "metric": results["train"]["metric"], "n_test": results["train"]["n_test"],
                "stages": results, "rows": rows, "chip_runs": chip_runs, "wall_seconds": time.perf_counter() - t0}

@@ -11,7 +11,9 @@ chip scales up or down cancels), the last ``K`` steps one by one, and a one-hidd
 perceptron on the square roots. Each logistic form reports its best L2 strength (chosen on
 the same folds, so the figures are upper bounds of what that form can do); if none beats the
 fleet's readout by much, what limits a readout for any chip is what the spikes carry across
-chips, not the form of the readout.
+chips, not the form of the readout. The linear forms are also fitted on the input spikes of
+the same sequences, on the same folds (``reads: input``): a form that reads as well without
+the chip shows nothing the chip computed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import numpy as np
 from experiments.chip_path import chip_run_parser, parse_chip_run, record_name
 from experiments.main_job import format_table
 from experiments.records import command_line, save_record
+from experiments.runs import ann_checkpoint, run_data
+from hardware.baseline import InputWire
 from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores, step_readout
 from hardware.rules import load_config
 from transfer.files import read_json
@@ -52,10 +56,12 @@ def _mlp_score(features: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray
 
 
 def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int = 128, folds: int = FOLDS,
-                   seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
-    """Rows ``{"readout", "cv_score", "regularisation"}`` of each readout form refitted on the
-    plays of the fleet run ``run_dir`` (a ``calibrate --fleet`` output directory); ``progress``
-    prints each score as it comes."""
+                   seed: int = 0, progress: bool = True, X_train: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Rows ``{"readout", "reads", "cv_score", "regularisation"}`` of each readout form refitted
+    on the plays of the fleet run ``run_dir`` (a ``calibrate --fleet`` output directory);
+    ``progress`` prints each score as it comes. With ``X_train`` (the training split the
+    plays' sequences index) the linear forms are also fitted on the input spikes of the same
+    sequences, on the same folds (``reads: "input"``): what each form reads without the chip."""
     metrics = read_json(run_dir / "metrics.json")
     fleet = metrics.get("calibrated_for", {})
     if not fleet.get("fleet"):
@@ -79,17 +85,25 @@ def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int =
     for k in steps:
         if k <= plays.counts.shape[1]:
             forms[f"last {k} steps one by one"] = step_readout(linear, k, dt).features(plays.counts, dt)
+    probed = [(name, "chip", f) for name, f in forms.items()]
+    if X_train is not None:  # the linear forms on the input spikes alone
+        inputs = InputWire(config.encoder, dt).play(X_train[plays.sequences])["input"]
+        as_input = replace(linear, population="input", weights=np.zeros((n_classes, ro.slices * inputs.shape[2])))
+        probed.append((f"{read}, linear", "input", as_input.features(inputs, dt)))
+        probed += [(f"last {k} steps one by one", "input", step_readout(as_input, k, dt).features(inputs, dt))
+                   for k in steps if k <= inputs.shape[1]]
     rows = []
-    for name, features in forms.items():
+    for name, reads, features in probed:
         scores = cv_scores(features, y, n_classes, PROBE_REGULARISATIONS, False, folds, plays.sequences, chips=chips)
         best = int(np.argmax(scores))
-        name += " (the fleet's form)" if name == f"{read}, {ro.transform}" else ""
-        rows.append({"readout": name, "cv_score": float(scores[best]),
+        name += " (the fleet's form)" if reads == "chip" and name == f"{read}, {ro.transform}" else ""
+        rows.append({"readout": name, "reads": reads, "cv_score": float(scores[best]),
                      "regularisation": PROBE_REGULARISATIONS[best]})
         if progress:
-            print(f"  {name}: {scores[best]:.4f} (L2 {PROBE_REGULARISATIONS[best]:g})", flush=True)
+            print(f"  {name}, reading the {reads}: {scores[best]:.4f} (L2 {PROBE_REGULARISATIONS[best]:g})", flush=True)
     score = _mlp_score(np.sqrt(base), y, splits, hidden, seed)
-    rows.append({"readout": f"{read}, sqrt, perceptron ({hidden} hidden)", "cv_score": score, "regularisation": None})
+    rows.append({"readout": f"{read}, sqrt, perceptron ({hidden} hidden)", "reads": "chip", "cv_score": score,
+                 "regularisation": None})
     return rows
 
 
@@ -101,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     fleet_dir = run / "fleet"
     if not (fleet_dir / "plays.npz").exists():
         parser.error(f"{fleet_dir / 'plays.npz'} not found: run the chip path with --fleet K first")
-    rows = probe_readouts(fleet_dir, tuple(args.steps), args.hidden, progress=not args.quiet)
-    print(format_table(rows, ["readout", "cv_score", "regularisation"]))
+    map_dir = run / "map"
+    data = run_data(ann_checkpoint(read_json(map_dir / "metrics.json"), map_dir))
+    rows = probe_readouts(fleet_dir, tuple(args.steps), args.hidden, progress=not args.quiet, X_train=data.X_train)
+    print(format_table(rows, ["readout", "reads", "cv_score", "regularisation"]))
     if not args.no_record:
         m = read_json(fleet_dir / "metrics.json")
         cal = m["calibrated_for"]
@@ -112,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             "note": f"{m['calibration']['samples']} plays of training sequences on {cal['fleet']} simulated chips "
                     f"(CV {cal['mismatch']:g}); cv_score: {FOLDS}-fold accuracy on held-out sequences "
                     f"played on held-out chips, the best over the L2 strengths {list(PROBE_REGULARISATIONS)} "
-                    f"(chosen on the same folds: an upper bound for each form)."},
+                    f"(chosen on the same folds: an upper bound for each form). reads: the chip's spikes, or "
+                    f"the input spikes of the same sequences alone (no chip)."},
             command_line(argv, "experiments.readout_probe"), **({"data_dir": Path(args.data_dir)} if args.data_dir else {}))
         print(f"wrote {path}")
     return 0

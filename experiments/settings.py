@@ -32,6 +32,7 @@ __all__ = [
     "MapSettings",
     "EmulateSettings",
     "CalibrateSettings",
+    "BaselineSettings",
     "UploadSettings",
     "RunSettings",
     "ExportSettings",
@@ -420,6 +421,19 @@ class CalibrateSettings:
         _check(self, "fleet", self.fleet >= 0, "must be >= 0")
         _check(self, "fleet", self.fleet == 0 or self.mismatch > 0, "needs --mismatch > 0 (chips that differ)")
         _check(self, "prior", not (self.prior and self.fleet), "is for calibrating one chip, not a fleet")
+
+
+@dataclass(frozen=True)
+class BaselineSettings:
+    """Options of ``rnn2dynapse baseline``."""
+
+    run_dir: str = option(help="a map or calibrate run directory: its readout's form is the one fitted",
+                          positional=True)
+    samples: int = option(1000, "training sequences whose input spikes the readout is fitted on (at most the "
+                          "training split)", type=positive_int, metavar="N")
+
+    def __post_init__(self) -> None:
+        _common(self)
 
 
 @dataclass(frozen=True)

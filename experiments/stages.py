@@ -29,8 +29,9 @@ from experiments.metrics import stage_metrics, write_spiking_run
 from experiments.nir_stages import import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data, split_seed, stage_of)
-from experiments.settings import (CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
+from experiments.settings import (BaselineSettings, CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
                                   QuantizeSettings, SimulateSettings, TrainSettings, UploadSettings)
+from hardware.baseline import input_only_accuracy
 from hardware.calibrate import EmulatedBoard, Fleet, Plays, Recorder, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import chip_energy_per_inference, input_spike_times, network_from_config
@@ -52,7 +53,7 @@ from transfer.spiking_lstm import lstm_macs
 from transfer.train import TrainConfig, evaluate, fit, predict
 
 __all__ = ["train_stage", "quantize_stage", "simulate_stage", "finetune_stage", "map_stage", "emulate_stage",
-           "calibrate_stage", "upload_stage", "backend_simulator"]
+           "calibrate_stage", "baseline_stage", "upload_stage", "backend_simulator"]
 
 #: Stages whose run directory holds a ``hardware.json`` a chip can run.
 CONFIG_STAGES = ("map", "calibrate")
@@ -581,6 +582,41 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
         "method": "fleet readout" if c.fleet else "readout", "backend": c.backend,
         "calibration": report.to_dict(), "calibrate_seconds": time.perf_counter() - t0,
         "map_source": str(run_dir.resolve()),
+    })
+    metrics = strict(metrics)
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def baseline_stage(settings: BaselineSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """What the host reads without the chip (:func:`hardware.baseline.input_only_accuracy`).
+
+    The readout of a map or calibrate run's ``hardware.json`` (its window, steps one by one,
+    filter and transform) is fitted on the input spikes of the first ``samples`` training
+    sequences, its L2 strength chosen by cross-validation as a calibration chooses it, and
+    scored on the test sequences the run's chips are scored on. Nothing is simulated: a chip
+    network computes something only where its chips beat this figure.
+    """
+    run_dir = Path(settings.run_dir)
+    source = finished_run(run_dir, CONFIG_STAGES, "baseline needs a map or calibrate run (rnn2dynapse map)")
+    config: HardwareConfig = load_config(run_dir / "hardware.json")
+    data = _reference(source, run_dir, source.get("n_test")).data
+    rows = np.arange(min(settings.samples, len(data.y_train)))
+    if progress:
+        print(f"fitting the readout on the input spikes of {len(rows)} training sequences", flush=True)
+    t0 = time.perf_counter()
+    accuracy, report = input_only_accuracy(
+        config, data.X_train[rows], data.y_train[rows], data.X_test, data.y_test,
+        balanced=data.metric == "balanced_accuracy",
+        lengths_train=None if data.len_train is None else data.len_train[rows], lengths_test=data.len_test)
+    out = new_run_dir(out)
+    metrics = {key: source.get(key) for key in ("dataset", "model", "metric", "seed")}
+    metrics.update({
+        "stage": "baseline", "revision": git_revision(), "n_test": len(data.y_test), "accuracy": accuracy,
+        "reads": "the input spikes alone", "readout_slices": config.readout.slices,
+        "readout_window_steps": config.readout.window_steps(config.step_duration),
+        "readout_transform": config.readout.transform, "samples_option": settings.samples, "fit": report.to_dict(),
+        "baseline_seconds": time.perf_counter() - t0, "source": str(run_dir.resolve()),
     })
     metrics = strict(metrics)
     write_json(out / "metrics.json", metrics)

@@ -54,6 +54,7 @@ __all__ = [
     "decode_population",
     "network_from_config",
     "input_spike_counts",
+    "input_step_counts",
     "input_spike_times",
     "emulate",
     "chip_energy_per_inference",
@@ -172,6 +173,23 @@ def input_spike_counts(encoder: InputEncoder, X: np.ndarray, step_duration: floa
     expected = X.sum(axis=1) * encoder.max_rate * step_duration
     # A tiny tolerance keeps exact integers (e.g. 0.5 + 9.5) from rounding down in floating point.
     return np.floor(expected + 0.5 + 1e-9) if encoder.regular else expected
+
+
+def input_step_counts(encoder: InputEncoder, X: np.ndarray, step_duration: float) -> np.ndarray:
+    """Input spikes per sample, sequence step and channel, ``[N, T, F]``, that the encoder sends
+    for ``X [N, T, F]``: the steps' shares of :func:`input_spike_counts` (regular trains: the
+    integers the phase ``0.5 + sum x max_rate dt`` crosses in each step; Poisson trains: the
+    expectation; current coding: none)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 3 or X.shape[2] != encoder.n_channels:
+        raise ValueError(f"input must have shape (N, T, {encoder.n_channels}), got {X.shape}")
+    if encoder.kind != "rate":
+        return np.zeros_like(X)
+    expected = X * encoder.max_rate * step_duration
+    if not encoder.regular:
+        return expected
+    reached = np.floor(0.5 + np.cumsum(expected, axis=1) + 1e-9)
+    return np.diff(reached, axis=1, prepend=0.0)
 
 
 def input_spike_times(encoder: InputEncoder, x: np.ndarray, step_duration: float) -> list[np.ndarray]:

@@ -23,6 +23,9 @@ def test_chip_path_record_matches_its_stages(tmp_path):
     assert row["emulated"] == np.mean(emulated) and row["calibrated"] == np.mean(calibrated)
     assert row["calibrated_sd"] == np.std(calibrated, ddof=1)
     assert row["emulated_cv0"] == stages["emulate"]["accuracy"] and stages["train"]["chip"] == "dynapse1"
+    # the mapped readout (no fleet) fitted on the input spikes of the calibration's sequences
+    assert row["input_only"] == stages["baseline"]["accuracy"] and stages["baseline"]["source"].endswith("map")
+    assert stages["baseline"]["fit"]["samples"] == 80 and stages["baseline"]["n_test"] == 12
     # the chips are noisy, the nominal chip (the CV 0 reference) is not
     assert row["noise"] == stages["emulate_cv0.2_chip1_calibrated"]["noise"] == 1e-12
     assert stages["calibrate_cv0.2_chip1"]["calibrated_for"]["noise"] == 1e-12 and stages["emulate"]["noise"] == 0
@@ -74,6 +77,15 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     assert stages["fleet"]["calibration"]["readout_transform"] == "sqrt"
     assert row["readout_transform"] == ["sqrt", "sqrt"] == row["calibrated_readout_transform"]
     assert "emulate_cv0.2_chip0" not in stages  # the mapped readout is not what the chips read
+    # the baseline reads the input as the fleet's readout reads the chip, fitted on the fleet's sequences
+    assert stages["baseline"]["source"].endswith("fleet") and stages["baseline"]["fit"]["samples"] == 150  # the whole training slice
+    assert stages["baseline"]["readout_slices"] == stages["fleet_emulate"]["readout_slices"]
+    from experiments.input_baseline import main as input_baseline
+
+    assert input_baseline([str(tmp_path / "runs" / "digits_rnn"), "--data-dir", str(tmp_path / "data"), "--quiet"]) == 0
+    base = json.loads((tmp_path / "data" / "extra_input_baseline.json").read_text())["figures"]["rows"][0]
+    assert base["input_only"] == row["input_only"] and base["emulated"] == row["emulated"]
+    assert base["readout_of"] == "fleet" and base["train_sequences"] == stages["baseline"]["fit"]["samples"]
     # refitted on the fleet's saved plays, the fleet's own form scores what the fleet's
     # cross-validation chose it by (the probe reads the chips back from the fleet's seed)
     from experiments.readout_probe import main as probe
@@ -81,6 +93,11 @@ def test_chip_path_with_a_fleet_readout(tmp_path):
     assert probe([str(tmp_path / "runs" / "digits_rnn"), "--hidden", "8", "--data-dir", str(tmp_path / "data")]) == 0
     probed = json.loads((tmp_path / "data" / "extra_readout_probe_digits_rnn.json").read_text())["figures"]["rows"]
     own = [r for r in probed if r["readout"].endswith("(the fleet's form)")]
+    # the linear forms also read the input spikes alone, with the fleet's steps
+    alone = [r for r in probed if r["reads"] == "input"]
+    assert [r["readout"] for r in alone] == ["8 steps one by one, linear", "last 2 steps one by one",
+                                             "last 3 steps one by one"]
+    assert alone[0]["cv_score"] > 0.5  # the whole 8 x 8 digit, read linearly (chance: 0.1)
     assert len(own) == 1 and own[0]["readout"].split(",")[1].strip().startswith("sqrt")
     chosen = stages["fleet"]["calibration"]
     assert own[0]["cv_score"] >= chosen["cv_score"] - 1e-12

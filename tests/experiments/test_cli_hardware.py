@@ -103,6 +103,22 @@ def test_calibrate_then_emulate_the_calibrated_chip(chain, tmp_path):
     assert _metrics(chain / "emu")["calibrated"] is False
 
 
+def test_baseline_fits_the_readout_on_the_input_spikes_alone(chain, tmp_path):
+    """``baseline`` scores the mapped readout's form fitted on the input; the same fit by hand
+    (the readout reads the input spikes of the training sequences) gives the same accuracy."""
+    from experiments.runs import ann_checkpoint, run_data
+    from hardware.baseline import input_only_accuracy
+
+    assert main(["baseline", str(chain / "map"), "--samples", "120", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    m = _metrics(tmp_path / "b")
+    assert m["stage"] == "baseline" and m["fit"]["samples"] == 120 and m["n_test"] == 30
+    data = run_data(ann_checkpoint(_metrics(chain / "map"), chain / "map"), 30)
+    config = HardwareConfig.load(chain / "map" / "hardware.json")
+    by_hand, _ = input_only_accuracy(config, data.X_train[:120], data.y_train[:120], data.X_test, data.y_test)
+    assert m["accuracy"] == by_hand and m["readout_slices"] == config.readout.slices
+    assert main(["baseline", str(chain / "sim"), "--out", str(tmp_path / "b2"), "--quiet"]) == EXIT_BAD_INPUT
+
+
 def test_fleet_readout_is_fitted_on_other_chips_and_refuses_its_own(chain, tmp_path):
     """calibrate --fleet: one readout fitted on K chips (plays beyond the 200 training sequences
     wrap round), evaluated only on chips outside the fleet, and not counted as calibrated."""

@@ -1,0 +1,74 @@
+"""What the host reads without the chip: the chip's readout fitted on the input spikes alone.
+
+A chip's figure is the accuracy of a host readout that reads the chip's output spikes. A
+readout that reads many sequence steps one by one is a wide linear classifier, and on a task
+whose answer a linear classifier of the input already gives (Fashion-MNIST row by row, the
+8 x 8 digits), the chip may add nothing. The reference is the same readout (the same window,
+slices, filter and transform; the same cross-validated fit of :func:`calibrate_readout`) fed
+the input spikes the chip is sent instead of the chip's spikes: :class:`InputWire` is a board
+whose output is its input. A chip network adds what it computes only where it beats that.
+On a memory task read after the cue has gone (``recall``) the input alone reads chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from brian_models.description import InputEncoder
+from hardware.calibrate import CalibrationReport, calibrate_readout
+from hardware.config import HardwareConfig
+from hardware.emulate import input_step_counts
+
+__all__ = ["InputWire", "input_only_readout", "input_only_accuracy"]
+
+#: The name under which :class:`InputWire` returns the input spikes.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class InputWire:
+    """A board with no network: ``play`` returns the input spikes it is sent, per step
+    (:func:`hardware.emulate.input_step_counts`), as the population ``"input"``."""
+
+    encoder: InputEncoder
+    step_duration: float
+
+    def play(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        return {INPUT: input_step_counts(self.encoder, X, self.step_duration)}
+
+
+def _input_config(config: HardwareConfig) -> HardwareConfig:
+    """``config`` with its readout reading the input channels in the same form."""
+    ro = config.readout
+    n_in = config.encoder.n_channels
+    return replace(config, readout=replace(ro, population=INPUT, weights=np.zeros((ro.weights.shape[0],
+                                                                                   ro.slices * n_in))))
+
+
+def input_only_readout(config: HardwareConfig, X: np.ndarray, y: np.ndarray, *, balanced: bool = False,
+                       lengths: np.ndarray | None = None, folds: int = 3
+                       ) -> tuple[HardwareConfig, CalibrationReport]:
+    """The readout of ``config`` (its window, slices, filter and transform) fitted on the input
+    spikes of the labelled sequences ``X [N, T, F]``, ``y``, the L2 strength chosen by
+    cross-validation as a calibration chooses it; returns the configuration reading the input
+    and the fit's report."""
+    wire = InputWire(config.encoder, config.step_duration)
+    return calibrate_readout(_input_config(config), wire, X, y, steps=0, balanced=balanced, lengths=lengths,
+                             folds=folds, transform=config.readout.transform)
+
+
+def input_only_accuracy(config: HardwareConfig, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray,
+                        y_test: np.ndarray, *, balanced: bool = False, lengths_train: np.ndarray | None = None,
+                        lengths_test: np.ndarray | None = None) -> tuple[float, CalibrationReport]:
+    """Test accuracy (balanced when ``balanced``) of :func:`input_only_readout` fitted on the
+    training sequences, and the fit's report."""
+    from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (scoring only)
+
+    fitted, report = input_only_readout(config, X_train, y_train, balanced=balanced, lengths=lengths_train)
+    ro = fitted.readout
+    counts = InputWire(config.encoder, config.step_duration).play(X_test)[INPUT]
+    pred = ro.scores(counts, config.step_duration, lengths_test).argmax(1)
+    y_test = np.asarray(y_test)
+    return float(balanced_accuracy_score(y_test, pred) if balanced else np.mean(pred == y_test)), report
