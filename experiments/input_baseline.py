@@ -3,8 +3,9 @@
     python -m experiments.input_baseline runs/chip/fashion_lsnn_h256_e8_fleet runs/chip/recall_lsnn_c24_fleet50_seed1
 
 For each chip path run (:mod:`experiments.chip_path`) the readout its uncalibrated chips read
-(the fleet's where it has one, else the mapped one: the same window, steps one by one,
-filter and transform) is fitted on the input spikes the chip is sent
+(the fleet's where it has one, else the mapped one: the same filter and transform, reading
+its window or every step one by one, whichever cross-validation prefers, as a calibration
+chooses; on a memory task the window) is fitted on the input spikes the chip is sent
 (``rnn2dynapse baseline``, into ``RUN/baseline`` as the chip path now runs it), on the
 training sequences the fleet played (else the calibration's), its L2 strength chosen by
 cross-validation, and scored on the test sequences the chips were scored on. No chip is
@@ -85,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             "title": "What the chip adds: the chips' readout fitted on the input spikes alone",
             "rows": rows,
             "note": "input_only: the readout the uncalibrated chips read (readout_of: the fleet's or the mapped "
-                    "one; the same window, steps, filter and transform) fitted on the input spikes the chip is "
+                    "one; the same filter and transform; readout: its window or every step, whichever "
+                    "cross-validation preferred, the window on a memory task) fitted on the input spikes the chip is "
                     "sent for the first train_sequences training sequences (the fleet's, else the calibration's), "
                     "its L2 strength chosen by 3-fold cross-validation, scored on the chips' n_test test "
                     "sequences; no chip simulated. emulated_cv0, emulated (mean over chips at CV cv) and "

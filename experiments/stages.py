@@ -591,9 +591,10 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
 def baseline_stage(settings: BaselineSettings, out: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """What the host reads without the chip (:func:`hardware.baseline.input_only_accuracy`).
 
-    The readout of a map or calibrate run's ``hardware.json`` (its window, steps one by one,
-    filter and transform) is fitted on the input spikes of the first ``samples`` training
-    sequences, its L2 strength chosen by cross-validation as a calibration chooses it, and
+    The readout of a map or calibrate run's ``hardware.json`` (its filter and transform) is
+    fitted on the input spikes of the first ``samples`` training sequences, reading its own
+    window or every step one by one, the better by cross-validation, with the L2 strength, as a
+    calibration chooses them (a memory task: the window only, as a calibration reads it), and
     scored on the test sequences the run's chips are scored on. Nothing is simulated: a chip
     network computes something only where its chips beat this figure.
     """
@@ -605,16 +606,20 @@ def baseline_stage(settings: BaselineSettings, out: str | Path, *, progress: boo
     if progress:
         print(f"fitting the readout on the input spikes of {len(rows)} training sequences", flush=True)
     t0 = time.perf_counter()
+    # the window or every step, as a calibration chooses (a memory task's readout reads the window)
+    steps = 0 if source.get("dataset") in MEMORY_TASKS else None
     accuracy, report = input_only_accuracy(
-        config, data.X_train[rows], data.y_train[rows], data.X_test, data.y_test,
+        config, data.X_train[rows], data.y_train[rows], data.X_test, data.y_test, steps=steps,
         balanced=data.metric == "balanced_accuracy",
         lengths_train=None if data.len_train is None else data.len_train[rows], lengths_test=data.len_test)
     out = new_run_dir(out)
     metrics = {key: source.get(key) for key in ("dataset", "model", "metric", "seed")}
     metrics.update({
         "stage": "baseline", "revision": git_revision(), "n_test": len(data.y_test), "accuracy": accuracy,
-        "reads": "the input spikes alone", "readout_slices": config.readout.slices,
-        "readout_window_steps": config.readout.window_steps(config.step_duration),
+        "reads": "the input spikes alone",
+        # the form cross-validation chose: the run's readout window, or every step one by one
+        "readout_slices": report.readout_steps or config.readout.slices,
+        "readout_window_steps": report.readout_steps or config.readout.window_steps(config.step_duration),
         "readout_transform": config.readout.transform, "samples_option": settings.samples, "fit": report.to_dict(),
         "baseline_seconds": time.perf_counter() - t0, "source": str(run_dir.resolve()),
     })

@@ -3,10 +3,10 @@
 A chip's figure is the accuracy of a host readout that reads the chip's output spikes. A
 readout that reads many sequence steps one by one is a wide linear classifier, and on a task
 whose answer a linear classifier of the input already gives (Fashion-MNIST row by row, the
-8 x 8 digits), the chip may add nothing. The reference is the same readout (the same window,
-slices, filter and transform; the same cross-validated fit of :func:`calibrate_readout`) fed
-the input spikes the chip is sent instead of the chip's spikes: :class:`InputWire` is a board
-whose output is its input. A chip network adds what it computes only where it beats that.
+8 x 8 digits), the chip may add nothing. The reference is the same readout (the same filter and transform, the window or
+steps one by one; the same cross-validated fit of :func:`calibrate_readout`) fed the input
+spikes the chip is sent instead of the chip's spikes: :class:`InputWire` is a board whose
+output is its input. A chip network adds what it computes only where it beats that.
 On a memory task read after the cue has gone (``recall``) the input alone reads chance.
 """
 
@@ -47,26 +47,29 @@ def _input_config(config: HardwareConfig) -> HardwareConfig:
                                                                                    ro.slices * n_in))))
 
 
-def input_only_readout(config: HardwareConfig, X: np.ndarray, y: np.ndarray, *, balanced: bool = False,
-                       lengths: np.ndarray | None = None, folds: int = 3
+def input_only_readout(config: HardwareConfig, X: np.ndarray, y: np.ndarray, *, steps: int | None = 0,
+                       balanced: bool = False, lengths: np.ndarray | None = None, folds: int = 3
                        ) -> tuple[HardwareConfig, CalibrationReport]:
-    """The readout of ``config`` (its window, slices, filter and transform) fitted on the input
-    spikes of the labelled sequences ``X [N, T, F]``, ``y``, the L2 strength chosen by
-    cross-validation as a calibration chooses it; returns the configuration reading the input
-    and the fit's report."""
+    """The readout of ``config`` (its filter and transform; with ``steps=0`` its window and
+    slices, with ``K`` the last K steps one by one, with None the better of the two that a
+    calibration chooses from: the window or every step) fitted on the input spikes of the
+    labelled sequences ``X [N, T, F]``, ``y``, the L2 strength chosen by cross-validation as a
+    calibration chooses it; returns the configuration reading the input and the fit's report."""
     wire = InputWire(config.encoder, config.step_duration)
-    return calibrate_readout(_input_config(config), wire, X, y, steps=0, balanced=balanced, lengths=lengths,
+    return calibrate_readout(_input_config(config), wire, X, y, steps=steps, balanced=balanced, lengths=lengths,
                              folds=folds, transform=config.readout.transform)
 
 
 def input_only_accuracy(config: HardwareConfig, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray,
-                        y_test: np.ndarray, *, balanced: bool = False, lengths_train: np.ndarray | None = None,
+                        y_test: np.ndarray, *, steps: int | None = 0, balanced: bool = False,
+                        lengths_train: np.ndarray | None = None,
                         lengths_test: np.ndarray | None = None) -> tuple[float, CalibrationReport]:
     """Test accuracy (balanced when ``balanced``) of :func:`input_only_readout` fitted on the
     training sequences, and the fit's report."""
     from sklearn.metrics import balanced_accuracy_score  # noqa: PLC0415 (scoring only)
 
-    fitted, report = input_only_readout(config, X_train, y_train, balanced=balanced, lengths=lengths_train)
+    fitted, report = input_only_readout(config, X_train, y_train, steps=steps, balanced=balanced,
+                                        lengths=lengths_train)
     ro = fitted.readout
     counts = InputWire(config.encoder, config.step_duration).play(X_test)[INPUT]
     pred = ro.scores(counts, config.step_duration, lengths_test).argmax(1)

@@ -2,7 +2,7 @@
 
 It reads the input in the readout's own form: with a window over the last step it cannot see
 a class shown only at the first step (a memory task read after the cue, at chance); reading
-every step one by one, it can.
+every step one by one, it can, and cross-validation picks that form when it may choose.
 """
 
 from __future__ import annotations
@@ -49,3 +49,6 @@ def test_the_baseline_reads_the_input_in_the_readouts_form(network_factory):
     assert report.samples == 240 and report.cv_score is not None
     assert after_cue < 0.5  # chance is 1/3: the last step carries no class
     assert whole > 0.95
+    # steps=None: the window or every step, as a calibration chooses; here every step
+    chosen, report = input_only_accuracy(last, X, y, Xt, yt, steps=None)
+    assert report.readout_steps == 5 and chosen > 0.95
