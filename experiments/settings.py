@@ -370,7 +370,6 @@ class EmulateSettings:
                                     type=positive_int, metavar="N")
     noise: float = option(0.0, "membrane noise current std in A of the emulated chip (e.g. 1e-12)", type=float,
                           metavar="S")
-    readout_samples: int = 1000
     seed: int = option(0, "which chip: the seed of the frozen mismatch draw", type=int)
 
     def __post_init__(self) -> None:

@@ -64,14 +64,13 @@ NETWORK_STAGES = ("simulate", "finetune")
 @dataclass(frozen=True)
 class _Reference:
     """What a mapped network is compared with: the dataset, the ANN's test predictions (for an
-    imported network: its ternary network in the discrete-time reading), the model kind, the
-    dense MACs of one sequence on a CPU, and the ESN's ridge (its readout is refitted)."""
+    imported network: its ternary network in the discrete-time reading), the model kind and the
+    dense MACs of one sequence on a CPU."""
 
     data: Dataset
     ann: np.ndarray
     kind: str
     macs: int
-    ridge: float | None
 
 
 def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | None) -> _Reference:
@@ -79,13 +78,12 @@ def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | No
     src = source.get("ann_source")
     if stage_of(src) == "import":
         data, ann, macs = import_reference(src, limit_test)
-        return _Reference(data, ann, "nir", macs, None)
+        return _Reference(data, ann, "nir", macs)
     ckpt = ann_checkpoint(source, run_dir)
     data = run_data(ckpt, limit_test)
     mc = ckpt.config
     macs = rnn_macs(mc.n_inputs, mc.n_hidden, mc.n_classes, data.X_test.shape[1], gates=4 if mc.kind == "lstm" else 1)
-    return _Reference(data, predict(ckpt.model, data.X_test, lengths=data.len_test), mc.kind, macs,
-                      mc.ridge if mc.kind == "esn" else None)
+    return _Reference(data, predict(ckpt.model, data.X_test, lengths=data.len_test), mc.kind, macs)
 
 
 def backend_simulator(backend: str, jobs: int = 1) -> Any:
@@ -446,9 +444,11 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     The network is rebuilt from the hardware configuration alone
     (:func:`hardware.emulate.network_from_config`); the dataset and the ANN (for
     ``agreement_with_ann``) come from the quantize run the mapped network was converted from.
-    By default the test samples are those of the simulate run (its ``n_test``). A reservoir
-    (ESN) gets its host-side readout refitted on the emulated board's own spike counts for
-    up to ``readout_samples`` training sequences, as one trains a readout on a real chip.
+    By default the test samples are those of the simulate run (its ``n_test``). Every network,
+    a reservoir (ESN) included, is read by the configuration's readout: the mapped one (a
+    reservoir's was refitted on the simulated network's spikes by ``simulate``), a fleet's, or
+    one calibrated to a chip. Nothing is refitted here: a readout fitted on the emulated chip's
+    own responses is a calibration, which ``calibrate`` makes and reports.
     """
     e = settings
     run_dir = Path(e.run_dir)
@@ -466,11 +466,6 @@ def emulate_stage(settings: EmulateSettings, out: str | Path, *, progress: bool 
     sim = SimulationSettings(device=e.device, target=e.target, batch_size=e.batch_size, mismatch=e.mismatch,
                              mismatch_seed=e.seed, noise=e.noise, seed=e.seed, build_dir=str(out / "brian"))
     run = backend_simulator(e.backend, e.jobs)
-    if ref.ridge is not None:
-        n = min(e.readout_samples, len(data.y_train))
-        train_len = None if data.len_train is None else data.len_train[:n]
-        train_run = run(net, data.X_train[:n], sim, progress, train_len)
-        net = refit_readout(net, train_run.counts, data.y_train[:n], ref.ridge, train_len)
     net.save(out / "network.json")  # what was emulated, for inspection
     result = run(net, data.X_test, sim, progress, data.len_test)
     ann = ref.ann

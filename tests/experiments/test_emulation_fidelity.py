@@ -25,3 +25,12 @@ def test_snapped_reservoir_emulates_exactly_and_is_recorded(tmp_path):
     # Mismatch changes what the network does (else the second row would prove nothing).
     assert rows[0]["simulated_spikes"] != rows[1]["simulated_spikes"]
     assert main(args) == 0  # every stage is reused
+    # A chip the readout was not fitted on reads it as mapped: emulate refits nothing (a readout
+    # fitted on the emulated chip's own responses is a calibration, made by calibrate).
+    nominal = tmp_path / "fid" / f"{tmp_path.name}_cv0_seed1"
+    assert cli(["emulate", str(nominal / "map"), "--mismatch", "0.2", "--seed", "4",
+                "--out", str(tmp_path / "chip4")] + quiet) == 0
+    mapped = json.loads((nominal / "map" / "hardware.json").read_text())["readout"]
+    emulated = json.loads((tmp_path / "chip4" / "network.json").read_text())["readout"]
+    assert emulated["weights"] == mapped["weights"] and emulated["bias"] == mapped["bias"]
+    assert json.loads((tmp_path / "chip4" / "metrics.json").read_text())["calibrated"] is False
