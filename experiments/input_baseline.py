@@ -9,11 +9,10 @@ chooses; on a memory task the window) is fitted on the input spikes the chip is 
 (``rnn2dynapse baseline``, into ``RUN/baseline`` as the chip path now runs it), on the
 training sequences the fleet played (else the calibration's), its L2 strength chosen by
 cross-validation, and scored on the test sequences the chips were scored on. No chip is
-simulated. The row sets that figure beside
-the run's own (ternary network, chip at CV 0, the chips at the run's CV before and after
-calibration, from its ``summary.json``): a chip network computes something only where it
-beats the input read alone. The record ``docs/data/extra_input_baseline[_<tag>].json`` holds one
-row per run.
+simulated. The row sets that figure beside the run's own (ternary network, chip at CV 0, the
+chips at the run's CV before and after calibration, from its ``summary.json``): a chip
+network computes something only where it beats the input read alone. The record
+``docs/data/extra_input_baseline[_<tag>].json`` holds one row per run.
 """
 
 from __future__ import annotations
