@@ -31,7 +31,7 @@ from transfer.files import RunDirError, new_run_dir, strict, write_json
 from transfer.nir_dpi import LIFToDPISettings, lif_to_dpi
 from transfer.quantize import fan_in_mask, ternarize
 
-__all__ = ["export_stage", "import_stage", "ternarize_net", "import_reference", "simulate_import_stage",
+__all__ = ["export_stage", "import_stage", "ternarize_net", "import_data", "import_reference", "simulate_import_stage",
            "DEFAULT_TIME_SCALE"]
 
 #: How many times slower an imported network runs on DPI neurons (``simulate --time-scale``).
@@ -136,6 +136,13 @@ def import_stage(settings: ImportSettings, out: str | Path) -> dict[str, Any]:
     return metrics
 
 
+def import_data(run_dir: str | Path, limit_test: int | None = None) -> Dataset:
+    """The dataset of the import run ``run_dir`` (test split limited to ``limit_test``, else as
+    on import)."""
+    m = finished_run(run_dir, "import", "the later stages need the import run an imported network came from")
+    return load_stage_data(m["dataset"], int(m.get("seed", 0)), None, limit_test or m.get("limit_test"))
+
+
 def import_reference(run_dir: str | Path, limit_test: int | None = None) -> tuple[Dataset, np.ndarray, int]:
     """What the later stages compare an imported network with, as they use a quantize run.
 
@@ -145,7 +152,7 @@ def import_reference(run_dir: str | Path, limit_test: int | None = None) -> tupl
     multiply-accumulates of one sequence in that reading (every weight, every 0.1 ms step).
     """
     m = finished_run(run_dir, "import", "the later stages need the import run an imported network came from")
-    data = load_stage_data(m["dataset"], int(m.get("seed", 0)), None, limit_test or m.get("limit_test"))
+    data = import_data(run_dir, limit_test)
     nirnet = nir_io.from_description(SpikingNetwork.load(Path(run_dir) / "network.json"))
     spe, ro = int(m["steps_per_element"]), int(m["readout_steps"])
     ann, _ = nir_io.predict(nirnet, data.X_test, spe, ro)

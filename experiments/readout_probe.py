@@ -28,7 +28,7 @@ from experiments.chip_path import chip_run_parser, parse_chip_run, record_name
 from experiments.main_job import format_table
 from experiments.records import command_line, save_record
 from experiments.runs import ann_checkpoint, run_data
-from hardware.baseline import InputWire
+from hardware.baseline import InputWire, reading_the_input
 from hardware.calibrate import REGULARISATIONS, Plays, assign_chips, cv_folds, cv_scores, step_readout
 from hardware.rules import load_config
 from transfer.files import read_json
@@ -88,7 +88,7 @@ def probe_readouts(run_dir: Path, steps: tuple[int, ...] = (2, 3), hidden: int =
     probed = [(name, "chip", f) for name, f in forms.items()]
     if X_train is not None:  # the linear forms on the input spikes alone
         inputs = InputWire(config.encoder, dt).play(X_train[plays.sequences])["input"]
-        as_input = replace(linear, population="input", weights=np.zeros((n_classes, ro.slices * inputs.shape[2])))
+        as_input = reading_the_input(linear, inputs.shape[2])
         probed.append((f"{read}, linear", "input", as_input.features(inputs, dt)))
         probed += [(f"last {k} steps one by one", "input", step_readout(as_input, k, dt).features(inputs, dt))
                    for k in steps if k <= inputs.shape[1]]

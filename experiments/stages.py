@@ -26,7 +26,7 @@ from experiments.defaults import (DEFAULT_LR, DELTA_FACTOR, KEEP_LAST, LSNN_EXTR
                                   LSNN_SUBSTEPS, CHIP_MAX_RATE, MAX_RATE, MEMORY_TASKS, QAT_LR, QAT_MAX_LR, RNN_CLIP_PERCENTILE, TRAIN_LR, hidden_units, qat_epochs,
                                   train_epochs)
 from experiments.metrics import stage_metrics, write_spiking_run
-from experiments.nir_stages import import_reference, simulate_import_stage
+from experiments.nir_stages import import_data, import_reference, simulate_import_stage
 from experiments.runs import (ann_checkpoint, chip_spec, finished_run, git_revision, load_stage_data,
                               run_data, split_seed, stage_of)
 from experiments.settings import (BaselineSettings, CalibrateSettings, EmulateSettings, FinetuneSettings, MapSettings,
@@ -71,6 +71,15 @@ class _Reference:
     ann: np.ndarray
     kind: str
     macs: int
+
+
+def _run_dataset(source: dict[str, Any], run_dir: str | Path, limit_test: int | None) -> Dataset:
+    """The dataset of a map or calibrate run (its quantize run's, or its import run's), without
+    the reference predictions of :func:`_reference`."""
+    src = source.get("ann_source")
+    if stage_of(src) == "import":
+        return import_data(src, limit_test)
+    return run_data(ann_checkpoint(source, run_dir), limit_test)
 
 
 def _reference(source: dict[str, Any], run_dir: str | Path, limit_test: int | None) -> _Reference:
@@ -529,7 +538,7 @@ def calibrate_stage(settings: CalibrateSettings, out: str | Path, *, progress: b
     run_dir = Path(c.run_dir)
     source = finished_run(run_dir, "map", "calibrate needs a map run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
-    data = _reference(source, run_dir, None).data
+    data = _run_dataset(source, run_dir, None)
     n_train = len(data.y_train)
     rows = _played_rows(c.samples, n_train, bool(c.fleet))
     steps = c.readout_steps
@@ -596,7 +605,7 @@ def baseline_stage(settings: BaselineSettings, out: str | Path, *, progress: boo
     run_dir = Path(settings.run_dir)
     source = finished_run(run_dir, CONFIG_STAGES, "baseline needs a map or calibrate run (rnn2dynapse map)")
     config: HardwareConfig = load_config(run_dir / "hardware.json")
-    data = _reference(source, run_dir, source.get("n_test")).data
+    data = _run_dataset(source, run_dir, source.get("n_test"))
     rows = np.arange(min(settings.samples, len(data.y_train)))
     if progress:
         print(f"fitting the readout on the input spikes of {len(rows)} training sequences", flush=True)
@@ -646,7 +655,7 @@ def upload_stage(settings: UploadSettings, out: str | Path | None = None) -> dic
     upload(config, isi_base=isi)  # raises UploadUnavailable before touching anything
     spikes_per_sample = []
     if u.samples > 0:
-        data = _reference(source, run_dir, u.samples).data
+        data = _run_dataset(source, run_dir, u.samples)
         duration = data.X_test.shape[1] * config.step_duration
         for x in data.X_test:
             board = upload(config, input_spike_times(config.encoder, x, config.step_duration),

@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from brian_models.description import InputEncoder
+from brian_models.description import InputEncoder, Readout
 from hardware.calibrate import CalibrationReport, calibrate_readout
 from hardware.config import HardwareConfig
 from hardware.emulate import input_step_counts
 
-__all__ = ["InputWire", "input_only_readout", "input_only_accuracy"]
+__all__ = ["InputWire", "reading_the_input", "input_only_readout", "input_only_accuracy"]
 
 #: The name under which :class:`InputWire` returns the input spikes.
 INPUT = "input"
@@ -39,12 +39,15 @@ class InputWire:
         return {INPUT: input_step_counts(self.encoder, X, self.step_duration)}
 
 
+def reading_the_input(ro: Readout, n_channels: int) -> Readout:
+    """``ro`` in the same form (window, slices, filter, transform) reading the ``n_channels``
+    input channels that :class:`InputWire` returns instead of its populations."""
+    return replace(ro, population=INPUT, weights=np.zeros((ro.weights.shape[0], ro.slices * n_channels)))
+
+
 def _input_config(config: HardwareConfig) -> HardwareConfig:
     """``config`` with its readout reading the input channels in the same form."""
-    ro = config.readout
-    n_in = config.encoder.n_channels
-    return replace(config, readout=replace(ro, population=INPUT, weights=np.zeros((ro.weights.shape[0],
-                                                                                   ro.slices * n_in))))
+    return replace(config, readout=reading_the_input(config.readout, config.encoder.n_channels))
 
 
 def input_only_readout(config: HardwareConfig, X: np.ndarray, y: np.ndarray, *, steps: int | None = 0,

@@ -159,20 +159,10 @@ def network_from_config(config: HardwareConfig, spec: ChipSpec = DYNAPSE1) -> Sp
 
 
 def input_spike_counts(encoder: InputEncoder, X: np.ndarray, step_duration: float) -> np.ndarray:
-    """Input spikes per sample and channel, ``[N, F]``, that the encoder sends for ``X [N, T, F]``.
-
-    Regular trains (the simulator's phase accumulator starting at half a period) give
-    ``floor(0.5 + sum_t x_t * max_rate * step_duration)`` spikes; Poisson trains their
-    expectation ``sum_t x_t * max_rate * step_duration``; current coding sends none.
-    """
-    X = np.asarray(X, dtype=float)
-    if X.ndim != 3 or X.shape[2] != encoder.n_channels:
-        raise ValueError(f"input must have shape (N, T, {encoder.n_channels}), got {X.shape}")
-    if encoder.kind != "rate":
-        return np.zeros((X.shape[0], X.shape[2]))
-    expected = X.sum(axis=1) * encoder.max_rate * step_duration
-    # A tiny tolerance keeps exact integers (e.g. 0.5 + 9.5) from rounding down in floating point.
-    return np.floor(expected + 0.5 + 1e-9) if encoder.regular else expected
+    """Input spikes per sample and channel, ``[N, F]``, that the encoder sends for ``X [N, T, F]``:
+    :func:`input_step_counts` summed over the steps (regular trains: ``floor(0.5 + sum_t x_t
+    * max_rate * step_duration)``; Poisson trains: its expectation; current coding: none)."""
+    return input_step_counts(encoder, X, step_duration).sum(axis=1)
 
 
 def input_step_counts(encoder: InputEncoder, X: np.ndarray, step_duration: float) -> np.ndarray:
@@ -188,6 +178,7 @@ def input_step_counts(encoder: InputEncoder, X: np.ndarray, step_duration: float
     expected = X * encoder.max_rate * step_duration
     if not encoder.regular:
         return expected
+    # A tiny tolerance keeps exact integers (e.g. 0.5 + 9.5) from rounding down in floating point.
     reached = np.floor(0.5 + np.cumsum(expected, axis=1) + 1e-9)
     return np.diff(reached, axis=1, prepend=0.0)
 
